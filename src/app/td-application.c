@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "td-application"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "app/td-application.h"
+#include "app/td-preferences-window.h"
+#include "app/td-window.h"
+#include "server/td-server.h"
+
+struct _TdApplication
+{
+  AdwApplication  parent_instance;
+
+  GSettings      *settings;        /* owned */
+  TdServer       *server;          /* owned; the embedded tidingsd, NULL when off */
+  GCancellable   *cancellable;     /* owned; cancelled on shutdown */
+  char           *server_error;    /* owned; why the embedded server did not start */
+  gboolean        server_starting;
+};
+
+G_DEFINE_FINAL_TYPE (TdApplication, td_application, ADW_TYPE_APPLICATION)
+
+static const char * const view_names[] = { "chat", "pubsub", "feeds", NULL };
+
+static gboolean
+is_view_name (const char *name)
+{
+  return name != NULL && g_strv_contains (view_names, name);
+}
+
+static TdWindow *
+td_application_get_main_window (TdApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (TD_IS_WINDOW (window))
+    return TD_WINDOW (window);
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (TD_IS_WINDOW (l->data))
+      return l->data;
+
+  return NULL;
+}
+
+static TdWindow *
+td_application_ensure_window (TdApplication *self)
+{
+  TdWindow *window = td_application_get_main_window (self);
+
+  if (window == NULL)
+    window = td_window_new (self);
+  return window;
+}
+
+/* ------------------------------------------------------------------ */
+/* The embedded server                                                 */
+
+static void
+start_server_worker (GTask        *task,
+                     gpointer      source_object,
+                     gpointer      task_data,
+                     GCancellable *cancellable)
+{
+  g_autoptr(TdServer) server = td_server_new (task_data);
+  GError *error = NULL;
+
+  if (td_server_start_thread (server, &error))
+    g_task_return_pointer (task, g_steal_pointer (&server), (GDestroyNotify) td_server_free);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+start_server_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(TdApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  TdServer *server;
+
+  self->server_starting = FALSE;
+  server = g_task_propagate_pointer (G_TASK (result), &error);
+  if (server == NULL)
+    {
+      g_message ("The local server did not start: %s", error->message);
+      g_free (self->server_error);
+      self->server_error = g_strdup (error->message);
+      return;
+    }
+
+  if (g_cancellable_is_cancelled (self->cancellable))
+    {
+      td_server_free (server);
+      return;
+    }
+
+  self->server = server;
+}
+
+/* Binds the embedded server's listeners on a thread of their own; the
+ * main thread never waits for the sockets. */
+static void
+td_application_start_server (TdApplication *self)
+{
+  TdServerConfig *config;
+  g_autoptr(GTask) task = NULL;
+
+  if (self->server != NULL || self->server_starting ||
+      !g_settings_get_boolean (self->settings, "local-server"))
+    return;
+
+  config = td_server_config_new ();
+  config->pubsub_port = g_settings_get_int (self->settings, "local-pubsub-port");
+  config->line_port = g_settings_get_int (self->settings, "local-line-port");
+  config->chat_port = g_settings_get_int (self->settings, "local-chat-port");
+  config->files_port = -1;
+  config->db_path = g_build_filename (g_get_user_data_dir (), "tidings", "server.db", NULL);
+
+  self->server_starting = TRUE;
+  task = g_task_new (NULL, NULL, start_server_cb, g_object_ref (self));
+  g_task_set_source_tag (task, td_application_start_server);
+  g_task_set_task_data (task, config, (GDestroyNotify) td_server_config_free);
+  g_task_run_in_thread (task, start_server_worker);
+}
+
+guint16
+td_application_get_local_port (TdApplication *self,
+                               const char    *listener)
+{
+  g_return_val_if_fail (TD_IS_APPLICATION (self), 0);
+
+  if (self->server == NULL)
+    return 0;
+  return td_server_get_port (self->server, listener);
+}
+
+/* ------------------------------------------------------------------ */
+/* Actions                                                             */
+
+static void
+quit_action (GSimpleAction *action,
+             GVariant      *parameter,
+             gpointer       user_data)
+{
+  TdApplication *self = user_data;
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; )
+    {
+      GtkWindow *window = l->data;
+
+      l = l->next;
+      gtk_window_close (window);
+    }
+  g_application_quit (G_APPLICATION (self));
+}
+
+static void
+about_action (GSimpleAction *action,
+              GVariant      *parameter,
+              gpointer       user_data)
+{
+  TdApplication *self = user_data;
+  static const char *developers[] = { "The Tidings developers", NULL };
+  GtkWindow *about;
+
+  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
+                        "transient-for", gtk_application_get_active_window (GTK_APPLICATION (self)),
+                        "application-name", "Tidings",
+                        "application-icon", APP_ID,
+                        "developer-name", _("The Tidings developers"),
+                        "version", PACKAGE_VERSION,
+                        "comments", _("Chat, pub/sub and feeds in one place"),
+                        "website", "https://github.com/tidings/tidings",
+                        "issue-url", "https://github.com/tidings/tidings/issues",
+                        "developers", developers,
+                        /* Translators: Replace "translator-credits" with your names, one name per line */
+                        "translator-credits", _("translator-credits"),
+                        "license-type", GTK_LICENSE_GPL_3_0,
+                        "copyright", "© 2026 The Tidings developers",
+                        NULL);
+  gtk_window_present (about);
+}
+
+static void
+preferences_action (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       user_data)
+{
+  TdApplication *self = user_data;
+  TdWindow *window = td_application_ensure_window (self);
+  TdPreferencesWindow *prefs = td_preferences_window_new (self->settings);
+
+  gtk_window_set_transient_for (GTK_WINDOW (prefs), GTK_WINDOW (window));
+  gtk_window_present (GTK_WINDOW (prefs));
+}
+
+static void
+show_view_action (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  TdApplication *self = user_data;
+  const char *view = g_variant_get_string (parameter, NULL);
+  TdWindow *window;
+
+  if (!is_view_name (view))
+    {
+      g_message ("show-view: no view named “%s” (chat, pubsub, feeds)", view);
+      return;
+    }
+
+  window = td_application_ensure_window (self);
+  td_window_show_view (window, view);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static const GActionEntry app_actions[] = {
+  { "quit", quit_action },
+  { "about", about_action },
+  { "preferences", preferences_action },
+  { "show-view", show_view_action, "s" },
+};
+
+/* ------------------------------------------------------------------ */
+/* GApplication                                                        */
+
+static void
+td_application_startup (GApplication *app)
+{
+  TdApplication *self = TD_APPLICATION (app);
+  static const char *quit_accels[] = { "<Control>q", NULL };
+  static const char *prefs_accels[] = { "<Control>comma", NULL };
+  static const char *view_accels[][2] = { { "<Alt>1", NULL }, { "<Alt>2", NULL }, { "<Alt>3", NULL } };
+
+  G_APPLICATION_CLASS (td_application_parent_class)->startup (app);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
+                                   G_N_ELEMENTS (app_actions), self);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", prefs_accels);
+  for (guint i = 0; view_names[i] != NULL; i++)
+    {
+      g_autofree char *detailed = g_strdup_printf ("app.show-view::%s", view_names[i]);
+
+      gtk_application_set_accels_for_action (GTK_APPLICATION (self), detailed, view_accels[i]);
+    }
+
+  td_application_start_server (self);
+}
+
+static void
+td_application_activate (GApplication *app)
+{
+  TdApplication *self = TD_APPLICATION (app);
+
+  gtk_window_present (GTK_WINDOW (td_application_ensure_window (self)));
+}
+
+static int
+td_application_handle_local_options (GApplication *app,
+                                     GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("tidings %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  return -1;
+}
+
+static int
+td_application_command_line (GApplication            *app,
+                             GApplicationCommandLine *cmdline)
+{
+  TdApplication *self = TD_APPLICATION (app);
+  GVariantDict *options = g_application_command_line_get_options_dict (cmdline);
+  const char *view = NULL;
+
+  if (g_variant_dict_lookup (options, "show", "&s", &view))
+    {
+      if (!is_view_name (view))
+        {
+          g_application_command_line_printerr (cmdline,
+                                               _("No view named “%s”; use chat, pubsub or feeds\n"),
+                                               view);
+          return 2;
+        }
+      g_action_group_activate_action (G_ACTION_GROUP (self), "show-view",
+                                      g_variant_new_string (view));
+      return 0;
+    }
+
+  g_application_activate (app);
+  return 0;
+}
+
+static void
+td_application_shutdown (GApplication *app)
+{
+  TdApplication *self = TD_APPLICATION (app);
+
+  g_cancellable_cancel (self->cancellable);
+  /* Binding takes milliseconds; let a start in progress finish so that
+   * its thread is joined and nothing outlives the application. */
+  while (self->server_starting)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_pointer (&self->server, td_server_free);
+
+  G_APPLICATION_CLASS (td_application_parent_class)->shutdown (app);
+}
+
+static void
+td_application_dispose (GObject *object)
+{
+  TdApplication *self = TD_APPLICATION (object);
+
+  g_clear_pointer (&self->server, td_server_free);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (td_application_parent_class)->dispose (object);
+}
+
+static void
+td_application_finalize (GObject *object)
+{
+  TdApplication *self = TD_APPLICATION (object);
+
+  g_free (self->server_error);
+
+  G_OBJECT_CLASS (td_application_parent_class)->finalize (object);
+}
+
+static void
+td_application_class_init (TdApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->dispose = td_application_dispose;
+  object_class->finalize = td_application_finalize;
+
+  app_class->startup = td_application_startup;
+  app_class->activate = td_application_activate;
+  app_class->command_line = td_application_command_line;
+  app_class->handle_local_options = td_application_handle_local_options;
+  app_class->shutdown = td_application_shutdown;
+}
+
+static void
+td_application_init (TdApplication *self)
+{
+  static const GOptionEntry entries[] = {
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
+    { "show", 0, 0, G_OPTION_ARG_STRING, NULL, N_("Show a view: chat, pubsub or feeds"), N_("VIEW") },
+    { NULL }
+  };
+
+  self->settings = g_settings_new ("io.github.tidings.Tidings");
+  self->cancellable = g_cancellable_new ();
+
+  g_application_add_main_option_entries (G_APPLICATION (self), entries);
+  g_application_set_option_context_summary (G_APPLICATION (self),
+    _("Chat over IRC, watch and publish pub/sub channels, and read feeds."));
+}
+
+TdApplication *
+td_application_new (const char        *application_id,
+                    GApplicationFlags  flags)
+{
+  g_return_val_if_fail (application_id != NULL, NULL);
+
+  return g_object_new (TD_TYPE_APPLICATION,
+                       "application-id", application_id,
+                       "flags", flags,
+                       "resource-base-path", "/io/github/tidings/Tidings",
+                       NULL);
+}
+
+GSettings *
+td_application_get_settings (TdApplication *self)
+{
+  g_return_val_if_fail (TD_IS_APPLICATION (self), NULL);
+
+  return self->settings;
+}

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "td-server"
+
+#include "config.h"
+
+#include "server/td-server.h"
+
+/*
+ * The server owns its listeners and runs them on one context. Protocol
+ * layers (pub/sub broker, IRC server, file host) register themselves in
+ * td_server_start(); each records the port it bound under its listener
+ * name so that `tidingsd` can print it and tests can find port 0 choices.
+ */
+
+struct _TdServer
+{
+  TdServerConfig *config;
+  GMainContext   *context;      /* owned ref while started */
+  GThread        *thread;       /* only with td_server_start_thread() */
+  GMainLoop      *thread_loop;
+  GHashTable     *ports;        /* listener name -> GUINT_TO_POINTER (port) */
+  GPtrArray      *listener_order;
+  gboolean        started;
+};
+
+TdServerConfig *
+td_server_config_new (void)
+{
+  TdServerConfig *config = g_new0 (TdServerConfig, 1);
+
+  config->listen_address = g_strdup (TD_SERVER_DEFAULT_LISTEN);
+  config->pubsub_port = TD_SERVER_DEFAULT_PUBSUB_PORT;
+  config->line_port = TD_SERVER_DEFAULT_LINE_PORT;
+  config->chat_port = TD_SERVER_DEFAULT_CHAT_PORT;
+  config->chat_tls_port = -1;
+  config->files_port = TD_SERVER_DEFAULT_FILES_PORT;
+  return config;
+}
+
+void
+td_server_config_free (TdServerConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->listen_address);
+  g_free (config->db_path);
+  g_free (config->tls_cert);
+  g_free (config->tls_key);
+  g_free (config->password);
+  g_free (config);
+}
+
+static TdServerConfig *
+td_server_config_copy (const TdServerConfig *config)
+{
+  TdServerConfig *copy = g_memdup2 (config, sizeof *config);
+
+  copy->listen_address = g_strdup (config->listen_address);
+  copy->db_path = g_strdup (config->db_path);
+  copy->tls_cert = g_strdup (config->tls_cert);
+  copy->tls_key = g_strdup (config->tls_key);
+  copy->password = g_strdup (config->password);
+  return copy;
+}
+
+TdServer *
+td_server_new (const TdServerConfig *config)
+{
+  TdServer *server;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  server = g_new0 (TdServer, 1);
+  server->config = td_server_config_copy (config);
+  server->ports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server->listener_order = g_ptr_array_new_with_free_func (g_free);
+  return server;
+}
+
+/* Records that @listener is bound to @port; called by the protocol layers
+ * from td_server_start(). */
+static void
+td_server_record_port (TdServer   *server,
+                       const char *listener,
+                       guint16     port)
+{
+  if (!g_hash_table_contains (server->ports, listener))
+    g_ptr_array_add (server->listener_order, g_strdup (listener));
+  g_hash_table_replace (server->ports, g_strdup (listener), GUINT_TO_POINTER (port));
+}
+
+/* Binds every enabled listener on @context. Returns FALSE with @error set
+ * when one cannot be bound; nothing is left listening in that case. */
+gboolean
+td_server_start (TdServer      *server,
+                 GMainContext  *context,
+                 GError       **error)
+{
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (!server->started, FALSE);
+
+  server->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+
+  /* Protocol listeners are started here as their layers land. */
+  (void) td_server_record_port;
+
+  server->started = TRUE;
+  return TRUE;
+}
+
+typedef struct
+{
+  TdServer *server;
+  GMutex    lock;
+  GCond     cond;
+  gboolean  done;
+  GError   *error;
+} StartData;
+
+static gpointer
+td_server_thread_main (gpointer user_data)
+{
+  StartData *data = user_data;
+  TdServer *server = data->server;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  GError *error = NULL;
+  gboolean ok;
+
+  g_main_context_push_thread_default (context);
+  server->thread_loop = g_main_loop_new (context, FALSE);
+  ok = td_server_start (server, context, &error);
+
+  g_mutex_lock (&data->lock);
+  data->error = error;
+  data->done = TRUE;
+  g_cond_signal (&data->cond);
+  g_mutex_unlock (&data->lock);
+
+  if (ok)
+    g_main_loop_run (server->thread_loop);
+
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+/* Starts the server on a thread of its own with its own context; returns
+ * once every listener is bound (or failed to bind). */
+gboolean
+td_server_start_thread (TdServer  *server,
+                        GError   **error)
+{
+  StartData data = { .server = server };
+
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (server->thread == NULL, FALSE);
+
+  g_mutex_init (&data.lock);
+  g_cond_init (&data.cond);
+  server->thread = g_thread_new ("tidingsd", td_server_thread_main, &data);
+
+  g_mutex_lock (&data.lock);
+  while (!data.done)
+    g_cond_wait (&data.cond, &data.lock);
+  g_mutex_unlock (&data.lock);
+  g_mutex_clear (&data.lock);
+  g_cond_clear (&data.cond);
+
+  if (data.error != NULL)
+    {
+      g_propagate_error (error, data.error);
+      g_thread_join (g_steal_pointer (&server->thread));
+      g_clear_pointer (&server->thread_loop, g_main_loop_unref);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+guint16
+td_server_get_port (TdServer   *server,
+                    const char *listener)
+{
+  g_return_val_if_fail (server != NULL, 0);
+  g_return_val_if_fail (listener != NULL, 0);
+
+  return GPOINTER_TO_UINT (g_hash_table_lookup (server->ports, listener));
+}
+
+/* Returns the names of the bound listeners in the order they were bound. */
+GStrv
+td_server_list_listeners (TdServer *server)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  g_return_val_if_fail (server != NULL, NULL);
+
+  for (guint i = 0; i < server->listener_order->len; i++)
+    g_strv_builder_add (builder, g_ptr_array_index (server->listener_order, i));
+  return g_strv_builder_end (builder);
+}
+
+static gboolean
+quit_loop_cb (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Closes every listener and connection. With a server thread, the thread
+ * is stopped and joined. */
+void
+td_server_stop (TdServer *server)
+{
+  g_return_if_fail (server != NULL);
+
+  if (!server->started)
+    return;
+
+  if (server->thread != NULL)
+    {
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_callback (source, quit_loop_cb, server->thread_loop, NULL);
+      g_source_attach (source, server->context);
+      g_source_unref (source);
+      g_thread_join (g_steal_pointer (&server->thread));
+      g_clear_pointer (&server->thread_loop, g_main_loop_unref);
+    }
+
+  g_hash_table_remove_all (server->ports);
+  g_ptr_array_set_size (server->listener_order, 0);
+  g_clear_pointer (&server->context, g_main_context_unref);
+  server->started = FALSE;
+}
+
+void
+td_server_free (TdServer *server)
+{
+  if (server == NULL)
+    return;
+  td_server_stop (server);
+  g_hash_table_unref (server->ports);
+  g_ptr_array_unref (server->listener_order);
+  td_server_config_free (server->config);
+  g_free (server);
+}
