@@ -77,6 +77,7 @@ guint        td_mail_send_after         (TdMailboxId     id,
                                          guint           delay_ms,
                                          TdMail         *mail);
 void         td_mail_cancel_timeout     (guint           timeout_handle);
+gboolean     td_mail_timeout_is_pending (guint           timeout_handle);
 
 guint64      td_mailbox_get_stale_count (void);
 

@@ -41,6 +41,7 @@ TdTask       *td_task_new                (TdTaskFunc      func,
                                           gpointer        task_data,
                                           GDestroyNotify  task_data_destroy,
                                           GDestroyNotify  result_destroy);
+void          td_task_free               (TdTask         *task);
 void          td_task_set_reply          (TdTask         *task,
                                           TdMailboxId     reply_to,
                                           guint           reply_kind);
@@ -61,5 +62,9 @@ void          td_task_loop_push_front    (TdTaskLoop     *loop,
 gboolean      td_task_loop_shutdown      (TdTaskLoop     *loop,
                                           guint           timeout_ms);
 void          td_task_loop_free          (TdTaskLoop     *loop);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdTask, td_task_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdTaskResult, td_task_result_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdTaskLoop, td_task_loop_free)
 
 G_END_DECLS
