@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Shared by build-aux/run, build-aux/test and build-aux/bench.
+
+TD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+# What building and running Tidings needs on Debian 12.
+TD_BUILD_PACKAGES="gcc pkg-config meson ninja-build gettext libglib2.0-dev libgtk-4-dev
+  libadwaita-1-dev libsqlite3-dev libsoup-3.0-dev libxml2-dev libjson-glib-dev
+  libsodium-dev glib-networking desktop-file-utils appstream"
+
+# What the test suites need on top: a display, a private bus, and the real
+# servers and clients Tidings is checked against.
+TD_TEST_PACKAGES="xvfb xauth dbus dbus-x11 redis-server redis-tools flatpak-builder
+  python3 ngircd"
+
+td_sudo () {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the named Debian packages that are missing; does nothing (and
+# needs no network) when all are there. Services that packages would start
+# (redis-server, ngircd) are kept from starting: tests start their own.
+td_install () {
+  missing=""
+  for pkg in "$@"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)
+    case "$status" in
+      *" installed") ;;
+      *) missing="$missing $pkg" ;;
+    esac
+  done
+  [ -z "$missing" ] && return 0
+  echo "Installing:$missing"
+  policy_added=no
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | td_sudo tee /usr/sbin/policy-rc.d >/dev/null
+    td_sudo chmod +x /usr/sbin/policy-rc.d
+    policy_added=yes
+  fi
+  td_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q || true
+  td_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+  rc=$?
+  [ $policy_added = yes ] && td_sudo rm -f /usr/sbin/policy-rc.d
+  return $rc
+}
+
+# Configures (once) and builds the build directory $1 with the meson
+# options that follow.
+td_build () {
+  dir=$1; shift
+  if [ ! -f "$TD_ROOT/$dir/build.ninja" ]; then
+    meson setup "$TD_ROOT/$dir" "$TD_ROOT" "$@" || return 1
+  else
+    meson configure "$TD_ROOT/$dir" "$@" >/dev/null || return 1
+  fi
+  ninja -C "$TD_ROOT/$dir"
+}
+
+# Prints `N passed, N failed, N skipped` for the last `meson test` in $1.
+td_count () {
+  python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+try:
+    results = [json.loads(line)["result"] for line in open(sys.argv[1]) if line.strip()]
+except OSError:
+    results = []
+ok = results.count("OK")
+skip = results.count("SKIP")
+print("%d passed, %d failed, %d skipped" % (ok, len(results) - ok - skip, skip))
+PY
+}

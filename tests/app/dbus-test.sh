@@ -1,0 +1,57 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The running app on a private session bus: its actions are reachable with
+# gdbus, and a second `tidings` forwards its command line to the first.
+# Settings go to a keyfile so the state the app saves can be checked.
+set -u
+TIDINGS=$1
+APP_ID=io.github.tidings.Tidings
+OBJ=/io/github/tidings/Tidings
+TMP=$(mktemp -d)
+export XDG_CONFIG_HOME=$TMP/config XDG_DATA_HOME=$TMP/data GSETTINGS_BACKEND=keyfile
+KEYFILE=$XDG_CONFIG_HOME/glib-2.0/settings/keyfile
+mkdir -p "$(dirname "$KEYFILE")"
+cat > "$KEYFILE" <<KF
+[io/github/tidings/Tidings]
+local-pubsub-port=0
+local-line-port=0
+local-chat-port=0
+KF
+n=0
+ok () { n=$((n + 1)); echo "ok $n - $1"; }
+fail () { n=$((n + 1)); echo "not ok $n - $1"; }
+check () { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
+call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
+on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+              --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
+
+echo "1..8"
+
+"$TIDINGS" > "$TMP/app.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$TMP"' EXIT
+i=0
+while [ $i -lt 200 ] && ! on_bus; do sleep 0.05; i=$((i + 1)); done
+check "the app takes its name on the bus" 'on_bus'
+
+out=$(call --method org.gtk.Actions.List)
+check "app actions are listed" 'echo "$out" | grep -q "show-view" && echo "$out" | grep -q "quit" && echo "$out" | grep -q "preferences"'
+
+call --method org.gtk.Actions.Activate show-view '[<"feeds">]' '{}' >/dev/null
+check "show-view is activated over D-Bus" '[ $? -eq 0 ]'
+
+"$TIDINGS" --show pubsub > "$TMP/second.out" 2>&1
+check "a second instance forwards --show and exits 0" '[ $? -eq 0 ]'
+
+"$TIDINGS" --show nowhere > "$TMP/third.out" 2>&1; rc=$?
+check "a bad --show is refused with a message" '[ $rc -ne 0 ] && grep -q "nowhere" "$TMP/third.out"'
+
+out=$("$TIDINGS" --version)
+check "--version answers without a window" 'echo "$out" | grep -Eq "^tidings [0-9]"'
+
+call --method org.gtk.Actions.Activate quit '[]' '{}' >/dev/null
+i=0
+while [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
+check "quit over D-Bus ends the app" '! kill -0 $pid 2>/dev/null'
+
+check "the view chosen by the second instance was saved" "grep -q \"last-view='pubsub'\" \"$KEYFILE\""
