@@ -155,6 +155,7 @@ check_size_saved (TdApplication *app)
 {
   TdWindow *window = main_window (app);
   g_autoptr(GSettings) settings = g_settings_new ("io.github.tidings.Tidings");
+  g_autofree char *last_view = NULL;
 
   gtk_window_set_default_size (GTK_WINDOW (window), 777, 555);
   td_window_show_view (window, "feeds");
@@ -164,7 +165,8 @@ check_size_saved (TdApplication *app)
 
   g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 777);
   g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 555);
-  g_assert_cmpstr (g_settings_get_string (settings, "last-view"), ==, "feeds");
+  last_view = g_settings_get_string (settings, "last-view");
+  g_assert_cmpstr (last_view, ==, "feeds");
 }
 
 static void
