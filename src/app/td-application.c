@@ -6,6 +6,8 @@
 #include <glib/gi18n.h>
 
 #include "app/td-application.h"
+#include "app/td-dbus-generated.h"
+#include "app/td-dbus-service.h"
 #include "app/td-preferences-window.h"
 #include "app/td-window.h"
 #include "server/td-server.h"
@@ -19,6 +21,7 @@ struct _TdApplication
   GCancellable   *cancellable;     /* owned; cancelled on shutdown */
   char           *server_error;    /* owned; why the embedded server did not start */
   gboolean        server_starting;
+  TdDBusTidings1 *dbus_service;    /* owned; exported while registered */
 };
 
 G_DEFINE_FINAL_TYPE (TdApplication, td_application, ADW_TYPE_APPLICATION)
@@ -58,6 +61,28 @@ td_application_ensure_window (TdApplication *self)
 
 /* ------------------------------------------------------------------ */
 /* The embedded server                                                 */
+
+/* Publishes the bound ports of the embedded server as the D-Bus property
+ * LocalServerPorts (empty while the server is off or starting). */
+static void
+td_application_update_ports (TdApplication *self)
+{
+  GVariantBuilder builder;
+
+  if (self->dbus_service == NULL)
+    return;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sq}"));
+  if (self->server != NULL)
+    {
+      g_auto(GStrv) listeners = td_server_list_listeners (self->server);
+
+      for (guint i = 0; listeners[i] != NULL; i++)
+        g_variant_builder_add (&builder, "{sq}", listeners[i],
+                               td_server_get_port (self->server, listeners[i]));
+    }
+  td_dbus_tidings1_set_local_server_ports (self->dbus_service, g_variant_builder_end (&builder));
+}
 
 static void
 start_server_worker (GTask        *task,
@@ -100,6 +125,7 @@ start_server_cb (GObject      *object,
     }
 
   self->server = server;
+  td_application_update_ports (self);
 }
 
 /* Binds the embedded server's listeners on a thread of their own; the
@@ -227,6 +253,67 @@ static const GActionEntry app_actions[] = {
 };
 
 /* ------------------------------------------------------------------ */
+/* D-Bus commands                                                      */
+
+static gboolean
+handle_show_view_cb (TdDBusTidings1        *service,
+                     GDBusMethodInvocation *invocation,
+                     const char            *view,
+                     TdApplication         *self)
+{
+  if (!is_view_name (view))
+    {
+      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
+                                             "No view named “%s”; use chat, pubsub or feeds", view);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  g_action_group_activate_action (G_ACTION_GROUP (self), "show-view", g_variant_new_string (view));
+  td_dbus_tidings1_complete_show_view (service, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+td_application_dbus_register (GApplication     *app,
+                              GDBusConnection  *connection,
+                              const char       *object_path,
+                              GError          **error)
+{
+  TdApplication *self = TD_APPLICATION (app);
+
+  if (!G_APPLICATION_CLASS (td_application_parent_class)->dbus_register (app, connection, object_path, error))
+    return FALSE;
+
+  /* Make sure the error names are known before the first call. */
+  (void) TD_DBUS_ERROR;
+
+  self->dbus_service = td_dbus_tidings1_skeleton_new ();
+  td_dbus_tidings1_set_version (self->dbus_service, PACKAGE_VERSION);
+  g_signal_connect (self->dbus_service, "handle-show-view", G_CALLBACK (handle_show_view_cb), self);
+  td_application_update_ports (self);
+
+  return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->dbus_service),
+                                           connection, object_path, error);
+}
+
+static void
+td_application_dbus_unregister (GApplication    *app,
+                                GDBusConnection *connection,
+                                const char      *object_path)
+{
+  TdApplication *self = TD_APPLICATION (app);
+
+  if (self->dbus_service != NULL)
+    {
+      g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->dbus_service));
+      g_signal_handlers_disconnect_by_data (self->dbus_service, self);
+      g_clear_object (&self->dbus_service);
+    }
+
+  G_APPLICATION_CLASS (td_application_parent_class)->dbus_unregister (app, connection, object_path);
+}
+
+/* ------------------------------------------------------------------ */
 /* GApplication                                                        */
 
 static void
@@ -321,6 +408,7 @@ td_application_dispose (GObject *object)
   TdApplication *self = TD_APPLICATION (object);
 
   g_clear_pointer (&self->server, td_server_free);
+  g_clear_object (&self->dbus_service);
   g_clear_object (&self->settings);
   g_clear_object (&self->cancellable);
 
@@ -351,6 +439,8 @@ td_application_class_init (TdApplicationClass *klass)
   app_class->command_line = td_application_command_line;
   app_class->handle_local_options = td_application_handle_local_options;
   app_class->shutdown = td_application_shutdown;
+  app_class->dbus_register = td_application_dbus_register;
+  app_class->dbus_unregister = td_application_dbus_unregister;
 }
 
 static void

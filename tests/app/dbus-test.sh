@@ -25,7 +25,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..8"
+echo "1..11"
 
 "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
@@ -39,6 +39,15 @@ check "app actions are listed" 'echo "$out" | grep -q "show-view" && echo "$out"
 
 call --method org.gtk.Actions.Activate show-view '[<"feeds">]' '{}' >/dev/null
 check "show-view is activated over D-Bus" '[ $? -eq 0 ]'
+
+out=$(call --method org.freedesktop.DBus.Properties.Get io.github.tidings.Tidings1 Version)
+check "the Tidings1 interface reports its version" 'echo "$out" | grep -Eq "[0-9]+\.[0-9]+\.[0-9]+"'
+
+out=$(call --method io.github.tidings.Tidings1.ShowView nowhere 2>&1)
+check "ShowView refuses an unknown view with a named error" 'echo "$out" | grep -q "io.github.tidings.Tidings1.Error.InvalidArgs"'
+
+call --method io.github.tidings.Tidings1.ShowView chat >/dev/null
+check "ShowView switches views" '[ $? -eq 0 ]'
 
 "$TIDINGS" --show pubsub > "$TMP/second.out" 2>&1
 check "a second instance forwards --show and exits 0" '[ $? -eq 0 ]'
