@@ -953,11 +953,14 @@ recorder_open (TdRecorder *rec)
 
       if (recorder_open_db (rec, &error))
         {
-          if (rec->failing)
-            recorder_mail_error (rec, TD_RECORDER_ERROR_RECOVERED, NULL, NULL, 0,
-                                 recorder_count_kept (rec, 0));
-          rec->failing = FALSE;
-          rec->backoff_ms = 0;
+          /* Recovery is announced when the kept saves are written, not
+           * when a connection that may still fail to write is open. */
+          if (rec->failing && recorder_count_kept (rec, 0) == 0)
+            {
+              rec->failing = FALSE;
+              rec->backoff_ms = 0;
+              recorder_mail_error (rec, TD_RECORDER_ERROR_RECOVERED, NULL, NULL, 0, 0);
+            }
           g_atomic_int_set (&rec->ready, 1);
           return TRUE;
         }
@@ -1077,10 +1080,49 @@ again:
   return TRUE;
 }
 
-/* Writes batch[0..n) and frees it, retrying transient failures with
- * backoff. Returns FALSE if close gave up on it (then the records are
- * counted as lost and freed). */
+/* TRUE if a failure with @error may be cured only by a new connection: a
+ * connection opened read-only stays so, and after an I/O error the file
+ * may have been replaced or remounted. */
 static gboolean
+needs_reconnect (const GError *error)
+{
+  int code = error->code & 0xff;
+
+  return error->domain == TD_SQLITE_ERROR &&
+         (code == SQLITE_READONLY || code == SQLITE_IOERR || code == SQLITE_CANTOPEN);
+}
+
+/* Puts the records left in batch[0..n) back at the head of the pending
+ * list, in order, for a later attempt. */
+static void
+recorder_unpop_batch (TdRecorder  *rec,
+                      TdRecord   **batch,
+                      guint        n)
+{
+  for (guint i = n; i > 0; i--)
+    {
+      TdRecord *r = g_steal_pointer (&batch[i - 1]);
+
+      if (r == NULL)
+        continue;
+      r->next = rec->pending;
+      rec->pending = r;
+      if (rec->pending_tail == NULL)
+        rec->pending_tail = r;
+      rec->n_pending_saves++;
+    }
+}
+
+typedef enum
+{
+  WRITE_DONE,       /* committed */
+  WRITE_REOPEN,     /* the batch is back in the pending list; reconnect */
+  WRITE_GAVE_UP,    /* close gave up; the records are counted as lost */
+} WriteStatus;
+
+/* Writes batch[0..n) and frees it, retrying transient failures with
+ * backoff. */
+static WriteStatus
 recorder_write_batch (TdRecorder  *rec,
                       TdRecord   **batch,
                       guint        n)
@@ -1114,12 +1156,20 @@ recorder_write_batch (TdRecorder  *rec,
           if (rec->lost_error == NULL)
             rec->lost_error = g_error_copy (error);
           g_mutex_unlock (&rec->lock);
-          return FALSE;
+          return WRITE_GAVE_UP;
         }
 
       recorder_mail_error (rec, TD_RECORDER_ERROR_RETRYING, error, NULL, ms,
                            recorder_count_kept (rec, n));
       recorder_sleep (rec, ms);
+
+      if (needs_reconnect (error))
+        {
+          recorder_unpop_batch (rec, batch, n);
+          conn_close (&rec->conn);
+          g_atomic_int_set (&rec->ready, 0);
+          return WRITE_REOPEN;
+        }
     }
 
   for (guint i = 0; i < n; i++)
@@ -1140,7 +1190,7 @@ recorder_write_batch (TdRecorder  *rec,
     }
   rec->backoff_ms = 0;
 
-  return TRUE;
+  return WRITE_DONE;
 }
 
 static void
@@ -1223,19 +1273,19 @@ recorder_thread (gpointer data)
 
   rec->batch = g_new (TdRecord *, rec->opts.max_batch);
 
-  if (!recorder_open (rec))
-    {
-      g_autoptr(GError) error = g_error_new (TD_STORE_ERROR, TD_STORE_ERROR_CLOSED,
-                                             "The database %s could not be opened",
-                                             rec->path);
-
-      recorder_drop_all (rec, error);
-      done = TRUE;
-    }
-
   while (!done)
     {
       TdRecord *r;
+
+      if (rec->conn.db == NULL && !recorder_open (rec))
+        {
+          g_autoptr(GError) error = g_error_new (TD_STORE_ERROR, TD_STORE_ERROR_CLOSED,
+                                                 "The database %s could not be opened",
+                                                 rec->path);
+
+          recorder_drop_all (rec, error);
+          break;
+        }
 
       if (rec->pending == NULL)
         recorder_take (rec, TRUE);
@@ -1248,7 +1298,7 @@ recorder_thread (gpointer data)
           while (n < rec->opts.max_batch && rec->pending != NULL && ITEM_IS_SAVE (rec->pending))
             rec->batch[n++] = recorder_pop (rec);
 
-          if (!recorder_write_batch (rec, rec->batch, n))
+          if (recorder_write_batch (rec, rec->batch, n) == WRITE_GAVE_UP)
             {
               g_autoptr(GError) error = g_error_new (TD_STORE_ERROR, TD_STORE_ERROR_CLOSED,
                                                      "The database %s is closed",

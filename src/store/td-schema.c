@@ -115,13 +115,14 @@ static const char app_v1[] =
   ");";
 
 /* v2: the indexes behind what the views ask: a feed's items by date, all
- * items by date, unread and starred filters, a chat buffer's scrollback,
+ * items by date, unread counts (all and per feed), the starred view by
+ * date, a chat buffer's scrollback,
  * the fetch schedule, and the child side of every cascading foreign key. */
 static const char app_v2[] =
   "CREATE INDEX items_feed_published ON items (feed_id, published);"
   "CREATE INDEX items_published ON items (published);"
-  "CREATE INDEX items_read ON items (read);"
-  "CREATE INDEX items_starred ON items (starred);"
+  "CREATE INDEX items_read ON items (read, feed_id);"
+  "CREATE INDEX items_starred ON items (starred, published);"
   "CREATE INDEX feeds_next_fetch ON feeds (next_fetch);"
   "CREATE INDEX chat_messages_buffer_time ON chat_messages (buffer_id, time);"
   "CREATE INDEX chat_messages_network ON chat_messages (network_id);"
