@@ -10,7 +10,11 @@
 #include "app/td-dbus-service.h"
 #include "app/td-preferences-window.h"
 #include "app/td-window.h"
+#include "core/td-mailbox.h"
+#include "core/td-task-loop.h"
 #include "server/td-server.h"
+#include "store/td-recorder.h"
+#include "store/td-schema.h"
 
 struct _TdApplication
 {
@@ -22,6 +26,9 @@ struct _TdApplication
   char           *server_error;    /* owned; why the embedded server did not start */
   gboolean        server_starting;
   TdDBusTidings1 *dbus_service;    /* owned; exported while registered */
+  TdRecorder     *recorder;        /* owned; the app database */
+  TdMailboxId     store_mailbox;   /* recorder errors and move-aside replies */
+  gboolean        store_failing;   /* a "saving fails" toast was shown */
 };
 
 G_DEFINE_FINAL_TYPE (TdApplication, td_application, ADW_TYPE_APPLICATION)
@@ -163,6 +170,170 @@ td_application_get_local_port (TdApplication *self,
   if (self->server == NULL)
     return 0;
   return td_server_get_port (self->server, listener);
+}
+
+/* ------------------------------------------------------------------ */
+/* The app database                                                    */
+
+enum {
+  STORE_MAIL_ERROR = 1,
+  STORE_MAIL_MOVED_ASIDE,
+};
+
+static gpointer
+move_aside_worker (TdTask        *task,
+                   gpointer       task_data,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  return td_store_move_aside (task_data, error);
+}
+
+static void
+td_application_toast (TdApplication *self,
+                      const char    *message)
+{
+  TdWindow *window = td_application_get_main_window (self);
+
+  if (window != NULL)
+    td_window_add_toast (window, message);
+  else
+    g_message ("%s", message);
+}
+
+static void
+broken_response_cb (AdwMessageDialog *dialog,
+                    const char       *response,
+                    TdApplication    *self)
+{
+  g_autoptr(TdTask) task = NULL;
+
+  if (g_strcmp0 (response, "fresh") != 0)
+    {
+      g_action_group_activate_action (G_ACTION_GROUP (self), "quit", NULL);
+      return;
+    }
+
+  /* Renaming is file I/O: it runs on the task loop, never here. */
+  task = td_task_new (move_aside_worker, g_strdup (td_recorder_get_path (self->recorder)),
+                      g_free, g_free);
+  td_task_set_reply (task, self->store_mailbox, STORE_MAIL_MOVED_ASIDE);
+  td_task_loop_push (td_task_loop_get_default (), g_steal_pointer (&task));
+}
+
+/* The database file is damaged, foreign or newer: say so and offer to
+ * move it aside; it is never overwritten without the user's word. */
+static void
+td_application_show_broken_store (TdApplication *self,
+                                  const GError  *error)
+{
+  TdWindow *window = td_application_ensure_window (self);
+  AdwMessageDialog *dialog;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (window),
+                                                       _("Cannot Open the Database"), NULL));
+  adw_message_dialog_format_body (dialog,
+                                  _("%s\n\nTidings can move the file aside (it is kept, renamed) and start with a new, empty database."),
+                                  error ? error->message : _("The file is damaged."));
+  adw_message_dialog_add_responses (dialog,
+                                    "quit", _("_Quit"),
+                                    "fresh", _("_Move Aside and Start Fresh"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "fresh", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, "fresh");
+  adw_message_dialog_set_close_response (dialog, "quit");
+  g_signal_connect (dialog, "response", G_CALLBACK (broken_response_cb), self);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+store_mail_cb (TdMailboxId  id,
+               TdMail      *mail,
+               gpointer     user_data)
+{
+  TdApplication *self = user_data;
+
+  if (mail->kind == STORE_MAIL_MOVED_ASIDE)
+    {
+      TdTaskResult *result = mail->data;
+
+      if (result->error != NULL)
+        {
+          g_autofree char *text = g_strdup_printf (_("Could not move the database aside: %s"),
+                                                   result->error->message);
+          td_application_toast (self, text);
+          return;
+        }
+      td_recorder_reopen (self->recorder);
+      td_application_toast (self, _("Started with a new database"));
+      return;
+    }
+
+  if (mail->kind == STORE_MAIL_ERROR)
+    {
+      TdRecorderError *err = mail->data;
+      g_autofree char *text = NULL;
+
+      switch (err->kind)
+        {
+        case TD_RECORDER_ERROR_BROKEN:
+          td_application_show_broken_store (self, err->error);
+          break;
+
+        case TD_RECORDER_ERROR_RETRYING:
+          /* One toast per episode, not one per retry. */
+          if (self->store_failing)
+            break;
+          self->store_failing = TRUE;
+          text = g_strdup_printf (_("Saving fails: %s. Nothing is lost; Tidings keeps trying."),
+                                  err->error ? err->error->message : _("unknown error"));
+          td_application_toast (self, text);
+          break;
+
+        case TD_RECORDER_ERROR_RECOVERED:
+          if (self->store_failing)
+            td_application_toast (self, _("Saving works again"));
+          self->store_failing = FALSE;
+          break;
+
+        case TD_RECORDER_ERROR_REJECTED:
+          g_warning ("A record was rejected by the database: %s (%s)",
+                     err->error ? err->error->message : "?", err->sql ? err->sql : "");
+          break;
+
+        case TD_RECORDER_ERROR_LOST:
+          text = g_strdup_printf (_("Some changes could not be saved: %s"),
+                                  err->error ? err->error->message : _("unknown error"));
+          td_application_toast (self, text);
+          break;
+
+        default:
+          g_assert_not_reached ();
+        }
+    }
+}
+
+/* Opens the app database on the recorder thread; returns at once. */
+static void
+td_application_open_store (TdApplication *self)
+{
+  g_autofree char *path = NULL;
+  const char *override = g_getenv ("TIDINGS_DB");
+
+  path = override && *override ? g_strdup (override)
+                               : g_build_filename (g_get_user_data_dir (), "tidings", "tidings.db", NULL);
+  self->store_mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, store_mail_cb, self, NULL);
+  self->recorder = td_recorder_new (path, td_schema_app ());
+  td_recorder_set_error_mailbox (self->recorder, self->store_mailbox, STORE_MAIL_ERROR);
+}
+
+TdRecorder *
+td_application_get_recorder (TdApplication *self)
+{
+  g_return_val_if_fail (TD_IS_APPLICATION (self), NULL);
+
+  return self->recorder;
 }
 
 /* ------------------------------------------------------------------ */
@@ -337,6 +508,7 @@ td_application_startup (GApplication *app)
       gtk_application_set_accels_for_action (GTK_APPLICATION (self), detailed, view_accels[i]);
     }
 
+  td_application_open_store (self);
   td_application_start_server (self);
 }
 
@@ -398,6 +570,19 @@ td_application_shutdown (GApplication *app)
   while (self->server_starting)
     g_main_context_iteration (NULL, TRUE);
   g_clear_pointer (&self->server, td_server_free);
+
+  /* Everything queued is written before the process ends. */
+  if (self->recorder != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!td_recorder_close (self->recorder, &error))
+        g_warning ("Closing the database: %s", error->message);
+      g_clear_pointer (&self->recorder, td_recorder_free);
+    }
+  if (self->store_mailbox != TD_MAILBOX_NONE)
+    td_mailbox_close (self->store_mailbox);
+  self->store_mailbox = TD_MAILBOX_NONE;
 
   G_APPLICATION_CLASS (td_application_parent_class)->shutdown (app);
 }

@@ -3,6 +3,8 @@
 
 #include <adwaita.h>
 
+#include "store/td-recorder.h"
+
 G_BEGIN_DECLS
 
 #define TD_TYPE_APPLICATION (td_application_get_type ())
@@ -14,5 +16,6 @@ TdApplication *td_application_new          (const char        *application_id,
 GSettings     *td_application_get_settings (TdApplication     *self);
 guint16        td_application_get_local_port (TdApplication   *self,
                                               const char      *listener);
+TdRecorder    *td_application_get_recorder (TdApplication     *self);
 
 G_END_DECLS

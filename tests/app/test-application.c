@@ -107,6 +107,47 @@ test_view_actions (void)
   run_app (check_view_actions);
 }
 
+static GtkWindow *find_toplevel (GType type);
+
+static void
+assert_accel (TdApplication *app,
+              const char    *action,
+              const char    *accel)
+{
+  g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), action);
+
+  g_assert_true (g_strv_contains ((const char * const *) accels, accel));
+}
+
+static void
+check_shortcuts (TdApplication *app)
+{
+  TdWindow *window = main_window (app);
+  GtkWidget *menu_button = NULL;
+
+  assert_accel (app, "app.quit", "<Control>q");
+  assert_accel (app, "app.preferences", "<Control>comma");
+  assert_accel (app, "app.show-view::chat", "<Alt>1");
+  assert_accel (app, "app.show-view::pubsub", "<Alt>2");
+  assert_accel (app, "app.show-view::feeds", "<Alt>3");
+
+  /* F10 opens the primary menu. */
+  menu_button = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window), TD_TYPE_WINDOW, "menu_button"));
+  g_assert_true (GTK_IS_MENU_BUTTON (menu_button));
+  g_assert_true (gtk_menu_button_get_primary (GTK_MENU_BUTTON (menu_button)));
+
+  /* The shortcuts window is built from the resource and opens. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
+  drain ();
+  g_assert_nonnull (find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW));
+}
+
+static void
+test_shortcuts (void)
+{
+  run_app (check_shortcuts);
+}
+
 static GtkWindow *
 find_toplevel (GType type)
 {
@@ -175,17 +216,129 @@ test_size_saved (void)
   run_app (check_size_saved);
 }
 
+static char *tmp_dir;
+static char *db_default;
+
+static gboolean
+wait_until (gboolean (*predicate) (gpointer), gpointer data, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+  while (!predicate (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  return TRUE;
+}
+
+static gboolean
+dialog_shown (gpointer data)
+{
+  return find_toplevel (ADW_TYPE_MESSAGE_DIALOG) != NULL;
+}
+
+static gboolean
+moved_aside (gpointer data)
+{
+  g_autoptr(GDir) dir = g_dir_open (tmp_dir, 0, NULL);
+  const char *name;
+  gboolean aside = FALSE;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "broken.db.broken-"))
+      aside = TRUE;
+  return aside;
+}
+
+static gboolean
+fresh_db_ready (gpointer data)
+{
+  return td_recorder_is_ready (data);
+}
+
+static void
+check_broken_store (TdApplication *app)
+{
+  AdwMessageDialog *dialog;
+  g_autofree char *aside_contents = NULL;
+
+  g_assert_true (wait_until (dialog_shown, NULL, 5000));
+  dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  g_assert_true (adw_message_dialog_has_response (dialog, "fresh"));
+  adw_message_dialog_response (dialog, "fresh");
+
+  g_assert_true (wait_until (moved_aside, NULL, 5000));
+  g_assert_true (wait_until (fresh_db_ready, td_application_get_recorder (app), 5000));
+}
+
+static void
+test_broken_store (void)
+{
+  g_autofree char *path = g_build_filename (tmp_dir, "broken.db", NULL);
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  gboolean kept = FALSE;
+
+  /* Not an sqlite file: the app must not overwrite it. */
+  g_assert_true (g_file_set_contents (path, "this is not a database, but my notes\n", -1, NULL));
+  g_setenv ("TIDINGS_DB", path, TRUE);
+  run_app (check_broken_store);
+
+  dir = g_dir_open (tmp_dir, 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "broken.db.broken-"))
+      {
+        g_autofree char *aside = g_build_filename (tmp_dir, name, NULL);
+        g_autofree char *contents = NULL;
+
+        g_assert_true (g_file_get_contents (aside, &contents, NULL, NULL));
+        g_assert_cmpstr (contents, ==, "this is not a database, but my notes\n");
+        kept = TRUE;
+      }
+  g_assert_true (kept);
+  g_setenv ("TIDINGS_DB", db_default, TRUE);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  g_autofree char *db = NULL;
+  int ret;
+
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
+
+  tmp_dir = g_dir_make_tmp ("tidings-test-XXXXXX", NULL);
+  db = g_build_filename (tmp_dir, "tidings.db", NULL);
+  g_setenv ("TIDINGS_DB", db, TRUE);
+  db_default = db;
 
   g_test_add_func ("/td/app/three-views", test_three_views);
   g_test_add_func ("/td/app/view-actions", test_view_actions);
   g_test_add_func ("/td/app/dialogs", test_dialogs);
   g_test_add_func ("/td/app/size-saved", test_size_saved);
+  g_test_add_func ("/td/app/shortcuts", test_shortcuts);
+  g_test_add_func ("/td/app/broken-store", test_broken_store);
 
-  return g_test_run ();
+  ret = g_test_run ();
+  /* Leave no files behind. */
+  {
+    g_autoptr(GFile) dir = g_file_new_for_path (tmp_dir);
+    g_autoptr(GFileEnumerator) children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME, 0, NULL, NULL);
+    GFileInfo *info;
+
+    while (children && (info = g_file_enumerator_next_file (children, NULL, NULL)))
+      {
+        g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
+        g_file_delete (child, NULL, NULL);
+        g_object_unref (info);
+      }
+    g_file_delete (dir, NULL, NULL);
+  }
+  g_free (tmp_dir);
+  return ret;
 }
