@@ -1553,8 +1553,11 @@ td_recorder_close (TdRecorder  *rec,
     return TRUE;
 
   req = request_new (ITEM_CLOSE, NULL, 0, TD_MAILBOX_NONE, 0);
+  /* Close cuts short any wait: an open delay, a backoff, a broken file. */
   g_mutex_lock (&rec->lock);
   rec->close_requested = TRUE;
+  rec->wake = 0;
+  g_cond_signal (&rec->cond);
   g_mutex_unlock (&rec->lock);
   recorder_push (rec, &req->base);
 
