@@ -10,16 +10,17 @@
  * How it works.
  *
  * The registry maps ids to mailboxes under one mutex. A sender looks the
- * id up and pushes its mail onto the mailbox's inbox while holding that
+ * id up and appends its mail to the mailbox's inbox while holding that
  * mutex, so a mailbox that is removed from the registry can never receive
  * mail again, and the mail already in it is freed exactly once (by the
- * source's finalize).
+ * source's finalize). One short critical section per send, and no
+ * allocation besides the mail itself.
  *
- * The inbox is a lock-free LIFO list: senders push with a compare-and-swap,
- * the owner context takes the whole list with one exchange and reverses it
- * into a private FIFO ("outbox"). Pushes are totally ordered by the CAS, so
- * the reversed batch is in send order, which gives per-sender FIFO. The
- * owner never takes the registry mutex to receive.
+ * The inbox is a FIFO list. The owner context takes the whole list at once
+ * (two pointer swaps under the mutex) into a private outbox and delivers
+ * from there without locking, so it takes the mutex once per batch, not
+ * once per mail, and taking a batch costs the same whatever its size. A
+ * single FIFO gives per-sender order.
  *
  * A sender wakes the owner context only when it finds the inbox empty: if
  * the inbox already holds mail, the context has already been woken up (or
@@ -168,8 +169,10 @@ typedef struct
   TdMailboxHandler *handler;        /* owned; immutable */
   gboolean          transient;      /* immutable */
 
-  /* Written by senders under the registry mutex, taken by the owner. */
-  TdMail           *inbox;          /* atomic; newest first */
+  /* Under the registry mutex; the head is also read without it (as a
+   * hint) by the owner. */
+  TdMail           *inbox_head;     /* oldest first */
+  TdMail           *inbox_tail;
 
   /* Owner context only. */
   TdMail           *outbox_head;    /* oldest first */
@@ -190,34 +193,34 @@ static gboolean
 td_mailbox_has_mail (TdMailbox *self)
 {
   return self->outbox_head != NULL
-         || g_atomic_pointer_get (&self->inbox) != NULL;
+         || g_atomic_pointer_get (&self->inbox_head) != NULL;
 }
 
-/* Moves everything in the inbox to the tail of the outbox, oldest first.
- * Owner context only. */
+/* Moves everything in the inbox to the tail of the outbox, in constant
+ * time. Owner context only. */
 static void
 td_mailbox_drain_inbox (TdMailbox *self)
 {
-  TdMail *newest_first = g_atomic_pointer_exchange (&self->inbox, NULL);
-  TdMail *oldest_first = NULL;
-  TdMail *tail = newest_first;
+  TdMail *head;
+  TdMail *tail;
 
-  while (newest_first != NULL)
-    {
-      TdMail *next = newest_first->next;
+  if (g_atomic_pointer_get (&self->inbox_head) == NULL)
+    return;
 
-      newest_first->next = oldest_first;
-      oldest_first = newest_first;
-      newest_first = next;
-    }
+  td_mutex_lock (&registry_mutex);
+  head = self->inbox_head;
+  tail = self->inbox_tail;
+  g_atomic_pointer_set (&self->inbox_head, NULL);
+  self->inbox_tail = NULL;
+  td_mutex_unlock (&registry_mutex);
 
-  if (oldest_first == NULL)
+  if (head == NULL)
     return;
 
   if (self->outbox_tail != NULL)
-    self->outbox_tail->next = oldest_first;
+    self->outbox_tail->next = head;
   else
-    self->outbox_head = oldest_first;
+    self->outbox_head = head;
   self->outbox_tail = tail;
 }
 
@@ -320,7 +323,10 @@ td_mailbox_source_finalize (GSource *source)
   TdMailbox *self = (TdMailbox *) source;
 
   td_tsan_acquire (source);
-  td_mail_free_chain_stale (g_atomic_pointer_exchange (&self->inbox, NULL));
+  /* Unregistered: no sender can touch the inbox any more. */
+  td_mail_free_chain_stale (g_atomic_pointer_get (&self->inbox_head));
+  g_atomic_pointer_set (&self->inbox_head, NULL);
+  self->inbox_tail = NULL;
   td_mail_free_chain_stale (g_steal_pointer (&self->outbox_head));
   self->outbox_tail = NULL;
 
@@ -548,16 +554,18 @@ td_mail_send (TdMailboxId  id,
   self = registry != NULL ? g_hash_table_lookup (registry, &id) : NULL;
   if (G_LIKELY (self != NULL))
     {
-      TdMail *head = g_atomic_pointer_get (&self->inbox);
-
-      do
-        mail->next = head;
-      while (!g_atomic_pointer_compare_and_exchange_full (&self->inbox, head, mail, &head));
-
-      /* Only the first mail into an empty inbox needs to wake the owner;
-       * the context stays alive while the mailbox is registered. */
-      if (head == NULL)
-        g_main_context_wakeup (self->context);
+      mail->next = NULL;
+      if (self->inbox_tail != NULL)
+        self->inbox_tail->next = mail;
+      else
+        {
+          g_atomic_pointer_set (&self->inbox_head, mail);
+          /* Only the first mail into an empty inbox needs to wake the
+           * owner; the context stays alive while the mailbox is
+           * registered. */
+          g_main_context_wakeup (self->context);
+        }
+      self->inbox_tail = mail;
     }
   td_mutex_unlock (&registry_mutex);
 

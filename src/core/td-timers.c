@@ -34,7 +34,9 @@ static gboolean
 td_ticker_tick_cb (gpointer data)
 {
   TdTicker *self = data;
-  gint64 now = g_get_monotonic_time ();
+  /* The time of this main-loop iteration: the same for every animation,
+   * and the time GLib schedules the next tick from. */
+  gint64 now = g_source_get_time (self->source);
 
   for (guint i = 0; i < self->animations->len;)
     {

@@ -35,7 +35,7 @@ typedef struct _TdTicker TdTicker;
 typedef struct
 {
   guint  animation;    /* the id td_ticker_add() returned */
-  gint64 frame_time;   /* monotonic time of this tick, in microseconds */
+  gint64 frame_time;   /* monotonic time of this frame, in microseconds */
   guint  n_frame;      /* ticks this animation received, starting at 0 */
 } TdTick;
 
