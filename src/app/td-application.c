@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "app/td-application.h"
+#include "app/td-cli.h"
 #include "app/td-dbus-generated.h"
 #include "app/td-dbus-service.h"
 #include "app/td-preferences-window.h"
@@ -15,6 +16,10 @@
 #include "server/td-server.h"
 #include "store/td-recorder.h"
 #include "store/td-schema.h"
+
+/* How long an instance started only to serve commands stays after the
+ * last one, so that a script issuing several commands reuses it. */
+#define TD_SERVICE_IDLE_TIMEOUT_MS 10000
 
 struct _TdApplication
 {
@@ -508,6 +513,11 @@ td_application_startup (GApplication *app)
       gtk_application_set_accels_for_action (GTK_APPLICATION (self), detailed, view_accels[i]);
     }
 
+  /* Started for a command (D-Bus activation or the command line): no
+   * window, and quit once idle. */
+  if (g_application_get_flags (app) & G_APPLICATION_IS_SERVICE)
+    g_application_set_inactivity_timeout (app, TD_SERVICE_IDLE_TIMEOUT_MS);
+
   td_application_open_store (self);
   td_application_start_server (self);
 }
@@ -530,7 +540,7 @@ td_application_handle_local_options (GApplication *app,
       return 0;
     }
 
-  return -1;
+  return td_cli_run (app, options);
 }
 
 static int
@@ -641,6 +651,7 @@ td_application_init (TdApplication *self)
   self->cancellable = g_cancellable_new ();
 
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
+  td_cli_add_options (G_APPLICATION (self));
   g_application_set_option_context_summary (G_APPLICATION (self),
     _("Chat over IRC, watch and publish pub/sub channels, and read feeds."));
 }
