@@ -10,6 +10,7 @@ enum
 {
   TD_FARM_MAIL_TASK_DONE = 1,   /* a TdTaskResult from a worker */
   TD_FARM_MAIL_WAKE,            /* the retry timer: deadlines and backoffs */
+  TD_FARM_MAIL_REPORT,          /* send the progress, once per burst */
 };
 
 typedef enum
@@ -85,6 +86,7 @@ struct _TdFarm
 
   TdFarmProgress  last_progress;
   gboolean        progress_sent;
+  gboolean        report_pending;
 };
 
 G_DEFINE_QUARK (td-farm-error-quark, td_farm_error)
@@ -475,6 +477,19 @@ td_farm_report_progress (TdFarm *self)
                       g_memdup2 (&progress, sizeof progress), g_free);
 }
 
+/* Reports progress from the farm's own mailbox, so that a burst of
+ * changes (adding five hundred feeds) makes one progress mail, not five
+ * hundred. */
+static void
+td_farm_schedule_report (TdFarm *self)
+{
+  if (self->report_pending || self->progress_to == TD_MAILBOX_NONE)
+    return;
+
+  self->report_pending = TRUE;
+  td_mail_send_new (self->mailbox, TD_FARM_MAIL_REPORT, NULL, NULL);
+}
+
 /* Runs after every change: start what may start, re-arm the timer, tell
  * the progress mailbox. */
 static void
@@ -482,7 +497,7 @@ td_farm_changed (TdFarm *self)
 {
   td_farm_pump (self);
   td_farm_arm_timer (self);
-  td_farm_report_progress (self);
+  td_farm_schedule_report (self);
 }
 
 /* The retry timer: abandons overdue jobs (an attempt each) and queues the
@@ -577,6 +592,10 @@ td_farm_mail_cb (TdMailboxId  id,
       self->wake_at = 0;
       td_farm_scan (self);
       break;
+    case TD_FARM_MAIL_REPORT:
+      self->report_pending = FALSE;
+      td_farm_report_progress (self);
+      return;
     default:
       g_assert_not_reached ();
     }
