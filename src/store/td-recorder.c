@@ -7,6 +7,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
+#include "core/td-sync-private.h"
 #include "store/td-recorder.h"
 
 /* Errors that arrive before anyone set an error mailbox are kept for it, up
@@ -593,7 +594,7 @@ recorder_mail_error (TdRecorder          *rec,
   if (error != NULL)
     g_debug ("%s: %s", rec->path, error->message);
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   mailbox = rec->error_mailbox;
   mail_kind = rec->error_kind;
   if (mailbox == TD_MAILBOX_NONE)
@@ -609,7 +610,7 @@ recorder_mail_error (TdRecorder          *rec,
         }
       err = NULL;
     }
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 
   if (err != NULL)
     td_mail_send_new (mailbox, mail_kind, err, (GDestroyNotify) td_recorder_error_free);
@@ -625,7 +626,7 @@ recorder_push (TdRecorder *rec,
 
   r->next = NULL;
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   if (G_UNLIKELY (rec->closed))
     accepted = FALSE;
   else
@@ -648,7 +649,7 @@ recorder_push (TdRecorder *rec,
           g_cond_signal (&rec->cond);
         }
     }
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 
   if (G_UNLIKELY (!accepted))
     {
@@ -678,14 +679,14 @@ recorder_take (TdRecorder *rec,
   TdRecord *tail;
   guint n;
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
 
   if (block)
     {
       while (rec->head == NULL)
         {
           rec->wake = WAKE_ANY;
-          g_cond_wait (&rec->cond, &rec->lock);
+          td_cond_wait (&rec->cond, &rec->lock);
         }
 
       if (rec->n_sync == 0 && rec->n_queued < rec->opts.max_batch &&
@@ -696,7 +697,7 @@ recorder_take (TdRecorder *rec,
           while (rec->n_sync == 0 && rec->n_queued < rec->opts.max_batch)
             {
               rec->wake = WAKE_FULL | WAKE_SYNC;
-              if (!g_cond_wait_until (&rec->cond, &rec->lock, deadline))
+              if (!td_cond_wait_until (&rec->cond, &rec->lock, deadline))
                 break;
             }
         }
@@ -710,7 +711,7 @@ recorder_take (TdRecorder *rec,
   rec->n_queued = 0;
   rec->n_sync = 0;
 
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 
   if (head == NULL)
     return;
@@ -750,18 +751,18 @@ recorder_sleep (TdRecorder *rec,
   gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
   gboolean closing;
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   while (!rec->close_requested && !rec->reopen_requested)
     {
       rec->wake = WAKE_CLOSE;
-      if (!g_cond_wait_until (&rec->cond, &rec->lock, deadline))
+      if (!td_cond_wait_until (&rec->cond, &rec->lock, deadline))
         break;
     }
   rec->wake = 0;
   closing = rec->close_requested;
   /* A reopen cuts one wait short; it must not cut every later one. */
   rec->reopen_requested = FALSE;
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 
   if (closing && rec->give_up_at == 0)
     rec->give_up_at = g_get_monotonic_time () + (gint64) rec->opts.close_give_up_ms * 1000;
@@ -785,9 +786,9 @@ recorder_count_kept (TdRecorder *rec,
 {
   guint n;
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   n = rec->n_queued - rec->n_sync;
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 
   return n + rec->n_pending_saves + in_batch;
 }
@@ -919,16 +920,16 @@ recorder_wait_broken (TdRecorder   *rec,
       if (closing)
         return FALSE;
 
-      g_mutex_lock (&rec->lock);
+      td_mutex_lock (&rec->lock);
       while (!rec->reopen_requested && !rec->close_requested && rec->n_sync == 0)
         {
           rec->wake = WAKE_CLOSE | WAKE_SYNC;
-          g_cond_wait (&rec->cond, &rec->lock);
+          td_cond_wait (&rec->cond, &rec->lock);
         }
       rec->wake = 0;
       reopen = rec->reopen_requested;
       rec->reopen_requested = FALSE;
-      g_mutex_unlock (&rec->lock);
+      td_mutex_unlock (&rec->lock);
 
       if (reopen)
         return TRUE;
@@ -947,9 +948,9 @@ recorder_open (TdRecorder *rec)
     {
       g_autoptr(GError) error = NULL;
 
-      g_mutex_lock (&rec->lock);
+      td_mutex_lock (&rec->lock);
       rec->reopen_requested = FALSE;
-      g_mutex_unlock (&rec->lock);
+      td_mutex_unlock (&rec->lock);
 
       if (recorder_open_db (rec, &error))
         {
@@ -1151,11 +1152,11 @@ recorder_write_batch (TdRecorder  *rec,
                 g_clear_pointer (&batch[i], td_record_free);
               }
 
-          g_mutex_lock (&rec->lock);
+          td_mutex_lock (&rec->lock);
           rec->n_lost += n_lost;
           if (rec->lost_error == NULL)
             rec->lost_error = g_error_copy (error);
-          g_mutex_unlock (&rec->lock);
+          td_mutex_unlock (&rec->lock);
           return WRITE_GAVE_UP;
         }
 
@@ -1257,11 +1258,11 @@ recorder_drop_all (TdRecorder   *rec,
 
   if (n_lost > 0)
     {
-      g_mutex_lock (&rec->lock);
+      td_mutex_lock (&rec->lock);
       rec->n_lost += n_lost;
       if (rec->lost_error == NULL)
         rec->lost_error = g_error_copy (error);
-      g_mutex_unlock (&rec->lock);
+      td_mutex_unlock (&rec->lock);
     }
 }
 
@@ -1338,18 +1339,18 @@ recorder_thread (gpointer data)
   conn_close (&rec->conn);
   g_clear_pointer (&rec->batch, g_free);
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   if (rec->n_lost > 0)
     {
       g_autoptr(GError) lost = g_error_new (TD_STORE_ERROR, TD_STORE_ERROR_LOST,
                                             "%u changes could not be saved to %s: %s",
                                             rec->n_lost, rec->path,
                                             rec->lost_error->message);
-      g_mutex_unlock (&rec->lock);
+      td_mutex_unlock (&rec->lock);
       recorder_mail_error (rec, TD_RECORDER_ERROR_LOST, lost, NULL, 0, 0);
     }
   else
-    g_mutex_unlock (&rec->lock);
+    td_mutex_unlock (&rec->lock);
 
   return NULL;
 }
@@ -1411,7 +1412,7 @@ td_recorder_set_error_mailbox (TdRecorder  *rec,
 
   g_return_if_fail (rec != NULL);
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   rec->error_mailbox = mailbox;
   rec->error_kind = kind;
   if (mailbox != TD_MAILBOX_NONE)
@@ -1419,7 +1420,7 @@ td_recorder_set_error_mailbox (TdRecorder  *rec,
       undelivered = rec->undelivered;
       g_queue_init (&rec->undelivered);
     }
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 
   while ((err = g_queue_pop_head (&undelivered)) != NULL)
     td_mail_send_new (mailbox, kind, err, (GDestroyNotify) td_recorder_error_free);
@@ -1530,14 +1531,14 @@ td_recorder_reopen (TdRecorder *rec)
 {
   g_return_if_fail (rec != NULL);
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   rec->reopen_requested = TRUE;
   if (rec->wake & WAKE_CLOSE)
     {
       rec->wake = 0;
       g_cond_signal (&rec->cond);
     }
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 }
 
 gboolean
@@ -1554,26 +1555,26 @@ td_recorder_close (TdRecorder  *rec,
 
   req = request_new (ITEM_CLOSE, NULL, 0, TD_MAILBOX_NONE, 0);
   /* Close cuts short any wait: an open delay, a backoff, a broken file. */
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   rec->close_requested = TRUE;
   rec->wake = 0;
   g_cond_signal (&rec->cond);
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
   recorder_push (rec, &req->base);
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   rec->closed = TRUE;
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 
   g_thread_join (g_steal_pointer (&rec->thread));
 
-  g_mutex_lock (&rec->lock);
+  td_mutex_lock (&rec->lock);
   n_lost = rec->n_lost;
   if (n_lost > 0)
     g_set_error (error, TD_STORE_ERROR, TD_STORE_ERROR_LOST,
                  "%u changes could not be saved to %s: %s", n_lost, rec->path,
                  rec->lost_error->message);
-  g_mutex_unlock (&rec->lock);
+  td_mutex_unlock (&rec->lock);
 
   return n_lost == 0;
 }

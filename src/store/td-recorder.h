@@ -48,6 +48,10 @@ G_BEGIN_DECLS
  * recorder thread inside the batch transaction, with the same statement
  * cache through TdStoreConn.
  *
+ * The queue is unbounded, since a save never blocks: a producer that
+ * outruns the disk for long grows memory, and can watch
+ * td_recorder_get_n_saved() to pace itself.
+ *
  * Failures: a batch that fails for a reason that may pass (busy, disk full,
  * read-only, I/O error) is rolled back, kept and retried with exponential
  * backoff; every failure and the recovery are mailed to the error mailbox.
