@@ -9,6 +9,7 @@
 #include "app/td-cli.h"
 #include "app/td-dbus-generated.h"
 #include "app/td-dbus-service.h"
+#include "app/td-latency-probe.h"
 #include "app/td-preferences-window.h"
 #include "app/td-window.h"
 #include "core/td-mailbox.h"
@@ -34,6 +35,7 @@ struct _TdApplication
   TdRecorder     *recorder;        /* owned; the app database */
   TdMailboxId     store_mailbox;   /* recorder errors and move-aside replies */
   gboolean        store_failing;   /* a "saving fails" toast was shown */
+  TdLatencyProbe *probe;           /* owned; only with TIDINGS_DEBUG=latency|wakeups */
 };
 
 G_DEFINE_FINAL_TYPE (TdApplication, td_application, ADW_TYPE_APPLICATION)
@@ -67,7 +69,11 @@ td_application_ensure_window (TdApplication *self)
   TdWindow *window = td_application_get_main_window (self);
 
   if (window == NULL)
-    window = td_window_new (self);
+    {
+      window = td_window_new (self);
+      if (self->probe != NULL)
+        td_latency_probe_watch_window (self->probe, GTK_WIDGET (window));
+    }
   return window;
 }
 
@@ -450,6 +456,28 @@ handle_show_view_cb (TdDBusTidings1        *service,
 }
 
 static gboolean
+handle_get_latency_stats_cb (TdDBusTidings1        *service,
+                             GDBusMethodInvocation *invocation,
+                             TdApplication         *self)
+{
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(GVariant) dict = NULL;
+  g_autoptr(GVariant) histogram = NULL;
+
+  if (self->probe == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
+                                             "The latency probe is off; start Tidings with TIDINGS_DEBUG=latency");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  stats = g_variant_ref_sink (td_latency_probe_get_stats (self->probe));
+  g_variant_get (stats, "(@a{sd}@at)", &dict, &histogram);
+  td_dbus_tidings1_complete_get_latency_stats (service, invocation, dict, histogram);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
 td_application_dbus_register (GApplication     *app,
                               GDBusConnection  *connection,
                               const char       *object_path,
@@ -466,6 +494,7 @@ td_application_dbus_register (GApplication     *app,
   self->dbus_service = td_dbus_tidings1_skeleton_new ();
   td_dbus_tidings1_set_version (self->dbus_service, PACKAGE_VERSION);
   g_signal_connect (self->dbus_service, "handle-show-view", G_CALLBACK (handle_show_view_cb), self);
+  g_signal_connect (self->dbus_service, "handle-get-latency-stats", G_CALLBACK (handle_get_latency_stats_cb), self);
   td_application_update_ports (self);
 
   return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->dbus_service),
@@ -501,6 +530,8 @@ td_application_startup (GApplication *app)
   static const char *view_accels[][2] = { { "<Alt>1", NULL }, { "<Alt>2", NULL }, { "<Alt>3", NULL } };
 
   G_APPLICATION_CLASS (td_application_parent_class)->startup (app);
+
+  self->probe = td_latency_probe_new_from_env ();
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
                                    G_N_ELEMENTS (app_actions), self);
@@ -580,6 +611,14 @@ td_application_shutdown (GApplication *app)
   while (self->server_starting)
     g_main_context_iteration (NULL, TRUE);
   g_clear_pointer (&self->server, td_server_free);
+
+  if (self->probe != NULL)
+    {
+      g_autofree char *report = td_latency_probe_format (self->probe);
+
+      g_printerr ("%s", report);
+      g_clear_pointer (&self->probe, td_latency_probe_free);
+    }
 
   /* Everything queued is written before the process ends. */
   if (self->recorder != NULL)

@@ -25,9 +25,9 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..11"
+echo "1..12"
 
-"$TIDINGS" > "$TMP/app.log" 2>&1 &
+TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$TMP"' EXIT
 i=0
@@ -42,6 +42,9 @@ check "show-view is activated over D-Bus" '[ $? -eq 0 ]'
 
 out=$(call --method org.freedesktop.DBus.Properties.Get io.github.tidings.Tidings1 Version)
 check "the Tidings1 interface reports its version" 'echo "$out" | grep -Eq "[0-9]+\.[0-9]+\.[0-9]+"'
+
+out=$(call --method io.github.tidings.Tidings1.GetLatencyStats)
+check "the latency probe reports main-loop stalls" 'echo "$out" | grep -q "stall-max-ms" && echo "$out" | grep -q "wakeups"'
 
 out=$(call --method io.github.tidings.Tidings1.ShowView nowhere 2>&1)
 check "ShowView refuses an unknown view with a named error" 'echo "$out" | grep -q "io.github.tidings.Tidings1.Error.InvalidArgs"'
