@@ -119,7 +119,7 @@ test_parse_bad (gconstpointer data)
   g_autoptr(TdIrcMessage) message = td_irc_message_parse (tc->line, tc->len, &error);
 
   g_assert_null (message);
-  g_assert_error (error, TD_IRC_ERROR, tc->code);
+  g_assert_error (error, TD_IRC_ERROR, (gint) tc->code);
 }
 
 /* The exact limits: 510 bytes of message and 8191 of tags are fine. */
