@@ -12,6 +12,21 @@ G_BEGIN_DECLS
  * never reused. Mail is sent by id from any thread and delivered on the
  * owner's context, in send order per sending thread. Mail to a closed or
  * unknown id is freed, not delivered, and counted as stale.
+ *
+ * - Each mailbox is a GSource of its own priority on its context; one
+ *   dispatch delivers at most a budget of mail (messages or time), then
+ *   yields to the main loop.
+ * - Sending never waits for the receiver: one short critical section, and
+ *   a wakeup of the owner context only when its inbox was empty.
+ * - A mailbox holds a reference on its context: close every mailbox before
+ *   dropping the context.
+ * - Closing frees pending mail (as stale) and, once no id of the handler is
+ *   open any more, the handler's user data, on the thread that closes.
+ * - td_mailbox_reopen() gives the same handler a new id: replies still in
+ *   flight to the old id become stale. That is how a cancelled request's
+ *   late replies are ignored.
+ * - td_mail_send_after() delivers later, from a timeout on the mailbox's
+ *   context; mail that comes due after its mailbox closed is stale.
  */
 
 typedef guint64 TdMailboxId;

@@ -11,6 +11,15 @@ G_BEGIN_DECLS
  * The task loop: a pool of worker threads fed by one GAsyncQueue. A task
  * runs its function on a worker and its result goes back only as mail to
  * the task's reply mailbox, as a TdTaskResult of the task's reply kind.
+ *
+ * - Pushing hands the task to the loop; every pushed task is answered
+ *   exactly once (result, error, or G_IO_ERROR_CANCELLED), or its result
+ *   is freed if it has no reply mailbox.
+ * - td_task_loop_push_front() is the priority lane for work the user is
+ *   waiting for.
+ * - Shutdown is a message: queued tasks are answered as cancelled, running
+ *   ones are cancelled through their GCancellable, workers are joined
+ *   within the timeout; later pushes are answered as cancelled.
  */
 
 typedef struct _TdTaskLoop TdTaskLoop;
