@@ -1021,10 +1021,17 @@ recorder_apply_one (TdRecorder  *rec,
     }
 }
 
+/* TRUE if the work that failed with @error is to be kept and retried: a
+ * transient failure, or damage found in the file, which is the file's
+ * fault and not the record's. */
 static gboolean
-is_transient (const GError *error)
+is_retryable (const GError *error)
 {
-  return error->domain == TD_SQLITE_ERROR && td_sqlite_code_is_transient (error->code);
+  int code = error->code & 0xff;
+
+  return error->domain == TD_SQLITE_ERROR &&
+         (td_sqlite_code_is_transient (error->code) ||
+          code == SQLITE_CORRUPT || code == SQLITE_NOTADB);
 }
 
 /* One attempt at writing batch[0..n) in a transaction. Records that can
@@ -1050,7 +1057,7 @@ again:
       if (G_LIKELY (recorder_apply_one (rec, batch[i], &local)))
         continue;
 
-      if (is_transient (local))
+      if (is_retryable (local))
         {
           g_propagate_error (error, local);
           if (sqlite3_get_autocommit (rec->conn.db) == 0)
@@ -1081,6 +1088,51 @@ again:
   return TRUE;
 }
 
+/* Writes batch[0..n) one record per transaction, after the batch failed
+ * at COMMIT for a reason that is some record's own (a deferred constraint):
+ * only that record is rejected. Committed records are freed and set to
+ * NULL, so a retry after a transient failure resumes where it stopped.
+ * Returns FALSE and sets @error on a transient failure. */
+static gboolean
+recorder_try_each (TdRecorder  *rec,
+                   TdRecord   **batch,
+                   guint        n,
+                   GError     **error)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      GError *local = NULL;
+
+      if (batch[i] == NULL)
+        continue;
+
+      if (!recorder_try_batch (rec, &batch[i], 1, &local))
+        {
+          if (is_retryable (local))
+            {
+              g_propagate_error (error, local);
+              return FALSE;
+            }
+
+          recorder_mail_error (rec, TD_RECORDER_ERROR_REJECTED, local,
+                               batch[i]->kind == ITEM_SAVE_VALUES ? batch[i]->sql : NULL,
+                               0, 0);
+          g_clear_error (&local);
+          g_clear_pointer (&batch[i], td_record_free);
+          continue;
+        }
+
+      __atomic_add_fetch (&rec->n_commits, 1, __ATOMIC_RELAXED);
+      if (batch[i] != NULL)
+        {
+          __atomic_add_fetch (&rec->n_saved, 1, __ATOMIC_RELAXED);
+          g_clear_pointer (&batch[i], td_record_free);
+        }
+    }
+
+  return TRUE;
+}
+
 /* TRUE if a failure with @error may be cured only by a new connection: a
  * connection opened read-only stays so, and after an I/O error the file
  * may have been replaced or remounted. */
@@ -1090,7 +1142,8 @@ needs_reconnect (const GError *error)
   int code = error->code & 0xff;
 
   return error->domain == TD_SQLITE_ERROR &&
-         (code == SQLITE_READONLY || code == SQLITE_IOERR || code == SQLITE_CANTOPEN);
+         (code == SQLITE_READONLY || code == SQLITE_IOERR || code == SQLITE_CANTOPEN ||
+          code == SQLITE_CORRUPT || code == SQLITE_NOTADB);
 }
 
 /* Puts the records left in batch[0..n) back at the head of the pending
@@ -1128,6 +1181,7 @@ recorder_write_batch (TdRecorder  *rec,
                       TdRecord   **batch,
                       guint        n)
 {
+  gboolean one_by_one = FALSE;
   guint n_written = 0;
 
   for (;;)
@@ -1137,6 +1191,17 @@ recorder_write_batch (TdRecorder  *rec,
 
       if (recorder_try_batch (rec, batch, n, &error))
         break;
+
+      /* Failed at COMMIT because of some record, not the disk: find it. */
+      if (!is_retryable (error))
+        {
+          g_clear_error (&error);
+          if (recorder_try_each (rec, batch, n, &error))
+            {
+              one_by_one = TRUE;
+              break;
+            }
+        }
 
       rec->failing = TRUE;
       ms = recorder_next_backoff (rec);
@@ -1180,7 +1245,8 @@ recorder_write_batch (TdRecorder  *rec,
         td_record_free (batch[i]);
       }
 
-  __atomic_add_fetch (&rec->n_commits, 1, __ATOMIC_RELAXED);
+  if (!one_by_one)
+    __atomic_add_fetch (&rec->n_commits, 1, __ATOMIC_RELAXED);
   __atomic_add_fetch (&rec->n_saved, n_written, __ATOMIC_RELAXED);
 
   if (rec->failing)

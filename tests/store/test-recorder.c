@@ -616,6 +616,51 @@ test_rejected (void)
   td_store_fixture_clear (&f);
 }
 
+/* Inserts an item of a feed that does not exist, with the foreign key
+ * check deferred to COMMIT. */
+static gboolean
+insert_orphan_deferred (TdStoreConn  *conn,
+                        gpointer      data,
+                        GError      **error)
+{
+  return td_store_conn_exec (conn, "PRAGMA defer_foreign_keys = ON", NULL, 0, error) &&
+         td_store_conn_exec (conn, "INSERT INTO items (feed_id, guid, fetched_at) VALUES (999, 'orphan', 0)",
+                             NULL, 0, error);
+}
+
+/* A batch that fails at COMMIT because of one record: that record alone is
+ * rejected and the rest of the batch is written. */
+static void
+test_rejected_at_commit (void)
+{
+  TdStoreFixture f;
+  g_autoptr(TdRecorder) rec = NULL;
+  g_autoptr(TdGotMail) got = NULL;
+  TdRecorderError *err;
+
+  td_store_fixture_init (&f);
+  rec = td_recorder_new (f.path, td_schema_app ());
+  td_recorder_set_error_mailbox (rec, f.box, KIND_ERROR);
+  save_connection (rec);
+  save_capture (rec, 1);
+  td_recorder_save_func (rec, insert_orphan_deferred, NULL, NULL);
+  save_capture (rec, 2);
+  flush_and_wait (&f, rec);
+
+  got = td_store_fixture_wait (&f, KIND_ERROR);
+  err = got->data;
+  g_assert_cmpint (err->kind, ==, TD_RECORDER_ERROR_REJECTED);
+  g_assert_error (err->error, TD_SQLITE_ERROR, SQLITE_CONSTRAINT_FOREIGNKEY);
+
+  g_assert_cmpint (load_int (&f, rec, "SELECT count(*) FROM pubsub_messages"), ==, 2);
+  g_assert_cmpint (load_int (&f, rec, "SELECT count(*) FROM items"), ==, 0);
+  g_assert_cmpuint (td_recorder_get_n_saved (rec), ==, 3);
+  g_assert_null (td_store_fixture_peek (&f, KIND_ERROR));
+
+  g_clear_pointer (&rec, td_recorder_free);
+  td_store_fixture_clear (&f);
+}
+
 typedef struct
 {
   char   *buffer;
@@ -1110,6 +1155,7 @@ main (int   argc,
   g_test_add_func ("/td/store/recorder/fault/busy", test_busy);
   g_test_add_func ("/td/store/recorder/fault/close-gives-up", test_close_gives_up);
   g_test_add_func ("/td/store/recorder/rejected", test_rejected);
+  g_test_add_func ("/td/store/recorder/rejected-at-commit", test_rejected_at_commit);
   g_test_add_func ("/td/store/recorder/functions", test_functions);
   g_test_add_func ("/td/store/recorder/search", test_search);
   g_test_add_func ("/td/store/recorder/open/not-a-database", test_not_a_database);
