@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "server/td-server.h"
+#include "chat/td-irc-server.h"
 
 /*
  * The server owns its listeners and runs them on one context. Protocol
@@ -20,6 +21,7 @@ struct _TdServer
   GMainLoop      *thread_loop;
   GHashTable     *ports;        /* listener name -> GUINT_TO_POINTER (port) */
   GPtrArray      *listener_order;
+  TdIrcServer    *chat;         /* owned while started: the IRC listener */
   gboolean        started;
 };
 
@@ -89,6 +91,35 @@ td_server_record_port (TdServer   *server,
   g_hash_table_replace (server->ports, g_strdup (listener), GUINT_TO_POINTER (port));
 }
 
+/* Chat: the IRC server on its "chat" listener. */
+static gboolean
+td_server_start_chat (TdServer  *server,
+                      GError   **error)
+{
+  TdServerConfig *config = server->config;
+  g_autoptr(TdIrcServerConfig) chat_config = NULL;
+
+  if (config->chat_port < 0)
+    return TRUE;
+  chat_config = td_irc_server_config_new ();
+  g_free (chat_config->password);
+  chat_config->password = g_strdup (config->password);
+  server->chat = td_irc_server_new (chat_config);
+  if (!td_irc_server_listen (server->chat, server->context, config->listen_address,
+                             config->chat_port, error))
+    return FALSE;
+  td_server_record_port (server, "chat", td_irc_server_get_port (server->chat));
+  return TRUE;
+}
+
+/* Closes the IRC listener and its connections; runs once the server's
+ * context no longer dispatches. */
+static void
+td_server_stop_chat (TdServer *server)
+{
+  g_clear_pointer (&server->chat, td_irc_server_free);
+}
+
 /* Binds every enabled listener on @context. Returns FALSE with @error set
  * when one cannot be bound; nothing is left listening in that case. */
 gboolean
@@ -102,7 +133,14 @@ td_server_start (TdServer      *server,
   server->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
 
   /* Protocol listeners are started here as their layers land. */
-  (void) td_server_record_port;
+  if (!td_server_start_chat (server, error))
+    {
+      td_server_stop_chat (server);
+      g_hash_table_remove_all (server->ports);
+      g_ptr_array_set_size (server->listener_order, 0);
+      g_clear_pointer (&server->context, g_main_context_unref);
+      return FALSE;
+    }
 
   server->started = TRUE;
   return TRUE;
@@ -226,6 +264,7 @@ td_server_stop (TdServer *server)
       g_clear_pointer (&server->thread_loop, g_main_loop_unref);
     }
 
+  td_server_stop_chat (server);
   g_hash_table_remove_all (server->ports);
   g_ptr_array_set_size (server->listener_order, 0);
   g_clear_pointer (&server->context, g_main_context_unref);
