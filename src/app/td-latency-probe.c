@@ -29,7 +29,7 @@ struct _TdLatencyProbe
   GPollFunc     previous_poll;
   gint64        after_poll_us;     /* when the last poll returned, 0 before the first */
   guint64       n_iterations;
-  guint64       n_wakeups;         /* polls that returned with something to do */
+  guint64       n_wakeups;         /* polls that slept, then returned */
   gint64        started_us;
 
   guint         timer_id;
@@ -132,7 +132,9 @@ probe_poll (GPollFD *fds,
     {
       probe->after_poll_us = g_get_monotonic_time ();
       probe->n_iterations++;
-      if (ret != 0)
+      /* A poll that was allowed to sleep and returned is a wakeup,
+       * whether an fd or a timeout woke it. */
+      if (timeout != 0)
         probe->n_wakeups++;
     }
   return ret;

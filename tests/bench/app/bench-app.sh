@@ -1,0 +1,53 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Benchmarks of the whole app under Xvfb on a private bus.
+#   idle-wakeups  main-loop wakeups per second of an idle Tidings (target 0)
+# Prints `NAME: tidings X UNIT, peer Y UNIT, ratio R`.
+set -u
+BUILD=$(cd "$(dirname "$0")/../../.." && pwd)
+TIDINGS=$BUILD/src/app/tidings
+IDLE_SECONDS=${TD_BENCH_IDLE_SECONDS:-30}
+
+if [ "${1:-}" = "--list" ]; then
+  echo idle-wakeups
+  exit 0
+fi
+
+if [ -z "${TD_BENCH_INNER:-}" ]; then
+  exec env TD_BENCH_INNER=1 xvfb-run -a -s '-screen 0 1280x900x24' \
+    dbus-run-session --config-file="$BUILD/../tests/session-test.conf" -- "$0" "$@"
+fi
+
+TMP=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; rm -rf "$TMP"' EXIT
+export GSETTINGS_SCHEMA_DIR=$BUILD/data GSETTINGS_BACKEND=memory NO_AT_BRIDGE=1 GTK_A11Y=none
+export XDG_DATA_HOME=$TMP/data XDG_CONFIG_HOME=$TMP/config TIDINGS_DB=$TMP/t.db
+
+D="--session --dest io.github.tidings.Tidings --object-path /io/github/tidings/Tidings"
+wakeups () {
+  gdbus call $D --method io.github.tidings.Tidings1.GetLatencyStats |
+    sed -n "s/.*'wakeups': \([0-9.]*\).*/\1/p"
+}
+
+for name in ${*:-idle-wakeups}; do
+  case $name in
+    idle-wakeups)
+      TIDINGS_DEBUG=wakeups "$TIDINGS" >/dev/null 2>&1 &
+      pid=$!
+      i=0
+      until gdbus call $D --method org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1; do
+        sleep 0.1; i=$((i + 1)); [ $i -gt 100 ] && { echo "idle-wakeups: the app did not start"; exit 1; }
+      done
+      sleep 5                                   # let start-up work settle
+      a=$(wakeups); b=$(wakeups)                # what one call costs
+      sleep "$IDLE_SECONDS"
+      c=$(wakeups)
+      echo "$a $b $c $IDLE_SECONDS" | awk '{
+        per_call = $2 - $1; idle = $3 - $2 - per_call; if (idle < 0) idle = 0;
+        rate = idle / $4;
+        printf "idle-wakeups: tidings %.2f wakeups/s, peer 0 wakeups/s, ratio %s\n", rate, rate == 0 ? "0" : "inf" }'
+      gdbus call $D --method org.gtk.Actions.Activate quit '[]' '{}' >/dev/null 2>&1
+      wait $pid 2>/dev/null
+      ;;
+  esac
+done
