@@ -312,8 +312,18 @@ test_error_and_no_reply (void)
   g_assert_error (result->error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_null (result->result);
 
+  /* The reply-less task's result is freed on its worker (wait for it:
+   * shutting down first could cancel it before it runs). */
+  {
+    gint64 deadline = g_get_monotonic_time () + TD_TEST_DEADLINE_MS * 1000;
+
+    while (g_atomic_int_get (&n_results_freed) < 1)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (1000);
+      }
+  }
   g_assert_true (td_task_loop_shutdown (loop, 1000));
-  /* The reply-less task's result was freed on its worker. */
   g_assert_cmpint (n_results_freed, ==, 1);
   replies_clear (&replies);
   g_assert_cmpint (n_data_freed, ==, 2);
