@@ -7,6 +7,11 @@
 
 #include "core/td-timers.h"
 
+/* Between GTK's resize (G_PRIORITY_HIGH_IDLE + 10) and redraw (+ 20)
+ * priorities: ticks go out before the frame they belong to is drawn,
+ * while input (G_PRIORITY_DEFAULT) still goes first. */
+#define TD_TICKER_PRIORITY (G_PRIORITY_HIGH_IDLE + 15)
+
 /* ------------------------------------------------------------------ */
 /* Animation ticker                                                   */
 /* ------------------------------------------------------------------ */
@@ -71,8 +76,7 @@ td_ticker_arm (TdTicker *self)
 
   self->source = g_timeout_source_new (self->interval_ms);
   g_source_set_static_name (self->source, "TdTicker");
-  /* Redraw-level priority: animation frames are part of drawing. */
-  g_source_set_priority (self->source, G_PRIORITY_HIGH_IDLE + 10);
+  g_source_set_priority (self->source, TD_TICKER_PRIORITY);
   g_source_set_callback (self->source, td_ticker_tick_cb, self, NULL);
   g_source_attach (self->source, self->context);
 }
