@@ -11,6 +11,9 @@ G_BEGIN_DECLS
  * here is untrusted: bytes from the network or from a file someone sent.
  */
 
+/* Initializes libxml2 once per process (thread-safe). */
+void       _td_xml_init               (void);
+
 /* Parses @data as XML with the hardened options (no network, no external
  * entities, no DTD loading, no entity substitution, libxml2's default
  * depth and entity-amplification limits) and recovers from malformed

@@ -573,8 +573,8 @@ external_subset_cb (void          *ctx,
   /* The external DTD subset is not loaded. */
 }
 
-static void
-init_libxml_once (void)
+void
+_td_xml_init (void)
 {
   static gsize initialized = 0;
 
@@ -609,7 +609,7 @@ _td_xml_read_hardened (const char  *data,
 
   g_return_val_if_fail (data != NULL || len == 0, NULL);
 
-  init_libxml_once ();
+  _td_xml_init ();
 
   if (not_well_formed != NULL)
     *not_well_formed = NULL;
