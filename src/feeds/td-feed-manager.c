@@ -2413,7 +2413,9 @@ feeds_loaded (TdFeedManager *self,
       feed->etag = g_strdup (td_rows_get_text (rows, r, 2));
       feed->last_modified = g_strdup (td_rows_get_text (rows, r, 3));
       feed->last_fetch = td_rows_get_int (rows, r, 4);
-      feed->next_fetch = td_rows_get_int (rows, r, 5);
+      /* The schedule follows the interval in force now, which may have
+       * changed since the feed was last refreshed. */
+      feed->next_fetch = 0;
       feed->interval = (guint) td_rows_get_int (rows, r, 6);
       feed->gone = td_rows_get_int (rows, r, 7) != 0;
       feed->error_count = (guint) td_rows_get_int (rows, r, 8);
@@ -2424,6 +2426,8 @@ feeds_loaded (TdFeedManager *self,
           feed_free (feed);
           continue;
         }
+      if (feed->last_fetch > 0)
+        feed->next_fetch = next_fetch_after (self, feed, feed->last_fetch, feed->error_count);
       self->max_id = MAX (self->max_id, feed->id);
       g_hash_table_insert (self->feeds, &feed->id, feed);
       g_hash_table_insert (self->urls, feed->url, feed);
@@ -2785,9 +2789,16 @@ void
 td_feed_manager_set_refresh_interval (TdFeedManager *self,
                                       guint          seconds)
 {
+  GHashTableIter iter;
+  Feed *feed;
+
   g_return_if_fail (self != NULL);
 
   self->config.refresh_interval = seconds > 0 ? seconds : TD_FEED_MANAGER_DEFAULT_INTERVAL_S;
+  g_hash_table_iter_init (&iter, self->feeds);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &feed))
+    if (feed->last_fetch > 0)
+      feed->next_fetch = next_fetch_after (self, feed, feed->last_fetch, feed->error_count);
   arm_tick (self);
 }
 
