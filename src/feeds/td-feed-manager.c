@@ -68,6 +68,7 @@ typedef struct
   guint        reply_kind;
   guint64      tag;
   gint64       feed_id;
+  gboolean     in_round;    /* a store counted in round_stores */
   GFile       *file;        /* export */
 } Request;
 
@@ -1966,6 +1967,8 @@ store_outcome (TdFeedManager *self,
 
       feed->error_count = 0;
       record_failure (self, feed, error, TRUE);
+      if (type == REQ_STORED && feed->in_round && self->round_stores > 0)
+        self->round_stores--;
       outcome_free (outcome);
       g_free (data);
       feeds_changed (self);
@@ -1981,6 +1984,7 @@ store_outcome (TdFeedManager *self,
   serial = request_add (self, type, reply, reply_kind, tag);
   req = request_lookup (self, serial);
   req->feed_id = feed->id;
+  req->in_round = type == REQ_STORED && feed->in_round;
 
   /* The load is answered after the apply is committed: read-your-writes. */
   td_recorder_save_func (self->recorder, apply_outcome, data, (GDestroyNotify) apply_data_free);
@@ -2535,14 +2539,14 @@ store_answer (TdFeedManager *self,
         guint n_new = counts ? counts->n_new : 0;
         guint n_changed = counts ? counts->n_new + counts->n_updated : 0;
 
-        if (feed != NULL && feed->in_round && req->type == REQ_STORED)
+        if (feed != NULL && req->in_round)
           {
             gpointer old = g_hash_table_lookup (self->round_new, &feed->id);
 
             g_hash_table_insert (self->round_new, &feed->id,
                                  GUINT_TO_POINTER (GPOINTER_TO_UINT (old) + n_new));
           }
-        if (req->type == REQ_STORED && self->round_stores > 0 && feed != NULL && feed->in_round)
+        if (req->in_round && self->round_stores > 0)
           self->round_stores--;
 
         if (req->type == REQ_ADD_STORED)
@@ -2716,12 +2720,12 @@ td_feed_manager_new (TdRecorder                *recorder,
                             (GDestroyNotify) outcome_free);
   td_farm_set_result_mailbox (self->farm, self->mailbox, MAIL_FARM_RESULT);
 
-  td_recorder_load_values (self->recorder,
-                           "SELECT id, url, etag, last_modified, last_fetch, next_fetch,"
-                           " refresh_interval, gone, error_count, folder,"
-                           " coalesce (title_override, title) FROM feeds",
-                           self->mailbox, request_add (self, REQ_LOAD_FEEDS, TD_MAILBOX_NONE, 0, 0),
-                           TD_INT (0));
+  td_recorder_load (self->recorder,
+                    "SELECT id, url, etag, last_modified, last_fetch, next_fetch,"
+                    " refresh_interval, gone, error_count, folder,"
+                    " coalesce (title_override, title) FROM feeds",
+                    NULL, 0, self->mailbox,
+                    request_add (self, REQ_LOAD_FEEDS, TD_MAILBOX_NONE, 0, 0));
   return self;
 }
 
@@ -3170,8 +3174,8 @@ td_feed_manager_mark_all_read (TdFeedManager     *self,
       break;
     case TD_FEED_FILTER_STARRED:
       td_recorder_save_values (self->recorder,
-                               "UPDATE items SET read = 1 WHERE read = 0 AND starred = 1",
-                               TD_INT (0));
+                               "UPDATE items SET read = 1 WHERE read = 0 AND starred = ?",
+                               TD_INT (1));
       break;
     case TD_FEED_FILTER_ALL:
     case TD_FEED_FILTER_UNREAD:

@@ -925,21 +925,22 @@ collect_urls (GPtrArray  *outlines,
     }
 }
 
+#define OPML_TEMPLATE \
+    "<?xml version=\"1.0\"?><opml version=\"1.0\"><head><title>Mine</title></head><body>" \
+    "<outline text=\"Top\" type=\"rss\" xmlUrl=\"%s/o1\"/>" \
+    "<outline text=\"Tech\">" \
+    "  <outline text=\"One\" type=\"rss\" xmlUrl=\"%s/o2\" htmlUrl=\"https://example.org/\"/>" \
+    "  <outline text=\"Deep\"><outline text=\"Two\" type=\"rss\" xmlUrl=\"%s/o3\"/></outline>" \
+    "</outline>" \
+    "<outline text=\"Dup\" type=\"rss\" xmlUrl=\"%s/o1\"/>" \
+    "<outline text=\"Bad\" type=\"rss\" xmlUrl=\"gopher://x/\"/>" \
+    "</body></opml>"
+
 static void
 test_opml (Fixture       *f,
            gconstpointer  data)
 {
-  const char *opml =
-    "<?xml version=\"1.0\"?><opml version=\"1.0\"><head><title>Mine</title></head><body>"
-    "<outline text=\"Top\" type=\"rss\" xmlUrl=\"%s/o1\"/>"
-    "<outline text=\"Tech\">"
-    "  <outline text=\"One\" type=\"rss\" xmlUrl=\"%s/o2\" htmlUrl=\"https://example.org/\"/>"
-    "  <outline text=\"Deep\"><outline text=\"Two\" type=\"rss\" xmlUrl=\"%s/o3\"/></outline>"
-    "</outline>"
-    "<outline text=\"Dup\" type=\"rss\" xmlUrl=\"%s/o1\"/>"
-    "<outline text=\"Bad\" type=\"rss\" xmlUrl=\"gopher://x/\"/>"
-    "</body></opml>";
-  g_autofree char *text = g_strdup_printf (opml, f->srv->base, f->srv->base, f->srv->base, f->srv->base);
+  g_autofree char *text = g_strdup_printf (OPML_TEMPLATE, f->srv->base, f->srv->base, f->srv->base, f->srv->base);
   g_autofree char *path = g_build_filename (f->dir, "in.opml", NULL);
   g_autofree char *out_path = g_build_filename (f->dir, "out.opml", NULL);
   g_autoptr(GFile) file = g_file_new_for_path (path);
