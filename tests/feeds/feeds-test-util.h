@@ -38,7 +38,7 @@ feeds_load_fixture (const char *name)
   gsize len = 0;
 
   if (!g_file_get_contents (path, &data, &len, &error))
-    g_test_fail_printf ("cannot load fixture %s: %s", path, error->message);
+    g_error ("cannot load fixture %s: %s", path, error->message);
   return g_bytes_new_take (data, len);
 }
 
