@@ -55,6 +55,7 @@ main (int   argc,
   g_autofree char *db_path = NULL;
   g_autofree char *tls_cert = NULL;
   g_autofree char *tls_key = NULL;
+  g_autofree char *requirepass = NULL;
   gboolean version = FALSE;
   int pubsub_port = config->pubsub_port;
   int line_port = config->line_port;
@@ -72,6 +73,7 @@ main (int   argc,
     { "files-port", 0, 0, G_OPTION_ARG_INT, &files_port, "File host port (default 6681; 0 = any, -1 = off)", "PORT" },
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "TLS certificate (PEM)", "FILE" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "TLS private key (PEM)", "FILE" },
+    { "requirepass", 0, 0, G_OPTION_ARG_STRING, &requirepass, "Password that Redis-protocol clients must AUTH with", "PASSWORD" },
     { NULL }
   };
 
@@ -131,6 +133,11 @@ main (int   argc,
   config->files_port = files_port;
   config->tls_cert = g_steal_pointer (&tls_cert);
   config->tls_key = g_steal_pointer (&tls_key);
+  if (requirepass != NULL)
+    {
+      g_free (config->password);
+      config->password = g_steal_pointer (&requirepass);
+    }
 
   server = td_server_new (config);
   if (!td_server_start (server, NULL, &error))

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "server/td-server.h"
+#include "pubsub/td-pubsub-server.h"
 #include "chat/td-irc-server.h"
 
 /*
@@ -21,6 +22,7 @@ struct _TdServer
   GMainLoop      *thread_loop;
   GHashTable     *ports;        /* listener name -> GUINT_TO_POINTER (port) */
   GPtrArray      *listener_order;
+  TdPubsubServer *pubsub;       /* owned while started: RESP and line listeners */
   TdIrcServer    *chat;         /* owned while started: the IRC listener */
   gboolean        started;
 };
@@ -91,6 +93,48 @@ td_server_record_port (TdServer   *server,
   g_hash_table_replace (server->ports, g_strdup (listener), GUINT_TO_POINTER (port));
 }
 
+/* Pub/sub: one broker behind the RESP ("pubsub") and line ("line")
+ * listeners. Returns FALSE with @error set if either cannot be bound. */
+static gboolean
+td_server_start_pubsub (TdServer  *server,
+                        GError   **error)
+{
+  TdServerConfig *config = server->config;
+  TdPubsubConfig pubsub_config;
+  guint16 port = 0;
+
+  if (config->pubsub_port < 0 && config->line_port < 0)
+    return TRUE;
+
+  td_pubsub_config_init (&pubsub_config);
+  pubsub_config.password = config->password;
+  server->pubsub = td_pubsub_server_new (&pubsub_config, server->context);
+
+  if (config->pubsub_port >= 0)
+    {
+      if (!td_pubsub_server_listen (server->pubsub, TD_PUBSUB_PROTOCOL_RESP, config->listen_address,
+                                    config->pubsub_port, &port, error))
+        return FALSE;
+      td_server_record_port (server, "pubsub", port);
+    }
+  if (config->line_port >= 0)
+    {
+      if (!td_pubsub_server_listen (server->pubsub, TD_PUBSUB_PROTOCOL_LINE, config->listen_address,
+                                    config->line_port, &port, error))
+        return FALSE;
+      td_server_record_port (server, "line", port);
+    }
+  return TRUE;
+}
+
+/* Closes the pub/sub listeners and their connections; runs once the
+ * server's context no longer dispatches. */
+static void
+td_server_stop_pubsub (TdServer *server)
+{
+  g_clear_pointer (&server->pubsub, td_pubsub_server_free);
+}
+
 /* Chat: the IRC server on its "chat" listener. */
 static gboolean
 td_server_start_chat (TdServer  *server,
@@ -133,9 +177,11 @@ td_server_start (TdServer      *server,
   server->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
 
   /* Protocol listeners are started here as their layers land. */
-  if (!td_server_start_chat (server, error))
+  if (!td_server_start_pubsub (server, error) ||
+      !td_server_start_chat (server, error))
     {
       td_server_stop_chat (server);
+      td_server_stop_pubsub (server);
       g_hash_table_remove_all (server->ports);
       g_ptr_array_set_size (server->listener_order, 0);
       g_clear_pointer (&server->context, g_main_context_unref);
@@ -265,6 +311,7 @@ td_server_stop (TdServer *server)
     }
 
   td_server_stop_chat (server);
+  td_server_stop_pubsub (server);
   g_hash_table_remove_all (server->ports);
   g_ptr_array_set_size (server->listener_order, 0);
   g_clear_pointer (&server->context, g_main_context_unref);
