@@ -249,6 +249,7 @@ send_welcome (TdIrcClient *client)
   g_autofree char *created_str = g_date_time_format (created, "%Y-%m-%d %H:%M:%S UTC");
   g_autofree char *chanlimit = g_strdup_printf ("CHANLIMIT=#:%u", server->config->max_channels);
   g_autofree char *network = g_strdup_printf ("NETWORK=%s", server->config->network_name);
+  g_autofree char *filehost = NULL;
   g_autoptr(GPtrArray) tokens = g_ptr_array_new ();
 
   _td_irc_numeric (client, "001", ":Welcome to the %s IRC Network %s", server->config->network_name, prefix);
@@ -261,6 +262,9 @@ send_welcome (TdIrcClient *client)
     g_ptr_array_add (tokens, (gpointer) isupport[i]);
   g_ptr_array_add (tokens, chanlimit);
   g_ptr_array_add (tokens, network);
+  /* Where files are uploaded (td_irc_server_set_filehost()). */
+  if (server->config->filehost != NULL)
+    g_ptr_array_add (tokens, filehost = g_strdup_printf ("FILEHOST=%s", server->config->filehost));
   for (guint i = 0; i < tokens->len; i += ISUPPORT_PER_LINE)
     {
       g_autoptr(GString) line = g_string_new (NULL);

@@ -64,6 +64,7 @@ td_irc_server_config_copy (const TdIrcServerConfig *config)
   copy->network_name = g_strdup (config->network_name);
   copy->motd = g_strdup (config->motd);
   copy->password = g_strdup (config->password);
+  copy->filehost = g_strdup (config->filehost);
   return copy;
 }
 
@@ -76,6 +77,7 @@ td_irc_server_config_free (TdIrcServerConfig *config)
   g_free (config->network_name);
   g_free (config->motd);
   g_free (config->password);
+  g_free (config->filehost);
   g_free (config);
 }
 
@@ -1236,6 +1238,19 @@ td_irc_server_get_n_clients (TdIrcServer *server)
 {
   g_return_val_if_fail (server != NULL, 0);
   return g_queue_get_length (&server->clients);
+}
+
+/* Advertises @url (nullable: nothing) as FILEHOST in ISUPPORT to clients
+ * that register from now on: where they upload files. Call on the
+ * server's context thread, or before td_irc_server_listen(). */
+void
+td_irc_server_set_filehost (TdIrcServer *server,
+                            const char  *url)
+{
+  g_return_if_fail (server != NULL);
+
+  g_free (server->config->filehost);
+  server->config->filehost = g_strdup (url);
 }
 
 /* Closes the listener and every connection (clients get ERROR). Must run

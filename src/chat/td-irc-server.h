@@ -69,6 +69,7 @@ typedef struct
   guint     nick_grace_s;
   gsize     sendq_max;
   guint     history_ring;
+  char     *filehost;             /* nullable: FILEHOST in ISUPPORT (the file host's URL) */
 } TdIrcServerConfig;
 
 typedef struct _TdIrcServer TdIrcServer;
@@ -87,6 +88,8 @@ guint16            td_irc_server_get_port       (TdIrcServer       *server);
 TdChatHistory     *td_irc_server_get_history    (TdIrcServer       *server);
 TdIrcAccounts     *td_irc_server_get_accounts   (TdIrcServer       *server);
 guint              td_irc_server_get_n_clients  (TdIrcServer       *server);
+void               td_irc_server_set_filehost   (TdIrcServer       *server,
+                                                 const char        *url);
 void               td_irc_server_stop           (TdIrcServer       *server);
 void               td_irc_server_free           (TdIrcServer       *server);
 
