@@ -1,0 +1,1666 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "td-pubsub-view"
+
+#include "config.h"
+
+#include <string.h>
+#include <glib/gi18n.h>
+
+#include "app/td-application.h"
+#include "app/td-pubsub-channel.h"
+#include "app/td-pubsub-message.h"
+#include "app/td-pubsub-view.h"
+#include "app/td-sparkline.h"
+#include "core/td-timers.h"
+
+/* The key of the embedded broker's connection in the database. */
+#define BUILTIN_KEY "builtin"
+
+/* Channels tracked for rate sparklines. Past this, new channels are
+ * still listed in messages but get no sparkline: every tracked channel
+ * costs work on each animation frame. */
+#define TD_PUBSUB_VIEW_MAX_CHANNELS 200
+
+/* How often, and for how long, the view looks for the embedded server's
+ * port while the application is still binding it. */
+#define PORT_POLL_MS        100
+#define PORT_POLL_GIVE_UP_S 30
+
+/* Mail kinds of the view's own mailbox. */
+enum
+{
+  MAIL_TICK,
+  MAIL_LOADED,
+};
+
+#define SQL_UPSERT_CONNECTION \
+  "INSERT INTO pubsub_connections (name, protocol, host, port, tls, auto_connect, created)" \
+  " VALUES (?, 'resp', ?, ?, ?, 1, ?) ON CONFLICT (name) DO UPDATE SET" \
+  " host = excluded.host, port = excluded.port, tls = excluded.tls"
+#define SQL_DELETE_CONNECTION \
+  "DELETE FROM pubsub_connections WHERE name = ?"
+#define SQL_INSERT_SUBSCRIPTION \
+  "INSERT OR IGNORE INTO pubsub_subscriptions (connection_id, topic, is_pattern, created)" \
+  " SELECT id, ?, ?, ? FROM pubsub_connections WHERE name = ?"
+#define SQL_DELETE_SUBSCRIPTION \
+  "DELETE FROM pubsub_subscriptions WHERE topic = ? AND is_pattern = ? AND connection_id =" \
+  " (SELECT id FROM pubsub_connections WHERE name = ?)"
+#define SQL_LOAD \
+  "SELECT c.name, c.host, c.port, c.tls, s.topic, s.is_pattern FROM pubsub_connections c" \
+  " LEFT JOIN pubsub_subscriptions s ON s.connection_id = c.id ORDER BY c.id, s.id"
+
+struct _TdPubsubView
+{
+  AdwBin               parent_instance;
+
+  /* Template widgets */
+  GtkMenuButton       *add_connection_button;
+  GtkListView         *connections_list;
+  GtkListView         *topics_list;
+  GtkListView         *channels_list;
+  GtkLabel            *channels_empty_label;
+  GtkListView         *messages_list;
+  GtkScrolledWindow   *messages_scroller;
+  GtkStack            *list_stack;
+  GtkEntry            *subscribe_entry;
+  GtkCheckButton      *pattern_check;
+  GtkSearchEntry      *text_filter_entry;
+  GtkEntry            *channel_filter_entry;
+  GtkLabel            *counts_label;
+  GtkEntry            *publish_channel_entry;
+  GtkEntry            *publish_message_entry;
+  GtkLabel            *publish_result_label;
+  GtkPopover          *add_connection_popover;
+  GtkEntry            *host_entry;
+  GtkSpinButton       *port_spin;
+  GtkPasswordEntry    *password_entry;
+  GtkCheckButton      *tls_check;
+
+  /* Owned */
+  GSettings           *settings;
+  GListStore          *connections;      /* TdPubsubConnection */
+  GtkSingleSelection  *connection_selection;
+  TdPubsubRing        *ring;             /* TdPubsubMessageItem */
+  GtkCustomFilter     *filter;
+  GtkFilterListModel  *filtered;
+  GListStore          *channels;         /* TdPubsubChannel, by first arrival */
+  GHashTable          *channel_index;    /* name -> TdPubsubChannel (borrowed from channels) */
+  GPtrArray           *held;             /* TdPubsubMessageItem received while paused */
+  char                *filter_channel;   /* casefolded; NULL = any */
+  char                *filter_text;      /* casefolded; NULL = any */
+  TdTicker            *ticker;
+  TdMailboxId          mailbox;
+  TdRecorder          *recorder;         /* borrowed: the application's, while rooted */
+  GHashTable          *saved_topics;     /* key -> GPtrArray of "0name"/"1name", until the connection exists */
+  char                *counts_text;
+  char                *publish_result;
+
+  guint                animation;        /* ticker animation, 0 when idle */
+  gint64               last_shift;       /* frame time of the last bucket shift */
+  guint                port_poll;        /* GSource id */
+  gint64               port_poll_since;
+  guint64              n_received;
+  guint64              n_dropped;        /* held or ring overflow, plus client drops */
+  guint64              publish_request;
+  TdPubsubConnection  *publish_connection; /* borrowed; the one publish_request went to */
+  gboolean             paused;
+  gboolean             follow;           /* keep the newest message in view */
+  gboolean             loaded;           /* saved connections were read (or there is no store) */
+};
+
+G_DEFINE_FINAL_TYPE (TdPubsubView, td_pubsub_view, ADW_TYPE_BIN)
+
+enum {
+  PROP_0,
+  PROP_PAUSED,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+
+static TdPubsubConnection *
+find_connection (TdPubsubView *self,
+                 const char   *key)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->connections));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TdPubsubConnection) connection = g_list_model_get_item (G_LIST_MODEL (self->connections), i);
+
+      if (g_strcmp0 (td_pubsub_connection_get_key (connection), key) == 0)
+        return connection;   /* the store keeps it alive */
+    }
+  return NULL;
+}
+
+static char *
+format_count (guint64 n)
+{
+  /* %'"G_GUINT64_FORMAT would follow the locale's grouping. */
+  return g_strdup_printf ("%'" G_GUINT64_FORMAT, n);
+}
+
+static void
+update_counts (TdPubsubView *self)
+{
+  g_autofree char *received = format_count (self->n_received);
+  GString *text = g_string_new (NULL);
+
+  /* Translators: %s is a number of messages */
+  g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE, "%s received", "%s received",
+                                             (gulong) MIN (self->n_received, G_MAXULONG)),
+                          received);
+  if (self->n_dropped > 0)
+    {
+      g_autofree char *dropped = format_count (self->n_dropped);
+
+      g_string_append (text, " · ");
+      /* Translators: %s is a number of messages no longer kept in memory */
+      g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE, "%s dropped", "%s dropped",
+                                                 (gulong) MIN (self->n_dropped, G_MAXULONG)),
+                              dropped);
+    }
+  if (self->paused)
+    {
+      g_autofree char *held = format_count (self->held->len);
+
+      g_string_append (text, " · ");
+      /* Translators: %s is a number of messages waiting while the list is paused */
+      g_string_append_printf (text, _("Paused, %s waiting"), held);
+    }
+  g_free (self->counts_text);
+  self->counts_text = g_string_free (text, FALSE);
+  gtk_label_set_label (self->counts_label, self->counts_text);
+
+  gtk_stack_set_visible_child_name (self->list_stack,
+                                    g_list_model_get_n_items (G_LIST_MODEL (self->ring)) > 0 ? "list" : "empty");
+}
+
+static void
+update_actions (TdPubsubView *self)
+{
+  TdPubsubConnection *connection = td_pubsub_view_get_selected (self);
+  const char *host = gtk_editable_get_text (GTK_EDITABLE (self->host_entry));
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "pubsub.subscribe",
+                                 connection != NULL &&
+                                 *gtk_editable_get_text (GTK_EDITABLE (self->subscribe_entry)) != '\0');
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "pubsub.publish",
+                                 connection != NULL &&
+                                 *gtk_editable_get_text (GTK_EDITABLE (self->publish_channel_entry)) != '\0');
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "pubsub.add-connection", *host != '\0');
+}
+
+/* ------------------------------------------------------------------ */
+/* Persistence                                                         */
+
+static void
+save_connection (TdPubsubView       *self,
+                 TdPubsubConnection *connection)
+{
+  if (self->recorder == NULL)
+    return;
+  td_recorder_save_values (self->recorder, SQL_UPSERT_CONNECTION,
+                           TD_TEXT (td_pubsub_connection_get_key (connection)),
+                           TD_TEXT (td_pubsub_connection_get_host (connection)),
+                           TD_INT (td_pubsub_connection_get_port (connection)),
+                           TD_BOOL (td_pubsub_connection_get_tls (connection)),
+                           TD_INT (g_get_real_time ()));
+}
+
+static void
+save_topic (TdPubsubView       *self,
+            TdPubsubConnection *connection,
+            TdPubsubTopic      *topic,
+            gboolean            subscribed)
+{
+  if (self->recorder == NULL)
+    return;
+  if (subscribed)
+    td_recorder_save_values (self->recorder, SQL_INSERT_SUBSCRIPTION,
+                             TD_TEXT (td_pubsub_topic_get_name (topic)),
+                             TD_BOOL (td_pubsub_topic_get_is_pattern (topic)),
+                             TD_INT (g_get_real_time ()),
+                             TD_TEXT (td_pubsub_connection_get_key (connection)));
+  else
+    td_recorder_save_values (self->recorder, SQL_DELETE_SUBSCRIPTION,
+                             TD_TEXT (td_pubsub_topic_get_name (topic)),
+                             TD_BOOL (td_pubsub_topic_get_is_pattern (topic)),
+                             TD_TEXT (td_pubsub_connection_get_key (connection)));
+}
+
+/* Subscribes @connection to the saved topics of its key, if any. */
+static void
+restore_topics (TdPubsubView       *self,
+                TdPubsubConnection *connection)
+{
+  GPtrArray *topics = g_hash_table_lookup (self->saved_topics, td_pubsub_connection_get_key (connection));
+
+  if (topics == NULL)
+    return;
+  for (guint i = 0; i < topics->len; i++)
+    {
+      const char *entry = g_ptr_array_index (topics, i);
+
+      td_pubsub_connection_subscribe (connection, entry + 1, entry[0] == '1');
+    }
+  g_hash_table_remove (self->saved_topics, td_pubsub_connection_get_key (connection));
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+
+static void
+start_animation (TdPubsubView *self)
+{
+  if (self->animation != 0)
+    return;
+  self->last_shift = g_get_monotonic_time ();
+  self->animation = td_ticker_add (self->ticker, self->mailbox, MAIL_TICK);
+}
+
+/* Advances the rate buckets of every channel to @frame_time and redraws
+ * them; stops the ticker once no channel has seen a message for the
+ * whole sparkline history. */
+static void
+tick (TdPubsubView *self,
+      gint64        frame_time)
+{
+  const gint64 bucket = TD_PUBSUB_CHANNEL_BUCKET_MS * G_TIME_SPAN_MILLISECOND;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->channels));
+  gboolean busy = FALSE;
+  double phase;
+
+  while (frame_time - self->last_shift >= bucket)
+    {
+      for (guint i = 0; i < n; i++)
+        {
+          g_autoptr(TdPubsubChannel) channel = g_list_model_get_item (G_LIST_MODEL (self->channels), i);
+
+          td_pubsub_channel_shift (channel);
+        }
+      self->last_shift += bucket;
+    }
+
+  phase = (double) (frame_time - self->last_shift) / bucket;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TdPubsubChannel) channel = g_list_model_get_item (G_LIST_MODEL (self->channels), i);
+
+      if (!td_pubsub_channel_is_idle (channel))
+        {
+          busy = TRUE;
+          td_pubsub_channel_tick (channel, phase);
+        }
+    }
+
+  if (!busy)
+    {
+      /* A last frame so every sparkline shows its flat line. */
+      for (guint i = 0; i < n; i++)
+        {
+          g_autoptr(TdPubsubChannel) channel = g_list_model_get_item (G_LIST_MODEL (self->channels), i);
+
+          td_pubsub_channel_tick (channel, 0.0);
+        }
+      td_ticker_remove (self->ticker, self->animation);
+      self->animation = 0;
+    }
+}
+
+static void
+count_channel (TdPubsubView *self,
+               const char   *name,
+               guint         n)
+{
+  TdPubsubChannel *channel = g_hash_table_lookup (self->channel_index, name);
+
+  if (channel == NULL)
+    {
+      g_autoptr(TdPubsubChannel) created = NULL;
+
+      if (g_hash_table_size (self->channel_index) >= TD_PUBSUB_VIEW_MAX_CHANNELS)
+        return;
+      created = td_pubsub_channel_new (name);
+      g_hash_table_insert (self->channel_index, g_strdup (name), created);
+      g_list_store_append (self->channels, created);
+      gtk_widget_set_visible (GTK_WIDGET (self->channels_empty_label), FALSE);
+      channel = created;
+    }
+  td_pubsub_channel_count (channel, n);
+}
+
+/* Keeps the held messages of a pause within the ring size. */
+static void
+trim_held (TdPubsubView *self)
+{
+  guint capacity = td_pubsub_ring_get_capacity (self->ring);
+
+  if (self->held->len > capacity)
+    {
+      guint excess = self->held->len - capacity;
+
+      g_ptr_array_remove_range (self->held, 0, excess);
+      self->n_dropped += excess;
+    }
+}
+
+/* One batch from a connection: one change of the list, however many
+ * messages it carries. */
+static void
+messages_cb (TdPubsubConnection *connection,
+             TdPubsubBatch      *batch,
+             TdPubsubView       *self)
+{
+  g_autofree gpointer *items = NULL;
+  gsize n = 0;
+  const char *run_channel = NULL;
+  guint run = 0;
+
+  g_ptr_array_set_free_func (batch->messages, NULL);
+  items = (gpointer *) g_ptr_array_steal (batch->messages, &n);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      TdPubsubMessage *message = items[i];
+
+      /* Consecutive messages of one channel are counted in one go. */
+      if (run_channel != NULL && strcmp (run_channel, message->channel) != 0)
+        {
+          count_channel (self, run_channel, run);
+          run = 0;
+        }
+      items[i] = td_pubsub_message_item_new (message);
+      run_channel = message->channel;
+      run++;
+    }
+  if (run > 0)
+    count_channel (self, run_channel, run);
+
+  self->n_received += n;
+  self->n_dropped += batch->n_dropped;
+
+  if (self->paused)
+    {
+      for (gsize i = 0; i < n; i++)
+        g_ptr_array_add (self->held, items[i]);
+      trim_held (self);
+    }
+  else if (n > 0)
+    self->n_dropped += td_pubsub_ring_append (self->ring, items, (guint) n);
+
+  if (n > 0)
+    start_animation (self);
+  update_counts (self);
+}
+
+static void
+published_cb (TdPubsubConnection *connection,
+              guint64             request,
+              gint64              receivers,
+              const char         *error,
+              TdPubsubView       *self)
+{
+  g_autofree char *text = NULL;
+
+  if (connection != self->publish_connection || request != self->publish_request)
+    return;
+
+  if (error != NULL)
+    /* Translators: %s is the reason */
+    text = g_strdup_printf (_("Not published: %s"), error);
+  else
+    /* Translators: %u is how many subscribers the server delivered the message to */
+    text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Published (%u receiver)", "Published (%u receivers)",
+                                         (gulong) receivers),
+                            (guint) receivers);
+  g_free (self->publish_result);
+  self->publish_result = g_steal_pointer (&text);
+  gtk_label_set_label (self->publish_result_label, self->publish_result);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->publish_result_label), self->publish_result);
+}
+
+static void
+reconnected_cb (TdPubsubConnection *connection,
+                guint               n_resubscribed,
+                TdPubsubView       *self)
+{
+  GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_APPLICATION_WINDOW);
+  GtkWidget *overlay;
+  g_autofree char *text = NULL;
+
+  /* Translators: %s is a server, %u how many channels and patterns were subscribed again */
+  text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Reconnected to %s, %u subscription restored",
+                                       "Reconnected to %s, %u subscriptions restored", n_resubscribed),
+                          td_pubsub_connection_get_title (connection), n_resubscribed);
+  g_message ("%s", text);
+
+  /* The window's toast overlay is its content. */
+  overlay = window ? adw_application_window_get_content (ADW_APPLICATION_WINDOW (window)) : NULL;
+  if (ADW_IS_TOAST_OVERLAY (overlay))
+    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (text));
+}
+
+static gboolean
+filter_match (gpointer item,
+              gpointer user_data)
+{
+  TdPubsubView *self = user_data;
+  TdPubsubMessageItem *message = item;
+
+  if (self->filter_channel != NULL)
+    {
+      g_autofree char *folded = g_utf8_casefold (td_pubsub_message_item_get_channel (message), -1);
+
+      if (strstr (folded, self->filter_channel) == NULL)
+        return FALSE;
+    }
+  return td_pubsub_message_item_contains (message, self->filter_text);
+}
+
+static void
+scroll_to_end (TdPubsubView *self)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->messages_scroller);
+
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+}
+
+static void
+adjustment_changed_cb (GtkAdjustment *adj,
+                       TdPubsubView  *self)
+{
+  if (self->follow)
+    scroll_to_end (self);
+}
+
+static void
+adjustment_value_changed_cb (GtkAdjustment *adj,
+                             TdPubsubView  *self)
+{
+  self->follow = gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj)
+                 >= gtk_adjustment_get_upper (adj) - 2;
+}
+
+/* ------------------------------------------------------------------ */
+/* Mail                                                                */
+
+static void add_builtin (TdPubsubView *self, guint16 port);
+
+static void
+loaded (TdPubsubView *self,
+        TdRows       *rows)
+{
+  self->loaded = TRUE;
+  if (rows->error != NULL)
+    {
+      g_message ("Saved pub/sub connections could not be read: %s", rows->error->message);
+      return;
+    }
+
+  for (guint r = 0; r < rows->n_rows; r++)
+    {
+      const char *key = td_rows_get_text (rows, r, 0);
+      const char *topic = td_rows_get_text (rows, r, 4);
+
+      if (key == NULL)
+        continue;
+      if (strcmp (key, BUILTIN_KEY) != 0 && find_connection (self, key) == NULL)
+        {
+          TdPubsubConnection *connection;
+          const char *host = td_rows_get_text (rows, r, 1);
+          gint64 port = td_rows_get_int (rows, r, 2);
+
+          if (host == NULL || port <= 0 || port > G_MAXUINT16)
+            continue;
+          connection = td_pubsub_view_add_connection (self, host, (guint16) port,
+                                                      td_rows_get_int (rows, r, 3) != 0, NULL);
+          (void) connection;
+        }
+      if (topic != NULL)
+        {
+          GPtrArray *topics = g_hash_table_lookup (self->saved_topics, key);
+
+          if (topics == NULL)
+            {
+              topics = g_ptr_array_new_with_free_func (g_free);
+              g_hash_table_insert (self->saved_topics, g_strdup (key), topics);
+            }
+          g_ptr_array_add (topics, g_strdup_printf ("%c%s", td_rows_get_int (rows, r, 5) ? '1' : '0', topic));
+        }
+    }
+
+  /* Connections that exist already (added above, or the built-in one). */
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->connections)); i++)
+    {
+      g_autoptr(TdPubsubConnection) connection = g_list_model_get_item (G_LIST_MODEL (self->connections), i);
+
+      restore_topics (self, connection);
+    }
+}
+
+static void
+mail_cb (TdMailboxId  id,
+         TdMail      *mail,
+         gpointer     user_data)
+{
+  TdPubsubView *self = user_data;
+
+  switch (mail->kind)
+    {
+    case MAIL_TICK:
+      tick (self, ((TdTick *) mail->data)->frame_time);
+      break;
+    case MAIL_LOADED:
+      loaded (self, mail->data);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The embedded broker                                                 */
+
+static void
+add_builtin (TdPubsubView *self,
+             guint16       port)
+{
+  g_autoptr(TdPubsubConnection) connection = NULL;
+
+  if (find_connection (self, BUILTIN_KEY) != NULL)
+    return;
+
+  connection = td_pubsub_connection_new (BUILTIN_KEY, _("Built-in Broker"), "127.0.0.1", port,
+                                         FALSE, NULL, TRUE);
+  g_signal_connect_object (connection, "messages", G_CALLBACK (messages_cb), self, 0);
+  g_signal_connect_object (connection, "published", G_CALLBACK (published_cb), self, 0);
+  g_signal_connect_object (connection, "reconnected", G_CALLBACK (reconnected_cb), self, 0);
+  g_list_store_insert (self->connections, 0, connection);
+  /* The user may have picked another server meanwhile: keep that. */
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->connections)) == 1)
+    gtk_single_selection_set_selected (self->connection_selection, 0);
+  save_connection (self, connection);
+  restore_topics (self, connection);
+  td_pubsub_connection_start (connection);
+}
+
+/* Waits for the application to have bound the embedded server and its
+ * database: both start in the background. */
+static gboolean
+port_poll_cb (gpointer user_data)
+{
+  TdPubsubView *self = user_data;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkApplication *app = GTK_IS_WINDOW (root) ? gtk_window_get_application (GTK_WINDOW (root)) : NULL;
+  guint16 port;
+
+  if (TD_IS_APPLICATION (app))
+    {
+      TdApplication *td_app = TD_APPLICATION (app);
+
+      if (self->recorder == NULL && td_application_get_recorder (td_app) != NULL)
+        td_pubsub_view_set_recorder (self, td_application_get_recorder (td_app));
+
+      port = td_application_get_local_port (td_app, "pubsub");
+      if (port != 0)
+        {
+          add_builtin (self, port);
+          self->port_poll = 0;
+          return G_SOURCE_REMOVE;
+        }
+      if (!g_settings_get_boolean (self->settings, "local-server"))
+        {
+          self->port_poll = 0;
+          return G_SOURCE_REMOVE;
+        }
+    }
+
+  if (g_get_monotonic_time () - self->port_poll_since > PORT_POLL_GIVE_UP_S * G_USEC_PER_SEC)
+    {
+      g_message ("The built-in broker did not come up; the Pub/Sub view shows other servers only");
+      self->port_poll = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rows                                                                */
+
+static TdPubsubView *
+view_of (GtkWidget *widget)
+{
+  return TD_PUBSUB_VIEW (gtk_widget_get_ancestor (widget, TD_TYPE_PUBSUB_VIEW));
+}
+
+static GtkWidget *
+row_button (const char *icon_name,
+            const char *label)
+{
+  GtkWidget *button = gtk_button_new_from_icon_name (icon_name);
+
+  gtk_widget_add_css_class (button, "flat");
+  gtk_widget_add_css_class (button, "circular");
+  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (button, label);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+  return button;
+}
+
+static GtkWidget *
+caption_label (void)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (label, "caption");
+  gtk_widget_add_css_class (label, "dim-label");
+  return label;
+}
+
+/* Connections: a state dot, the title and the state, and a remove button. */
+
+static void
+remove_connection_clicked_cb (GtkButton *button,
+                              gpointer   user_data)
+{
+  TdPubsubConnection *connection = g_object_get_data (G_OBJECT (button), "connection");
+  TdPubsubView *self = view_of (GTK_WIDGET (button));
+
+  if (connection != NULL && self != NULL)
+    td_pubsub_view_remove_connection (self, connection);
+}
+
+static void
+connection_setup_cb (GtkSignalListItemFactory *factory,
+                     GtkListItem              *item,
+                     gpointer                  user_data)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  GtkWidget *dot = gtk_image_new_from_icon_name ("media-record-symbolic");
+  GtkWidget *texts = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  GtkWidget *title = gtk_label_new (NULL);
+  GtkWidget *status = caption_label ();
+  GtkWidget *remove = row_button ("user-trash-symbolic", _("Remove Connection"));
+
+  gtk_image_set_pixel_size (GTK_IMAGE (dot), 10);
+  gtk_widget_set_valign (dot, GTK_ALIGN_CENTER);
+  gtk_label_set_xalign (GTK_LABEL (title), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (title), PANGO_ELLIPSIZE_END);
+  gtk_label_set_wrap (GTK_LABEL (status), TRUE);
+  gtk_label_set_ellipsize (GTK_LABEL (status), PANGO_ELLIPSIZE_NONE);
+  gtk_label_set_lines (GTK_LABEL (status), 3);
+  gtk_label_set_max_width_chars (GTK_LABEL (status), 28);
+  gtk_widget_set_hexpand (texts, TRUE);
+  gtk_box_append (GTK_BOX (texts), title);
+  gtk_box_append (GTK_BOX (texts), status);
+  gtk_box_append (GTK_BOX (box), dot);
+  gtk_box_append (GTK_BOX (box), texts);
+  gtk_box_append (GTK_BOX (box), remove);
+  g_signal_connect (remove, "clicked", G_CALLBACK (remove_connection_clicked_cb), NULL);
+
+  g_object_set_data (G_OBJECT (item), "dot", dot);
+  g_object_set_data (G_OBJECT (item), "title", title);
+  g_object_set_data (G_OBJECT (item), "status", status);
+  g_object_set_data (G_OBJECT (item), "remove", remove);
+  gtk_list_item_set_child (item, box);
+}
+
+static void
+connection_state_cb (TdPubsubConnection *connection,
+                     GParamSpec         *pspec,
+                     GtkListItem        *item)
+{
+  GtkWidget *dot = g_object_get_data (G_OBJECT (item), "dot");
+  GtkWidget *status = g_object_get_data (G_OBJECT (item), "status");
+  static const char * const classes[] = { "success", "warning", "error", "dim-label", NULL };
+  const char *class;
+
+  switch (td_pubsub_connection_get_state (connection))
+    {
+    case TD_PUBSUB_STATE_CONNECTED:  class = "success"; break;
+    case TD_PUBSUB_STATE_CONNECTING: class = "warning"; break;
+    case TD_PUBSUB_STATE_RETRYING:   class = "error"; break;
+    default:                         class = "dim-label"; break;
+    }
+  for (guint i = 0; classes[i] != NULL; i++)
+    gtk_widget_remove_css_class (dot, classes[i]);
+  gtk_widget_add_css_class (dot, class);
+  gtk_label_set_label (GTK_LABEL (status), td_pubsub_connection_get_status_text (connection));
+  gtk_widget_set_tooltip_text (status, td_pubsub_connection_get_last_error (connection));
+}
+
+static void
+connection_bind_cb (GtkSignalListItemFactory *factory,
+                    GtkListItem              *item,
+                    gpointer                  user_data)
+{
+  TdPubsubConnection *connection = gtk_list_item_get_item (item);
+  GtkWidget *title = g_object_get_data (G_OBJECT (item), "title");
+  GtkWidget *remove = g_object_get_data (G_OBJECT (item), "remove");
+  g_autofree char *subtitle = NULL;
+
+  gtk_label_set_label (GTK_LABEL (title), td_pubsub_connection_get_title (connection));
+  subtitle = g_strdup_printf ("%s:%u%s", td_pubsub_connection_get_host (connection),
+                              td_pubsub_connection_get_port (connection),
+                              td_pubsub_connection_get_tls (connection) ? " (TLS)" : "");
+  gtk_widget_set_tooltip_text (title, subtitle);
+  gtk_widget_set_visible (remove, !td_pubsub_connection_get_builtin (connection));
+  g_object_set_data (G_OBJECT (remove), "connection", connection);
+  g_signal_connect (connection, "notify::status-text", G_CALLBACK (connection_state_cb), item);
+  connection_state_cb (connection, NULL, item);
+}
+
+static void
+connection_unbind_cb (GtkSignalListItemFactory *factory,
+                      GtkListItem              *item,
+                      gpointer                  user_data)
+{
+  TdPubsubConnection *connection = gtk_list_item_get_item (item);
+  GtkWidget *remove = g_object_get_data (G_OBJECT (item), "remove");
+
+  g_object_set_data (G_OBJECT (remove), "connection", NULL);
+  g_signal_handlers_disconnect_by_func (connection, connection_state_cb, item);
+}
+
+/* Subscriptions: the name, "pattern", and an unsubscribe button. */
+
+static void
+unsubscribe_clicked_cb (GtkButton *button,
+                        gpointer   user_data)
+{
+  TdPubsubTopic *topic = g_object_get_data (G_OBJECT (button), "topic");
+  TdPubsubView *self = view_of (GTK_WIDGET (button));
+  TdPubsubConnection *connection = self ? td_pubsub_view_get_selected (self) : NULL;
+  g_autoptr(TdPubsubTopic) keep = NULL;
+
+  if (topic == NULL || connection == NULL)
+    return;
+  keep = g_object_ref (topic);
+  if (td_pubsub_connection_unsubscribe (connection, keep))
+    save_topic (self, connection, keep, FALSE);
+}
+
+static void
+topic_setup_cb (GtkSignalListItemFactory *factory,
+                GtkListItem              *item,
+                gpointer                  user_data)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *name = gtk_label_new (NULL);
+  GtkWidget *kind = caption_label ();
+  GtkWidget *remove = row_button ("window-close-symbolic", _("Unsubscribe"));
+
+  gtk_label_set_xalign (GTK_LABEL (name), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_widget_set_hexpand (name, TRUE);
+  gtk_label_set_label (GTK_LABEL (kind), _("pattern"));
+  gtk_box_append (GTK_BOX (box), name);
+  gtk_box_append (GTK_BOX (box), kind);
+  gtk_box_append (GTK_BOX (box), remove);
+  g_signal_connect (remove, "clicked", G_CALLBACK (unsubscribe_clicked_cb), NULL);
+
+  g_object_set_data (G_OBJECT (item), "name", name);
+  g_object_set_data (G_OBJECT (item), "kind", kind);
+  g_object_set_data (G_OBJECT (item), "remove", remove);
+  gtk_list_item_set_child (item, box);
+}
+
+static void
+topic_active_cb (TdPubsubTopic *topic,
+                 GParamSpec    *pspec,
+                 GtkListItem   *item)
+{
+  GtkWidget *name = g_object_get_data (G_OBJECT (item), "name");
+
+  /* Not yet confirmed by the server (or lost with the connection): dim. */
+  gtk_widget_set_opacity (name, td_pubsub_topic_get_active (topic) ? 1.0 : 0.55);
+  gtk_widget_set_tooltip_text (name, td_pubsub_topic_get_active (topic) ? NULL : _("Waiting for the server"));
+}
+
+static void
+topic_bind_cb (GtkSignalListItemFactory *factory,
+               GtkListItem              *item,
+               gpointer                  user_data)
+{
+  TdPubsubTopic *topic = gtk_list_item_get_item (item);
+
+  gtk_label_set_label (g_object_get_data (G_OBJECT (item), "name"), td_pubsub_topic_get_name (topic));
+  gtk_widget_set_visible (g_object_get_data (G_OBJECT (item), "kind"), td_pubsub_topic_get_is_pattern (topic));
+  g_object_set_data (g_object_get_data (G_OBJECT (item), "remove"), "topic", topic);
+  g_signal_connect (topic, "notify::active", G_CALLBACK (topic_active_cb), item);
+  topic_active_cb (topic, NULL, item);
+}
+
+static void
+topic_unbind_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 gpointer                  user_data)
+{
+  TdPubsubTopic *topic = gtk_list_item_get_item (item);
+
+  g_object_set_data (g_object_get_data (G_OBJECT (item), "remove"), "topic", NULL);
+  g_signal_handlers_disconnect_by_func (topic, topic_active_cb, item);
+}
+
+/* Channels: the name, the rate sparkline, the rate and the total. */
+
+static void
+channel_setup_cb (GtkSignalListItemFactory *factory,
+                  GtkListItem              *item,
+                  gpointer                  user_data)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *name = gtk_label_new (NULL);
+  GtkWidget *spark = td_sparkline_new ();
+  GtkWidget *rate = caption_label ();
+
+  gtk_label_set_xalign (GTK_LABEL (name), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_widget_set_hexpand (name, TRUE);
+  gtk_widget_set_size_request (spark, 64, 18);
+  gtk_widget_set_valign (spark, GTK_ALIGN_CENTER);
+  gtk_label_set_xalign (GTK_LABEL (rate), 1);
+  gtk_label_set_width_chars (GTK_LABEL (rate), 6);
+  gtk_widget_add_css_class (rate, "numeric");
+  gtk_box_append (GTK_BOX (box), name);
+  gtk_box_append (GTK_BOX (box), spark);
+  gtk_box_append (GTK_BOX (box), rate);
+
+  g_object_set_data (G_OBJECT (item), "name", name);
+  g_object_set_data (G_OBJECT (item), "spark", spark);
+  g_object_set_data (G_OBJECT (item), "rate", rate);
+  gtk_list_item_set_child (item, box);
+}
+
+static void
+channel_changed_cb (TdPubsubChannel *channel,
+                    GtkListItem     *item)
+{
+  GtkWidget *rate = g_object_get_data (G_OBJECT (item), "rate");
+  GtkWidget *spark = g_object_get_data (G_OBJECT (item), "spark");
+  g_autofree char *text = NULL;
+  g_autofree char *total = format_count (td_pubsub_channel_get_total (channel));
+  g_autofree char *tooltip = NULL;
+
+  /* Translators: a message rate, messages per second */
+  text = g_strdup_printf (_("%.0f/s"), td_pubsub_channel_get_rate (channel));
+  gtk_label_set_label (GTK_LABEL (rate), text);
+  /* Translators: %s is a number of messages */
+  tooltip = g_strdup_printf (_("%s messages in total"), total);
+  gtk_widget_set_tooltip_text (gtk_widget_get_parent (rate), tooltip);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (spark), GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
+}
+
+static void
+channel_bind_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 gpointer                  user_data)
+{
+  TdPubsubChannel *channel = gtk_list_item_get_item (item);
+
+  gtk_label_set_label (g_object_get_data (G_OBJECT (item), "name"), td_pubsub_channel_get_name (channel));
+  td_sparkline_set_channel (g_object_get_data (G_OBJECT (item), "spark"), channel);
+  g_signal_connect (channel, "changed", G_CALLBACK (channel_changed_cb), item);
+  channel_changed_cb (channel, item);
+}
+
+static void
+channel_unbind_cb (GtkSignalListItemFactory *factory,
+                   GtkListItem              *item,
+                   gpointer                  user_data)
+{
+  TdPubsubChannel *channel = gtk_list_item_get_item (item);
+
+  td_sparkline_set_channel (g_object_get_data (G_OBJECT (item), "spark"), NULL);
+  g_signal_handlers_disconnect_by_func (channel, channel_changed_cb, item);
+}
+
+/* Messages: time, channel, pattern, payload. */
+
+static void
+message_setup_cb (GtkSignalListItemFactory *factory,
+                  GtkListItem              *item,
+                  gpointer                  user_data)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *meta = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  GtkWidget *time = caption_label ();
+  GtkWidget *channel = gtk_label_new (NULL);
+  GtkWidget *pattern = caption_label ();
+  GtkWidget *payload = gtk_label_new (NULL);
+
+  gtk_widget_add_css_class (time, "numeric");
+  gtk_label_set_xalign (GTK_LABEL (channel), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (channel), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_widget_add_css_class (channel, "heading");
+  gtk_widget_set_size_request (meta, 150, -1);
+  gtk_label_set_max_width_chars (GTK_LABEL (channel), 18);
+  gtk_label_set_width_chars (GTK_LABEL (channel), 14);
+  gtk_label_set_xalign (GTK_LABEL (payload), 0);
+  gtk_label_set_yalign (GTK_LABEL (payload), 0);
+  gtk_label_set_wrap (GTK_LABEL (payload), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (payload), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_lines (GTK_LABEL (payload), 8);
+  gtk_label_set_ellipsize (GTK_LABEL (payload), PANGO_ELLIPSIZE_END);
+  gtk_widget_set_hexpand (payload, TRUE);
+  gtk_box_append (GTK_BOX (meta), time);
+  gtk_box_append (GTK_BOX (meta), channel);
+  gtk_box_append (GTK_BOX (meta), pattern);
+  gtk_box_append (GTK_BOX (box), meta);
+  gtk_box_append (GTK_BOX (box), payload);
+  gtk_widget_set_margin_top (box, 6);
+  gtk_widget_set_margin_bottom (box, 6);
+  gtk_widget_set_margin_start (box, 12);
+  gtk_widget_set_margin_end (box, 12);
+
+  g_object_set_data (G_OBJECT (item), "time", time);
+  g_object_set_data (G_OBJECT (item), "channel", channel);
+  g_object_set_data (G_OBJECT (item), "pattern", pattern);
+  g_object_set_data (G_OBJECT (item), "payload", payload);
+  gtk_list_item_set_child (item, box);
+}
+
+static void
+message_bind_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 gpointer                  user_data)
+{
+  TdPubsubMessageItem *message = gtk_list_item_get_item (item);
+  GtkWidget *payload = g_object_get_data (G_OBJECT (item), "payload");
+  GtkWidget *pattern = g_object_get_data (G_OBJECT (item), "pattern");
+  gint64 usec = td_pubsub_message_item_get_time (message);
+  g_autoptr(GDateTime) time = g_date_time_new_from_unix_local (usec / G_USEC_PER_SEC);
+  g_autofree char *stamp = g_date_time_format (time, "%H:%M:%S");
+  g_autofree char *full = g_strdup_printf ("%s.%03d", stamp, (int) (usec % G_USEC_PER_SEC / 1000));
+  const char *pattern_name = td_pubsub_message_item_get_pattern (message);
+  g_autofree char *pattern_text = NULL;
+
+  gtk_label_set_label (g_object_get_data (G_OBJECT (item), "time"), full);
+  gtk_label_set_label (g_object_get_data (G_OBJECT (item), "channel"), td_pubsub_message_item_get_channel (message));
+  if (pattern_name != NULL)
+    /* Translators: %s is the pattern a message matched */
+    pattern_text = g_strdup_printf (_("via %s"), pattern_name);
+  gtk_label_set_label (GTK_LABEL (pattern), pattern_text);
+  gtk_widget_set_visible (pattern, pattern_name != NULL);
+  gtk_label_set_label (GTK_LABEL (payload), td_pubsub_message_item_get_display (message));
+  if (td_pubsub_message_item_get_format (message) == TD_PAYLOAD_TEXT)
+    gtk_widget_remove_css_class (payload, "monospace");
+  else
+    gtk_widget_add_css_class (payload, "monospace");
+}
+
+static GtkListItemFactory *
+factory_new (GCallback setup,
+             GCallback bind,
+             GCallback unbind)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+
+  g_signal_connect (factory, "setup", setup, NULL);
+  g_signal_connect (factory, "bind", bind, NULL);
+  if (unbind != NULL)
+    g_signal_connect (factory, "unbind", unbind, NULL);
+  return factory;
+}
+
+/* ------------------------------------------------------------------ */
+/* Template callbacks and actions                                      */
+
+static void
+ring_size_changed_cb (TdPubsubView *self)
+{
+  td_pubsub_ring_set_capacity (self->ring, g_settings_get_uint (self->settings, "pubsub-ring-size"));
+  trim_held (self);
+  update_counts (self);
+}
+
+static void
+selection_changed_cb (TdPubsubView *self)
+{
+  TdPubsubConnection *connection = td_pubsub_view_get_selected (self);
+  g_autoptr(GtkNoSelection) topics = NULL;
+
+  if (connection != NULL)
+    topics = gtk_no_selection_new (g_object_ref (td_pubsub_connection_get_topics (connection)));
+  gtk_list_view_set_model (self->topics_list, GTK_SELECTION_MODEL (topics));
+  update_actions (self);
+}
+
+static void
+entry_changed_cb (TdPubsubView *self)
+{
+  update_actions (self);
+}
+
+static void
+filter_changed_cb (TdPubsubView *self)
+{
+  td_pubsub_view_set_filter (self,
+                             gtk_editable_get_text (GTK_EDITABLE (self->channel_filter_entry)),
+                             gtk_editable_get_text (GTK_EDITABLE (self->text_filter_entry)));
+}
+
+static void
+subscribe_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  TdPubsubView *self = TD_PUBSUB_VIEW (widget);
+  g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->subscribe_entry))));
+
+  if (*name == '\0')
+    return;
+  td_pubsub_view_subscribe (self, name, gtk_check_button_get_active (self->pattern_check));
+  gtk_editable_set_text (GTK_EDITABLE (self->subscribe_entry), "");
+}
+
+static void
+subscribe_entry_activate_cb (TdPubsubView *self)
+{
+  gtk_widget_activate_action (GTK_WIDGET (self), "pubsub.subscribe", NULL);
+}
+
+static void
+publish_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  TdPubsubView *self = TD_PUBSUB_VIEW (widget);
+
+  td_pubsub_view_publish (self,
+                          gtk_editable_get_text (GTK_EDITABLE (self->publish_channel_entry)),
+                          gtk_editable_get_text (GTK_EDITABLE (self->publish_message_entry)));
+}
+
+static void
+publish_entry_activate_cb (TdPubsubView *self)
+{
+  gtk_widget_activate_action (GTK_WIDGET (self), "pubsub.publish", NULL);
+}
+
+static void
+clear_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  td_pubsub_view_clear (TD_PUBSUB_VIEW (widget));
+}
+
+static void
+add_connection_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  TdPubsubView *self = TD_PUBSUB_VIEW (widget);
+  g_autofree char *host = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->host_entry))));
+  TdPubsubConnection *connection;
+
+  if (*host == '\0')
+    return;
+  connection = td_pubsub_view_add_connection (self, host,
+                                              (guint16) gtk_spin_button_get_value_as_int (self->port_spin),
+                                              gtk_check_button_get_active (self->tls_check),
+                                              gtk_editable_get_text (GTK_EDITABLE (self->password_entry)));
+  gtk_editable_set_text (GTK_EDITABLE (self->password_entry), "");
+  gtk_popover_popdown (self->add_connection_popover);
+  td_pubsub_view_select (self, connection);
+}
+
+/* ------------------------------------------------------------------ */
+/* GObject                                                             */
+
+/* The application closes its recorder at shutdown, after its windows
+ * went away: a view that is no longer in a window saves nothing more. */
+static void
+td_pubsub_view_unroot (GtkWidget *widget)
+{
+  TdPubsubView *self = TD_PUBSUB_VIEW (widget);
+
+  self->recorder = NULL;
+  g_clear_handle_id (&self->port_poll, g_source_remove);
+
+  GTK_WIDGET_CLASS (td_pubsub_view_parent_class)->unroot (widget);
+}
+
+static void
+td_pubsub_view_dispose (GObject *object)
+{
+  TdPubsubView *self = TD_PUBSUB_VIEW (object);
+
+  g_clear_handle_id (&self->port_poll, g_source_remove);
+  if (self->mailbox != TD_MAILBOX_NONE)
+    {
+      td_mailbox_close (self->mailbox);
+      self->mailbox = TD_MAILBOX_NONE;
+    }
+  g_clear_pointer (&self->ticker, td_ticker_free);
+  self->animation = 0;
+  if (self->connections != NULL)
+    {
+      guint n = g_list_model_get_n_items (G_LIST_MODEL (self->connections));
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autoptr(TdPubsubConnection) connection = g_list_model_get_item (G_LIST_MODEL (self->connections), i);
+
+          g_signal_handlers_disconnect_by_data (connection, self);
+        }
+    }
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), TD_TYPE_PUBSUB_VIEW);
+
+  g_clear_object (&self->connection_selection);
+  g_clear_object (&self->connections);
+  g_clear_object (&self->filtered);
+  g_clear_object (&self->filter);
+  g_clear_object (&self->ring);
+  g_clear_object (&self->channels);
+  g_clear_pointer (&self->channel_index, g_hash_table_unref);
+  g_clear_pointer (&self->held, g_ptr_array_unref);
+  g_clear_pointer (&self->saved_topics, g_hash_table_unref);
+  g_clear_object (&self->settings);
+  self->recorder = NULL;
+  self->publish_connection = NULL;
+
+  G_OBJECT_CLASS (td_pubsub_view_parent_class)->dispose (object);
+}
+
+static void
+td_pubsub_view_finalize (GObject *object)
+{
+  TdPubsubView *self = TD_PUBSUB_VIEW (object);
+
+  g_free (self->filter_channel);
+  g_free (self->filter_text);
+  g_free (self->counts_text);
+  g_free (self->publish_result);
+
+  G_OBJECT_CLASS (td_pubsub_view_parent_class)->finalize (object);
+}
+
+static void
+td_pubsub_view_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  TdPubsubView *self = TD_PUBSUB_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_PAUSED:
+      g_value_set_boolean (value, self->paused);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+td_pubsub_view_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  TdPubsubView *self = TD_PUBSUB_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_PAUSED:
+      td_pubsub_view_set_paused (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+td_pubsub_view_class_init (TdPubsubViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = td_pubsub_view_dispose;
+  object_class->finalize = td_pubsub_view_finalize;
+  object_class->get_property = td_pubsub_view_get_property;
+  object_class->set_property = td_pubsub_view_set_property;
+  widget_class->unroot = td_pubsub_view_unroot;
+
+  properties[PROP_PAUSED] =
+    g_param_spec_boolean ("paused", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-pubsub-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, add_connection_button);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, connections_list);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, topics_list);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, channels_list);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, channels_empty_label);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, messages_list);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, messages_scroller);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, list_stack);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, subscribe_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, pattern_check);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, text_filter_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, channel_filter_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, counts_label);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, publish_channel_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, publish_message_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, publish_result_label);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, add_connection_popover);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, host_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, port_spin);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, password_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, tls_check);
+  gtk_widget_class_bind_template_callback (widget_class, entry_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, filter_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, subscribe_entry_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, publish_entry_activate_cb);
+
+  gtk_widget_class_install_action (widget_class, "pubsub.subscribe", NULL, subscribe_action);
+  gtk_widget_class_install_action (widget_class, "pubsub.publish", NULL, publish_action);
+  gtk_widget_class_install_action (widget_class, "pubsub.clear", NULL, clear_action);
+  gtk_widget_class_install_action (widget_class, "pubsub.add-connection", NULL, add_connection_action);
+  gtk_widget_class_install_property_action (widget_class, "pubsub.paused", "paused");
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_space, GDK_CONTROL_MASK, "pubsub.paused", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_l, GDK_CONTROL_MASK, "pubsub.clear", NULL);
+
+  g_type_ensure (TD_TYPE_SPARKLINE);
+}
+
+static void
+td_pubsub_view_init (TdPubsubView *self)
+{
+  g_autoptr(GtkListItemFactory) connection_factory = NULL;
+  g_autoptr(GtkListItemFactory) topic_factory = NULL;
+  g_autoptr(GtkListItemFactory) channel_factory = NULL;
+  g_autoptr(GtkListItemFactory) message_factory = NULL;
+  g_autoptr(GtkNoSelection) channel_selection = NULL;
+  g_autoptr(GtkNoSelection) message_selection = NULL;
+  GtkAdjustment *adj;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->settings = g_settings_new ("io.github.tidings.Tidings");
+  self->mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, mail_cb, self, NULL);
+  self->ticker = td_ticker_new (NULL, 0);
+  self->follow = TRUE;
+  self->held = g_ptr_array_new_with_free_func (g_object_unref);
+  self->channel_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->saved_topics = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+
+  /* Connections */
+  self->connections = g_list_store_new (TD_TYPE_PUBSUB_CONNECTION);
+  self->connection_selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->connections)));
+  g_signal_connect_swapped (self->connection_selection, "notify::selected-item",
+                            G_CALLBACK (selection_changed_cb), self);
+  connection_factory = factory_new (G_CALLBACK (connection_setup_cb), G_CALLBACK (connection_bind_cb),
+                                    G_CALLBACK (connection_unbind_cb));
+  gtk_list_view_set_factory (self->connections_list, connection_factory);
+  gtk_list_view_set_model (self->connections_list, GTK_SELECTION_MODEL (self->connection_selection));
+
+  topic_factory = factory_new (G_CALLBACK (topic_setup_cb), G_CALLBACK (topic_bind_cb),
+                               G_CALLBACK (topic_unbind_cb));
+  gtk_list_view_set_factory (self->topics_list, topic_factory);
+
+  /* Channels */
+  self->channels = g_list_store_new (TD_TYPE_PUBSUB_CHANNEL);
+  channel_selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->channels)));
+  channel_factory = factory_new (G_CALLBACK (channel_setup_cb), G_CALLBACK (channel_bind_cb),
+                                 G_CALLBACK (channel_unbind_cb));
+  gtk_list_view_set_factory (self->channels_list, channel_factory);
+  gtk_list_view_set_model (self->channels_list, GTK_SELECTION_MODEL (channel_selection));
+
+  /* Messages */
+  self->ring = td_pubsub_ring_new (TD_TYPE_PUBSUB_MESSAGE_ITEM,
+                                   g_settings_get_uint (self->settings, "pubsub-ring-size"));
+  g_signal_connect_object (self->settings, "changed::pubsub-ring-size",
+                           G_CALLBACK (ring_size_changed_cb), self, G_CONNECT_SWAPPED);
+  self->filter = gtk_custom_filter_new (filter_match, self, NULL);
+  self->filtered = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->ring)), NULL);
+  message_selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->filtered)));
+  message_factory = factory_new (G_CALLBACK (message_setup_cb), G_CALLBACK (message_bind_cb), NULL);
+  gtk_list_view_set_factory (self->messages_list, message_factory);
+  gtk_list_view_set_model (self->messages_list, GTK_SELECTION_MODEL (message_selection));
+
+  adj = gtk_scrolled_window_get_vadjustment (self->messages_scroller);
+  g_signal_connect (adj, "changed", G_CALLBACK (adjustment_changed_cb), self);
+  g_signal_connect (adj, "value-changed", G_CALLBACK (adjustment_value_changed_cb), self);
+
+  update_counts (self);
+  update_actions (self);
+
+  self->port_poll_since = g_get_monotonic_time ();
+  self->port_poll = g_timeout_add (PORT_POLL_MS, port_poll_cb, self);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                          */
+
+GtkWidget *
+td_pubsub_view_new (void)
+{
+  return g_object_new (TD_TYPE_PUBSUB_VIEW, NULL);
+}
+
+/* Saves connections and subscriptions with @recorder from now on, and
+ * restores what it holds. Call once; the recorder must outlive the view. */
+void
+td_pubsub_view_set_recorder (TdPubsubView *self,
+                             TdRecorder   *recorder)
+{
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+  g_return_if_fail (recorder != NULL);
+  g_return_if_fail (self->recorder == NULL);
+
+  self->recorder = recorder;
+  /* What was added before the store was known is saved now; the load
+   * below runs after these saves. */
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->connections)); i++)
+    {
+      g_autoptr(TdPubsubConnection) connection = g_list_model_get_item (G_LIST_MODEL (self->connections), i);
+      GListModel *topics = td_pubsub_connection_get_topics (connection);
+
+      save_connection (self, connection);
+      for (guint j = 0; j < g_list_model_get_n_items (topics); j++)
+        {
+          g_autoptr(TdPubsubTopic) topic = g_list_model_get_item (topics, j);
+
+          save_topic (self, connection, topic, TRUE);
+        }
+    }
+  td_recorder_load (recorder, SQL_LOAD, NULL, 0, self->mailbox, MAIL_LOADED);
+}
+
+/* Points the built-in broker's connection at @port (creating it if
+ * needed), instead of the application's embedded server. */
+void
+td_pubsub_view_set_builtin_port (TdPubsubView *self,
+                                 guint16       port)
+{
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+  g_return_if_fail (port > 0);
+
+  g_clear_handle_id (&self->port_poll, g_source_remove);
+  add_builtin (self, port);
+}
+
+/* Adds (and connects) a Redis server; returns the connection, owned by
+ * the view. An existing connection to the same host and port is
+ * returned as is. */
+TdPubsubConnection *
+td_pubsub_view_add_connection (TdPubsubView *self,
+                               const char   *host,
+                               guint16       port,
+                               gboolean      tls,
+                               const char   *password)
+{
+  g_autoptr(TdPubsubConnection) connection = NULL;
+  g_autofree char *key = NULL;
+  TdPubsubConnection *existing;
+
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  g_return_val_if_fail (host != NULL && *host != '\0', NULL);
+  g_return_val_if_fail (port > 0, NULL);
+
+  key = g_strdup_printf ("%s%s:%u", tls ? "tls://" : "", host, port);
+  existing = find_connection (self, key);
+  if (existing != NULL)
+    return existing;
+
+  connection = td_pubsub_connection_new (key, key, host, port, tls, password, FALSE);
+  g_signal_connect_object (connection, "messages", G_CALLBACK (messages_cb), self, 0);
+  g_signal_connect_object (connection, "published", G_CALLBACK (published_cb), self, 0);
+  g_signal_connect_object (connection, "reconnected", G_CALLBACK (reconnected_cb), self, 0);
+  g_list_store_append (self->connections, connection);
+  save_connection (self, connection);
+  restore_topics (self, connection);
+  td_pubsub_connection_start (connection);
+  update_actions (self);
+  return connection;
+}
+
+/* Disconnects and forgets @connection (the built-in one stays). */
+void
+td_pubsub_view_remove_connection (TdPubsubView       *self,
+                                  TdPubsubConnection *connection)
+{
+  guint position;
+
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+  g_return_if_fail (TD_IS_PUBSUB_CONNECTION (connection));
+
+  if (td_pubsub_connection_get_builtin (connection) ||
+      !g_list_store_find (self->connections, connection, &position))
+    return;
+
+  if (self->recorder != NULL)
+    td_recorder_save_values (self->recorder, SQL_DELETE_CONNECTION,
+                             TD_TEXT (td_pubsub_connection_get_key (connection)));
+  if (self->publish_connection == connection)
+    self->publish_connection = NULL;
+  g_signal_handlers_disconnect_by_data (connection, self);
+  td_pubsub_connection_stop (connection);
+  g_list_store_remove (self->connections, position);
+  update_actions (self);
+}
+
+GListModel *
+td_pubsub_view_get_connections (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  return G_LIST_MODEL (self->connections);
+}
+
+/* The connection that subscribe and publish go to, or NULL. */
+TdPubsubConnection *
+td_pubsub_view_get_selected (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  return gtk_single_selection_get_selected_item (self->connection_selection);
+}
+
+void
+td_pubsub_view_select (TdPubsubView       *self,
+                       TdPubsubConnection *connection)
+{
+  guint position;
+
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+  g_return_if_fail (TD_IS_PUBSUB_CONNECTION (connection));
+
+  if (g_list_store_find (self->connections, connection, &position))
+    gtk_single_selection_set_selected (self->connection_selection, position);
+}
+
+/* Subscribes the selected connection to @name: as a pattern when
+ * @force_pattern is set or @name has glob characters. Returns the new
+ * topic, or NULL if there is no connection or it was subscribed already. */
+TdPubsubTopic *
+td_pubsub_view_subscribe (TdPubsubView *self,
+                          const char   *name,
+                          gboolean      force_pattern)
+{
+  TdPubsubConnection *connection;
+  TdPubsubTopic *topic;
+
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  connection = td_pubsub_view_get_selected (self);
+  if (connection == NULL || *name == '\0')
+    return NULL;
+  topic = td_pubsub_connection_subscribe (connection, name, force_pattern || td_pubsub_is_pattern (name));
+  if (topic != NULL)
+    save_topic (self, connection, topic, TRUE);
+  return topic;
+}
+
+/* Publishes on the selected connection; the result shows as "Published
+ * (N receivers)". Returns the request id, 0 if nothing was sent. */
+guint64
+td_pubsub_view_publish (TdPubsubView *self,
+                        const char   *channel,
+                        const char   *message)
+{
+  TdPubsubConnection *connection;
+
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), 0);
+  g_return_val_if_fail (channel != NULL && message != NULL, 0);
+
+  connection = td_pubsub_view_get_selected (self);
+  if (connection == NULL || *channel == '\0')
+    return 0;
+
+  self->publish_connection = connection;
+  self->publish_request = td_pubsub_connection_publish (connection, channel, message);
+  g_free (self->publish_result);
+  self->publish_result = g_strdup (_("Publishing…"));
+  gtk_label_set_label (self->publish_result_label, self->publish_result);
+  return self->publish_request;
+}
+
+const char *
+td_pubsub_view_get_publish_result (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  return self->publish_result;
+}
+
+/* Every message kept, oldest first (TdPubsubMessageItem). */
+TdPubsubRing *
+td_pubsub_view_get_ring (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  return self->ring;
+}
+
+/* The messages the list shows: the ring through the filter. */
+GListModel *
+td_pubsub_view_get_visible_messages (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  return G_LIST_MODEL (self->filtered);
+}
+
+/* Channels seen (TdPubsubChannel), with their rates. */
+GListModel *
+td_pubsub_view_get_channels (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  return G_LIST_MODEL (self->channels);
+}
+
+guint64
+td_pubsub_view_get_n_received (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), 0);
+  return self->n_received;
+}
+
+/* Messages no longer in memory: pushed out of the ring, or of the
+ * pause buffer, or dropped by a client whose receiver fell behind. */
+guint64
+td_pubsub_view_get_n_dropped (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), 0);
+  return self->n_dropped;
+}
+
+const char *
+td_pubsub_view_get_counts_text (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), NULL);
+  return self->counts_text;
+}
+
+/* While paused, messages are counted and kept aside (up to the ring
+ * size); resuming adds them to the list in one change. */
+void
+td_pubsub_view_set_paused (TdPubsubView *self,
+                           gboolean      paused)
+{
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+
+  paused = !!paused;
+  if (self->paused == paused)
+    return;
+  self->paused = paused;
+
+  if (!paused && self->held->len > 0)
+    {
+      guint n = self->held->len;
+      gpointer *items;
+
+      g_ptr_array_set_free_func (self->held, NULL);
+      items = g_ptr_array_free (self->held, FALSE);
+      self->held = g_ptr_array_new_with_free_func (g_object_unref);
+      self->n_dropped += td_pubsub_ring_append (self->ring, items, n);
+      g_free (items);
+    }
+  update_counts (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
+}
+
+gboolean
+td_pubsub_view_get_paused (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), FALSE);
+  return self->paused;
+}
+
+/* Shows only messages whose channel contains @channel and whose payload
+ * contains @text (both case-insensitive; NULL or "" matches all). */
+void
+td_pubsub_view_set_filter (TdPubsubView *self,
+                           const char   *channel,
+                           const char   *text)
+{
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+
+  g_clear_pointer (&self->filter_channel, g_free);
+  g_clear_pointer (&self->filter_text, g_free);
+  if (channel != NULL && *channel != '\0')
+    self->filter_channel = g_utf8_casefold (channel, -1);
+  if (text != NULL && *text != '\0')
+    self->filter_text = g_utf8_casefold (text, -1);
+
+  if (self->filter_channel == NULL && self->filter_text == NULL)
+    gtk_filter_list_model_set_filter (self->filtered, NULL);
+  else
+    {
+      gtk_filter_list_model_set_filter (self->filtered, GTK_FILTER (self->filter));
+      gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+    }
+}
+
+/* Empties the list and the counters (the channels' rates stay). */
+void
+td_pubsub_view_clear (TdPubsubView *self)
+{
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+
+  td_pubsub_ring_clear (self->ring);
+  g_ptr_array_set_size (self->held, 0);
+  self->n_received = 0;
+  self->n_dropped = 0;
+  self->follow = TRUE;
+  update_counts (self);
+}
+
+/* TRUE while the rate sparklines animate (messages arrived recently). */
+gboolean
+td_pubsub_view_is_animating (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), FALSE);
+  return self->animation != 0 && td_ticker_is_armed (self->ticker);
+}

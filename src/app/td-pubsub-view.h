@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+#include "app/td-pubsub-connection.h"
+#include "app/td-pubsub-ring.h"
+#include "store/td-recorder.h"
+
+G_BEGIN_DECLS
+
+/*
+ * TdPubsubView: the Pub/Sub page. Connections (the embedded broker first,
+ * then any Redis server the user adds) with their state, subscriptions of
+ * the selected connection, a live list of every message received (a
+ * bounded ring, filtered by channel and text, pausable), per-channel rate
+ * sparklines, and a publish box.
+ *
+ * Connections and subscriptions are saved with the app's recorder and
+ * restored at start; passwords are kept for the session only.
+ */
+
+#define TD_TYPE_PUBSUB_VIEW (td_pubsub_view_get_type ())
+
+G_DECLARE_FINAL_TYPE (TdPubsubView, td_pubsub_view, TD, PUBSUB_VIEW, AdwBin)
+
+GtkWidget          *td_pubsub_view_new                 (void);
+
+void                td_pubsub_view_set_recorder        (TdPubsubView       *self,
+                                                        TdRecorder         *recorder);
+void                td_pubsub_view_set_builtin_port    (TdPubsubView       *self,
+                                                        guint16             port);
+TdPubsubConnection *td_pubsub_view_add_connection      (TdPubsubView       *self,
+                                                        const char         *host,
+                                                        guint16             port,
+                                                        gboolean            tls,
+                                                        const char         *password);
+void                td_pubsub_view_remove_connection   (TdPubsubView       *self,
+                                                        TdPubsubConnection *connection);
+GListModel         *td_pubsub_view_get_connections     (TdPubsubView       *self);
+TdPubsubConnection *td_pubsub_view_get_selected        (TdPubsubView       *self);
+void                td_pubsub_view_select              (TdPubsubView       *self,
+                                                        TdPubsubConnection *connection);
+
+TdPubsubTopic      *td_pubsub_view_subscribe           (TdPubsubView       *self,
+                                                        const char         *name,
+                                                        gboolean            force_pattern);
+guint64             td_pubsub_view_publish             (TdPubsubView       *self,
+                                                        const char         *channel,
+                                                        const char         *message);
+const char         *td_pubsub_view_get_publish_result  (TdPubsubView       *self);
+
+TdPubsubRing       *td_pubsub_view_get_ring            (TdPubsubView       *self);
+GListModel         *td_pubsub_view_get_visible_messages (TdPubsubView      *self);
+GListModel         *td_pubsub_view_get_channels        (TdPubsubView       *self);
+guint64             td_pubsub_view_get_n_received      (TdPubsubView       *self);
+guint64             td_pubsub_view_get_n_dropped       (TdPubsubView       *self);
+const char         *td_pubsub_view_get_counts_text     (TdPubsubView       *self);
+void                td_pubsub_view_set_paused          (TdPubsubView       *self,
+                                                        gboolean            paused);
+gboolean            td_pubsub_view_get_paused          (TdPubsubView       *self);
+void                td_pubsub_view_set_filter          (TdPubsubView       *self,
+                                                        const char         *channel,
+                                                        const char         *text);
+void                td_pubsub_view_clear               (TdPubsubView       *self);
+gboolean            td_pubsub_view_is_animating        (TdPubsubView       *self);
+
+G_END_DECLS
