@@ -37,6 +37,7 @@ enum
   MAIL_ADD_FETCHED,
   MAIL_OPML_READ,
   MAIL_OPML_WRITTEN,
+  MAIL_LOAD_FEEDS,
   MAIL_FIRST_REQUEST = 64,
 };
 
@@ -47,6 +48,12 @@ enum
 /* After a refresh fails for good, the next try waits this many intervals
  * per failure in a row, up to the cap: a dead feed costs little. */
 #define TD_FEED_MANAGER_MAX_ERROR_BACKOFF 8
+
+/* While the database cannot be read (a damaged file the user has not
+ * moved aside yet), the feed list is asked for again after this long,
+ * doubling up to the cap. */
+#define TD_FEED_MANAGER_LOAD_RETRY_MS     1000
+#define TD_FEED_MANAGER_LOAD_RETRY_MAX_MS 30000
 
 typedef enum
 {
@@ -201,6 +208,8 @@ struct _TdFeedManager
 
   guint                tick_timeout;
   gint64               tick_at;
+  guint                load_retry_ms;
+  guint                load_timeout;
   gboolean             started;       /* the start-up delay is over */
 };
 
@@ -2402,11 +2411,30 @@ do_export (TdFeedManager *self,
 /* ------------------------------------------------------------------ */
 
 static void
+load_feeds (TdFeedManager *self)
+{
+  td_recorder_load (self->recorder,
+                    "SELECT id, url, etag, last_modified, last_fetch, next_fetch,"
+                    " refresh_interval, gone, error_count, folder,"
+                    " coalesce (title_override, title) FROM feeds",
+                    NULL, 0, self->mailbox,
+                    request_add (self, REQ_LOAD_FEEDS, TD_MAILBOX_NONE, 0, 0));
+}
+
+static void
 feeds_loaded (TdFeedManager *self,
               TdRows        *rows)
 {
   if (rows->error != NULL)
-    g_warning ("Could not load the feed list: %s", rows->error->message);
+    {
+      /* The app tells the user about the database; try again later. */
+      g_message ("Could not load the feed list: %s", rows->error->message);
+      self->load_retry_ms = self->load_retry_ms ? MIN (self->load_retry_ms * 2, TD_FEED_MANAGER_LOAD_RETRY_MAX_MS)
+                                                : TD_FEED_MANAGER_LOAD_RETRY_MS;
+      self->load_timeout = td_mail_send_after (self->mailbox, self->load_retry_ms,
+                                               td_mail_new (MAIL_LOAD_FEEDS, NULL, NULL));
+      return;
+    }
 
   for (guint r = 0; r < rows->n_rows; r++)
     {
@@ -2627,6 +2655,11 @@ manager_mail_cb (TdMailboxId  id,
       opml_read (self, mail->data);
       break;
 
+    case MAIL_LOAD_FEEDS:
+      self->load_timeout = 0;
+      load_feeds (self);
+      break;
+
     case MAIL_OPML_WRITTEN:
       {
         TdTaskResult *result = mail->data;
@@ -2720,12 +2753,7 @@ td_feed_manager_new (TdRecorder                *recorder,
                             (GDestroyNotify) outcome_free);
   td_farm_set_result_mailbox (self->farm, self->mailbox, MAIL_FARM_RESULT);
 
-  td_recorder_load (self->recorder,
-                    "SELECT id, url, etag, last_modified, last_fetch, next_fetch,"
-                    " refresh_interval, gone, error_count, folder,"
-                    " coalesce (title_override, title) FROM feeds",
-                    NULL, 0, self->mailbox,
-                    request_add (self, REQ_LOAD_FEEDS, TD_MAILBOX_NONE, 0, 0));
+  load_feeds (self);
   return self;
 }
 
@@ -2737,6 +2765,7 @@ td_feed_manager_free (TdFeedManager *self)
 
   td_mailbox_close (self->mailbox);
   td_mail_cancel_timeout (self->tick_timeout);
+  td_mail_cancel_timeout (self->load_timeout);
   g_clear_pointer (&self->farm, td_farm_free);
   fetcher_unref (self->fetcher);
 

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "td-article-view"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <libxml/HTMLparser.h>
+
+#include "app/td-article-view.h"
+
+/*
+ * The article pane without a web engine: HTML from a feed is untrusted,
+ * so it is only ever read, never run. libxml2's HTML parser (no network,
+ * recovering from tag soup) builds a tree; a walk turns it into text with
+ * tags for headings, emphasis, code, quotes, lists and links. Images,
+ * scripts, styles, frames and forms are dropped (an image leaves its alt
+ * text), so nothing remote is ever fetched. Links open in the browser.
+ */
+
+/* Nesting walked before the rest of a subtree is ignored: deeper than any
+ * real article, shallow enough for the stack. */
+#define TD_ARTICLE_MAX_DEPTH 64
+
+struct _TdArticleView
+{
+  AdwBin         parent_instance;
+
+  /* Template widgets */
+  GtkStack          *stack;
+  GtkScrolledWindow *scroller;
+  GtkLabel          *title_label;
+  GtkLabel          *meta_label;
+  GtkButton         *open_button;
+  GtkTextView       *text_view;
+  GtkLabel          *enclosures_label;
+  GtkBox            *enclosures_box;
+
+  /* Owned */
+  char              *link;
+};
+
+G_DEFINE_FINAL_TYPE (TdArticleView, td_article_view, ADW_TYPE_BIN)
+
+/* ------------------------------------------------------------------ */
+/* HTML to text                                                        */
+
+typedef struct
+{
+  GtkTextBuffer *buffer;
+  GtkTextIter    end;
+  GPtrArray     *tags;         /* active tags, innermost last */
+  gboolean       pre;          /* keep white space */
+  gboolean       space_pending;
+  guint          newlines;     /* newlines at the end of the text so far */
+  GArray        *list_counters; /* per open list: 0 for ul, n for ol */
+} Render;
+
+static GtkTextTag *
+ensure_tag (GtkTextBuffer *buffer,
+            const char    *name)
+{
+  GtkTextTagTable *table = gtk_text_buffer_get_tag_table (buffer);
+  GtkTextTag *tag = gtk_text_tag_table_lookup (table, name);
+
+  if (tag != NULL)
+    return tag;
+
+  if (g_str_equal (name, "bold"))
+    tag = gtk_text_buffer_create_tag (buffer, name, "weight", PANGO_WEIGHT_BOLD, NULL);
+  else if (g_str_equal (name, "italic"))
+    tag = gtk_text_buffer_create_tag (buffer, name, "style", PANGO_STYLE_ITALIC, NULL);
+  else if (g_str_equal (name, "heading"))
+    tag = gtk_text_buffer_create_tag (buffer, name, "weight", PANGO_WEIGHT_BOLD,
+                                      "scale", 1.25, "pixels-above-lines", 8, NULL);
+  else if (g_str_equal (name, "mono"))
+    tag = gtk_text_buffer_create_tag (buffer, name, "family", "monospace", NULL);
+  else if (g_str_equal (name, "quote"))
+    tag = gtk_text_buffer_create_tag (buffer, name, "left-margin", 24, "style", PANGO_STYLE_ITALIC, NULL);
+  else if (g_str_equal (name, "list"))
+    tag = gtk_text_buffer_create_tag (buffer, name, "left-margin", 18, NULL);
+  else if (g_str_equal (name, "dim"))
+    tag = gtk_text_buffer_create_tag (buffer, name, "style", PANGO_STYLE_ITALIC, "scale", 0.9, NULL);
+  else
+    tag = gtk_text_buffer_create_tag (buffer, name, NULL);
+  return tag;
+}
+
+static void
+render_insert (Render     *r,
+               const char *text,
+               gssize      len)
+{
+  GtkTextIter start;
+  int offset = gtk_text_iter_get_offset (&r->end);
+
+  if (len == 0)
+    return;
+  gtk_text_buffer_insert (r->buffer, &r->end, text, len);
+  gtk_text_buffer_get_iter_at_offset (r->buffer, &start, offset);
+  for (guint i = 0; i < r->tags->len; i++)
+    gtk_text_buffer_apply_tag (r->buffer, g_ptr_array_index (r->tags, i), &start, &r->end);
+}
+
+/* Ends the current block with up to @n newlines (never at the start). */
+static void
+render_break (Render *r,
+              guint   n)
+{
+  r->space_pending = FALSE;
+  if (gtk_text_iter_is_start (&r->end))
+    return;
+  while (r->newlines < n)
+    {
+      gtk_text_buffer_insert (r->buffer, &r->end, "\n", 1);
+      r->newlines++;
+    }
+}
+
+static void
+render_text (Render     *r,
+             const char *text)
+{
+  if (text == NULL || !g_utf8_validate (text, -1, NULL))
+    return;
+
+  if (r->pre)
+    {
+      render_insert (r, text, -1);
+      r->newlines = g_str_has_suffix (text, "\n") ? 1 : 0;
+      return;
+    }
+
+  /* Collapse white space as a browser would. */
+  for (const char *p = text; *p; )
+    {
+      const char *word = p;
+
+      if (g_ascii_isspace (*p))
+        {
+          while (*p && g_ascii_isspace (*p))
+            p++;
+          r->space_pending = TRUE;
+          continue;
+        }
+      while (*p && !g_ascii_isspace (*p))
+        p++;
+      if (r->space_pending && r->newlines == 0 && !gtk_text_iter_is_start (&r->end))
+        render_insert (r, " ", 1);
+      r->space_pending = FALSE;
+      render_insert (r, word, p - word);
+      r->newlines = 0;
+    }
+}
+
+static gboolean
+is_safe_link (const char *href)
+{
+  g_autofree char *scheme = href ? g_uri_parse_scheme (href) : NULL;
+
+  return scheme != NULL && (g_ascii_strcasecmp (scheme, "http") == 0
+                            || g_ascii_strcasecmp (scheme, "https") == 0
+                            || g_ascii_strcasecmp (scheme, "mailto") == 0);
+}
+
+static void render_children (Render *r, xmlNode *node, guint depth);
+
+static void
+render_element (Render  *r,
+                xmlNode *node,
+                guint    depth)
+{
+  const char *name = (const char *) node->name;
+  GtkTextTag *tag = NULL;
+  guint block = 0;          /* newlines around the element */
+  gboolean was_pre = r->pre;
+
+  static const char * const dropped[] = {
+    "script", "style", "head", "iframe", "frame", "frameset", "object", "embed", "noscript",
+    "template", "form", "input", "button", "select", "textarea", "svg", "math", "canvas",
+    "audio", "video", "source", "track", "link", "meta", "base", "title", "applet", NULL,
+  };
+
+  if (g_strv_contains (dropped, name))
+    return;
+
+  if (g_str_equal (name, "img"))
+    {
+      g_autofree char *alt = (char *) xmlGetProp (node, (const xmlChar *) "alt");
+
+      if (alt != NULL && *g_strstrip (alt) != '\0')
+        {
+          g_autofree char *text = g_strdup_printf (_("[Image: %s]"), alt);
+
+          g_ptr_array_add (r->tags, ensure_tag (r->buffer, "dim"));
+          render_text (r, text);
+          g_ptr_array_remove_index (r->tags, r->tags->len - 1);
+        }
+      return;
+    }
+
+  if (g_str_equal (name, "br"))
+    {
+      gtk_text_buffer_insert (r->buffer, &r->end, "\n", 1);
+      r->newlines++;
+      r->space_pending = FALSE;
+      return;
+    }
+  if (g_str_equal (name, "hr"))
+    {
+      render_break (r, 2);
+      render_insert (r, "⸻", -1);
+      r->newlines = 0;
+      render_break (r, 2);
+      return;
+    }
+
+  if (g_str_equal (name, "b") || g_str_equal (name, "strong"))
+    tag = ensure_tag (r->buffer, "bold");
+  else if (g_str_equal (name, "i") || g_str_equal (name, "em") || g_str_equal (name, "cite"))
+    tag = ensure_tag (r->buffer, "italic");
+  else if (g_str_equal (name, "code") || g_str_equal (name, "tt") || g_str_equal (name, "kbd")
+           || g_str_equal (name, "samp"))
+    tag = ensure_tag (r->buffer, "mono");
+  else if (g_str_equal (name, "pre"))
+    {
+      tag = ensure_tag (r->buffer, "mono");
+      block = 2;
+      r->pre = TRUE;
+    }
+  else if (name[0] == 'h' && name[1] >= '1' && name[1] <= '6' && name[2] == '\0')
+    {
+      tag = ensure_tag (r->buffer, "heading");
+      block = 2;
+    }
+  else if (g_str_equal (name, "blockquote"))
+    {
+      tag = ensure_tag (r->buffer, "quote");
+      block = 2;
+    }
+  else if (g_str_equal (name, "ul") || g_str_equal (name, "ol"))
+    {
+      guint counter = g_str_equal (name, "ol") ? 1 : 0;
+
+      g_array_append_val (r->list_counters, counter);
+      tag = ensure_tag (r->buffer, "list");
+      block = 2;
+    }
+  else if (g_str_equal (name, "li"))
+    {
+      render_break (r, 1);
+      if (r->list_counters->len > 0 && g_array_index (r->list_counters, guint, r->list_counters->len - 1) > 0)
+        {
+          guint *n = &g_array_index (r->list_counters, guint, r->list_counters->len - 1);
+          g_autofree char *number = g_strdup_printf ("%u. ", (*n)++);
+
+          render_insert (r, number, -1);
+        }
+      else
+        render_insert (r, "• ", -1);
+      r->newlines = 0;
+      block = 1;
+    }
+  else if (g_str_equal (name, "a"))
+    {
+      g_autofree char *href = (char *) xmlGetProp (node, (const xmlChar *) "href");
+
+      if (is_safe_link (href))
+        {
+          tag = gtk_text_buffer_create_tag (r->buffer, NULL, "underline", PANGO_UNDERLINE_SINGLE, NULL);
+          g_object_set_data_full (G_OBJECT (tag), "href", g_steal_pointer (&href), g_free);
+        }
+    }
+  else if (g_str_equal (name, "p") || g_str_equal (name, "div") || g_str_equal (name, "section")
+           || g_str_equal (name, "article") || g_str_equal (name, "figure") || g_str_equal (name, "table")
+           || g_str_equal (name, "dl") || g_str_equal (name, "header") || g_str_equal (name, "footer")
+           || g_str_equal (name, "aside") || g_str_equal (name, "details") || g_str_equal (name, "main"))
+    block = 2;
+  else if (g_str_equal (name, "tr") || g_str_equal (name, "dt") || g_str_equal (name, "dd")
+           || g_str_equal (name, "figcaption") || g_str_equal (name, "summary"))
+    block = 1;
+  else if (g_str_equal (name, "td") || g_str_equal (name, "th"))
+    r->space_pending = TRUE;
+
+  if (block > 0 && !g_str_equal (name, "li"))
+    render_break (r, block);
+  if (tag != NULL)
+    g_ptr_array_add (r->tags, tag);
+
+  render_children (r, node->children, depth + 1);
+
+  if (tag != NULL)
+    g_ptr_array_remove_index (r->tags, r->tags->len - 1);
+  if (g_str_equal (name, "ul") || g_str_equal (name, "ol"))
+    g_array_set_size (r->list_counters, r->list_counters->len - 1);
+  r->pre = was_pre;
+  if (block > 0)
+    render_break (r, block);
+}
+
+static void
+render_children (Render  *r,
+                 xmlNode *node,
+                 guint    depth)
+{
+  if (depth > TD_ARTICLE_MAX_DEPTH)
+    return;
+
+  for (; node != NULL; node = node->next)
+    {
+      if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE)
+        render_text (r, (const char *) node->content);
+      else if (node->type == XML_ELEMENT_NODE)
+        render_element (r, node, depth);
+    }
+}
+
+static gboolean
+looks_like_html (const char *text)
+{
+  return strchr (text, '<') != NULL || strchr (text, '&') != NULL;
+}
+
+void
+td_article_render_html (GtkTextBuffer *buffer,
+                        const char    *html)
+{
+  Render r = { 0 };
+  htmlDocPtr doc;
+  xmlNode *root;
+
+  g_return_if_fail (GTK_IS_TEXT_BUFFER (buffer));
+
+  if (html == NULL || *html == '\0')
+    return;
+
+  r.buffer = buffer;
+  gtk_text_buffer_get_end_iter (buffer, &r.end);
+  r.tags = g_ptr_array_new ();
+  r.list_counters = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  if (!looks_like_html (html))
+    {
+      /* Plain text: keep its paragraphs. */
+      g_auto(GStrv) paragraphs = g_strsplit (html, "\n\n", -1);
+
+      for (guint i = 0; paragraphs[i] != NULL; i++)
+        {
+          render_text (&r, paragraphs[i]);
+          render_break (&r, 2);
+        }
+    }
+  else
+    {
+      /* No network, no entity loading beyond HTML's own; tag soup is
+       * recovered; errors are not printed. */
+      doc = htmlReadMemory (html, (int) MIN (strlen (html), (gsize) G_MAXINT), NULL, "UTF-8",
+                            HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_NOERROR
+                            | HTML_PARSE_NOWARNING | HTML_PARSE_NOBLANKS | HTML_PARSE_NOIMPLIED);
+      root = doc ? xmlDocGetRootElement (doc) : NULL;
+      if (root != NULL)
+        {
+          /* NOIMPLIED keeps fragments as they are: walk every top node. */
+          render_children (&r, doc->children, 0);
+        }
+      g_clear_pointer (&doc, xmlFreeDoc);
+    }
+
+  /* No trailing blank lines. */
+  {
+    GtkTextIter start, end;
+
+    gtk_text_buffer_get_end_iter (buffer, &end);
+    start = end;
+    while (gtk_text_iter_backward_char (&start) && gtk_text_iter_get_char (&start) == '\n')
+      ;
+    if (!gtk_text_iter_is_end (&start))
+      {
+        if (gtk_text_iter_get_char (&start) != '\n')
+          gtk_text_iter_forward_char (&start);
+        gtk_text_buffer_delete (buffer, &start, &end);
+      }
+  }
+
+  g_ptr_array_unref (r.tags);
+  g_array_unref (r.list_counters);
+}
+
+/* ------------------------------------------------------------------ */
+/* Links                                                               */
+
+static const char *
+href_at (TdArticleView *self,
+         double         x,
+         double         y)
+{
+  GtkTextIter iter;
+  int bx, by;
+  g_autoptr(GSList) tags = NULL;
+
+  gtk_text_view_window_to_buffer_coords (self->text_view, GTK_TEXT_WINDOW_WIDGET, (int) x, (int) y, &bx, &by);
+  if (!gtk_text_view_get_iter_at_location (self->text_view, &iter, bx, by))
+    return NULL;
+
+  tags = gtk_text_iter_get_tags (&iter);
+  for (GSList *l = tags; l != NULL; l = l->next)
+    {
+      const char *href = g_object_get_data (l->data, "href");
+
+      if (href != NULL)
+        return href;
+    }
+  return NULL;
+}
+
+static void
+open_uri (TdArticleView *self,
+          const char    *uri)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  if (uri != NULL && is_safe_link (uri))
+    gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
+}
+
+static void
+text_released_cb (GtkGestureClick *gesture,
+                  int              n_press,
+                  double           x,
+                  double           y,
+                  TdArticleView   *self)
+{
+  GtkTextIter start, end;
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+
+  /* A drag that selected text is not a click on a link. */
+  if (gtk_text_buffer_get_selection_bounds (buffer, &start, &end))
+    return;
+
+  open_uri (self, href_at (self, x, y));
+}
+
+static void
+text_motion_cb (GtkEventControllerMotion *motion,
+                double                    x,
+                double                    y,
+                TdArticleView            *self)
+{
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self->text_view),
+                                   href_at (self, x, y) ? "pointer" : NULL);
+}
+
+static void
+open_link_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  TdArticleView *self = TD_ARTICLE_VIEW (widget);
+
+  open_uri (self, self->link);
+}
+
+static void
+enclosure_clicked_cb (GtkButton     *button,
+                      TdArticleView *self)
+{
+  open_uri (self, g_object_get_data (G_OBJECT (button), "href"));
+}
+
+/* ------------------------------------------------------------------ */
+/* GObject                                                             */
+
+static void
+td_article_view_dispose (GObject *object)
+{
+  /* The stack is both the bin's child and a template child. */
+  adw_bin_set_child (ADW_BIN (object), NULL);
+  gtk_widget_dispose_template (GTK_WIDGET (object), TD_TYPE_ARTICLE_VIEW);
+
+  G_OBJECT_CLASS (td_article_view_parent_class)->dispose (object);
+}
+
+static void
+td_article_view_finalize (GObject *object)
+{
+  TdArticleView *self = TD_ARTICLE_VIEW (object);
+
+  g_free (self->link);
+
+  G_OBJECT_CLASS (td_article_view_parent_class)->finalize (object);
+}
+
+static void
+td_article_view_class_init (TdArticleViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = td_article_view_dispose;
+  object_class->finalize = td_article_view_finalize;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-article-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, TdArticleView, stack);
+  gtk_widget_class_bind_template_child (widget_class, TdArticleView, scroller);
+  gtk_widget_class_bind_template_child (widget_class, TdArticleView, title_label);
+  gtk_widget_class_bind_template_child (widget_class, TdArticleView, meta_label);
+  gtk_widget_class_bind_template_child (widget_class, TdArticleView, open_button);
+  gtk_widget_class_bind_template_child (widget_class, TdArticleView, text_view);
+  gtk_widget_class_bind_template_child (widget_class, TdArticleView, enclosures_label);
+  gtk_widget_class_bind_template_child (widget_class, TdArticleView, enclosures_box);
+
+  gtk_widget_class_install_action (widget_class, "article.open-link", NULL, open_link_action);
+}
+
+static void
+td_article_view_init (TdArticleView *self)
+{
+  GtkGesture *click;
+  GtkEventController *motion;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  click = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_PRIMARY);
+  g_signal_connect (click, "released", G_CALLBACK (text_released_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->text_view), GTK_EVENT_CONTROLLER (click));
+
+  motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (text_motion_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->text_view), motion);
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "article.open-link", FALSE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                          */
+
+static char *
+format_size (gint64 length)
+{
+  return length > 0 ? g_format_size ((guint64) length) : NULL;
+}
+
+void
+td_article_view_set_item (TdArticleView    *self,
+                          const TdFeedItem *item)
+{
+  GtkTextBuffer *buffer;
+  GtkWidget *child;
+  g_autoptr(GString) meta = NULL;
+  GtkAdjustment *adjustment;
+
+  g_return_if_fail (TD_IS_ARTICLE_VIEW (self));
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->enclosures_box))) != NULL)
+    gtk_box_remove (self->enclosures_box, child);
+
+  if (item == NULL)
+    {
+      g_clear_pointer (&self->link, g_free);
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "article.open-link", FALSE);
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+      return;
+    }
+
+  gtk_label_set_text (self->title_label, item->title && *item->title ? item->title : _("(Untitled)"));
+
+  meta = g_string_new (item->feed_title);
+  if (item->author != NULL && *item->author != '\0')
+    g_string_append_printf (meta, " · %s", item->author);
+  if (item->published > 0)
+    {
+      g_autoptr(GDateTime) date = g_date_time_new_from_unix_local (item->published / G_USEC_PER_SEC);
+      /* Translators: the date of an article, see g_date_time_format() */
+      g_autofree char *text = date ? g_date_time_format (date, _("%A, %e %B %Y, %H:%M")) : NULL;
+
+      if (text != NULL)
+        g_string_append_printf (meta, " · %s", text);
+    }
+  gtk_label_set_text (self->meta_label, meta->str);
+
+  g_free (self->link);
+  self->link = g_strdup (item->link);
+  gtk_widget_set_visible (GTK_WIDGET (self->open_button), is_safe_link (item->link));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "article.open-link", is_safe_link (item->link));
+
+  buffer = gtk_text_buffer_new (NULL);
+  td_article_render_html (buffer, item->content && *item->content ? item->content : item->summary);
+  gtk_text_view_set_buffer (self->text_view, buffer);
+  g_object_unref (buffer);
+
+  for (guint i = 0; item->enclosures != NULL && i < item->enclosures->len; i++)
+    {
+      TdFeedItemEnclosure *e = g_ptr_array_index (item->enclosures, i);
+      g_autofree char *base = g_path_get_basename (e->url);
+      g_autofree char *size = format_size (e->length);
+      g_autofree char *label = g_strdup_printf ("%s%s%s%s%s", base,
+                                                e->type ? " · " : "", e->type ? e->type : "",
+                                                size ? " · " : "", size ? size : "");
+      GtkWidget *button = gtk_button_new_with_label (label);
+
+      gtk_widget_set_halign (button, GTK_ALIGN_START);
+      gtk_widget_set_tooltip_text (button, e->url);
+      g_object_set_data_full (G_OBJECT (button), "href", g_strdup (e->url), g_free);
+      g_signal_connect (button, "clicked", G_CALLBACK (enclosure_clicked_cb), self);
+      gtk_widget_set_sensitive (button, is_safe_link (e->url));
+      gtk_box_append (self->enclosures_box, button);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->enclosures_label),
+                          item->enclosures != NULL && item->enclosures->len > 0);
+
+  adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
+  gtk_adjustment_set_value (adjustment, 0);
+  gtk_stack_set_visible_child_name (self->stack, "article");
+}
+
+gboolean
+td_article_view_page_down (TdArticleView *self)
+{
+  GtkAdjustment *adj;
+  double value, upper, page;
+
+  g_return_val_if_fail (TD_IS_ARTICLE_VIEW (self), FALSE);
+
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->stack), "article") != 0)
+    return FALSE;
+
+  adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+  value = gtk_adjustment_get_value (adj);
+  upper = gtk_adjustment_get_upper (adj);
+  page = gtk_adjustment_get_page_size (adj);
+  if (value + page >= upper - 1)
+    return FALSE;
+
+  gtk_adjustment_set_value (adj, MIN (value + page * 0.9, upper - page));
+  return TRUE;
+}
+
+char *
+td_article_view_get_text (TdArticleView *self)
+{
+  GtkTextBuffer *buffer;
+  GtkTextIter start, end;
+
+  g_return_val_if_fail (TD_IS_ARTICLE_VIEW (self), NULL);
+
+  buffer = gtk_text_view_get_buffer (self->text_view);
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "td-item-list"
+
+#include "config.h"
+
+#include "app/td-item-list.h"
+#include "app/td-item-object.h"
+
+/* Rows per request: a few screens, so scrolling rarely waits. */
+#define TD_ITEM_LIST_PAGE TD_FEED_MANAGER_PAGE_SIZE
+
+enum { MAIL_PAGE = 1 };
+
+struct _TdItemList
+{
+  GObject        parent_instance;
+
+  TdFeedsApp    *feeds;         /* owned ref: the application's manager */
+  TdMailboxId    mailbox;
+  TdFeedQuery    query;         /* strings owned below */
+  char          *folder;
+  char          *search;
+  guint32        generation;    /* of the query; older pages are ignored */
+  gboolean       loading;       /* the first page of this generation is due */
+
+  GPtrArray     *objects;       /* TdItemObject or NULL, one per row */
+  GHashTable    *requested;     /* page numbers asked for in this generation */
+};
+
+static void td_item_list_model_init (GListModelInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TdItemList, td_item_list, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, td_item_list_model_init))
+
+enum { SIGNAL_RELOADED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void
+request_page (TdItemList *self,
+              guint       page,
+              gboolean    with_total)
+{
+  guint64 tag = ((guint64) self->generation << 32) | page;
+  TdFeedManager *manager = td_feeds_app_get_manager (self->feeds);
+
+  if (manager == NULL)
+    return;
+  g_hash_table_add (self->requested, GUINT_TO_POINTER (page));
+  td_feed_manager_load_items (manager, &self->query, page * TD_ITEM_LIST_PAGE,
+                              TD_ITEM_LIST_PAGE, with_total, self->mailbox, MAIL_PAGE, tag);
+}
+
+static void
+fill_page (TdItemList  *self,
+           TdFeedReply *reply)
+{
+  for (guint i = 0; i < reply->items->len; i++)
+    {
+      guint pos = reply->offset + i;
+      TdItemObject *object;
+
+      if (pos >= self->objects->len)
+        break;
+      object = g_ptr_array_index (self->objects, pos);
+      if (object == NULL)
+        {
+          object = td_item_object_new ();
+          g_ptr_array_index (self->objects, pos) = object;
+        }
+      td_item_object_set_item (object, g_ptr_array_index (reply->items, i));
+    }
+}
+
+static void
+page_cb (TdMailboxId  id,
+         TdMail      *mail,
+         gpointer     user_data)
+{
+  TdItemList *self = user_data;
+  TdFeedReply *reply = mail->data;
+  guint32 generation = (guint32) (reply->tag >> 32);
+  guint page = (guint) (reply->tag & 0xffffffff);
+
+  if (generation != self->generation)
+    return;
+
+  if (reply->error != NULL)
+    {
+      g_message ("Could not load items: %s", reply->error->message);
+      g_hash_table_remove (self->requested, GUINT_TO_POINTER (page));
+      if (page == 0)
+        self->loading = FALSE;
+      return;
+    }
+
+  if (page == 0 && self->loading)
+    {
+      guint old_n = self->objects->len;
+
+      /* A new query: replace every row at once. */
+      g_ptr_array_set_size (self->objects, 0);
+      g_ptr_array_set_size (self->objects, reply->total);
+      fill_page (self, reply);
+      self->loading = FALSE;
+      g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n, reply->total);
+      g_signal_emit (self, signals[SIGNAL_RELOADED], 0);
+      return;
+    }
+
+  fill_page (self, reply);
+}
+
+static GType
+td_item_list_get_item_type (GListModel *model)
+{
+  return TD_TYPE_ITEM_OBJECT;
+}
+
+static guint
+td_item_list_get_n_items (GListModel *model)
+{
+  return TD_ITEM_LIST (model)->objects->len;
+}
+
+static gpointer
+td_item_list_get_item (GListModel *model,
+                       guint       position)
+{
+  TdItemList *self = TD_ITEM_LIST (model);
+  TdItemObject *object;
+  guint page;
+
+  if (position >= self->objects->len)
+    return NULL;
+
+  object = g_ptr_array_index (self->objects, position);
+  if (object == NULL)
+    {
+      object = td_item_object_new ();
+      g_ptr_array_index (self->objects, position) = object;
+    }
+
+  page = position / TD_ITEM_LIST_PAGE;
+  if (!td_item_object_is_loaded (object) && !self->loading
+      && !g_hash_table_contains (self->requested, GUINT_TO_POINTER (page)))
+    request_page (self, page, FALSE);
+
+  return g_object_ref (object);
+}
+
+static void
+td_item_list_model_init (GListModelInterface *iface)
+{
+  iface->get_item_type = td_item_list_get_item_type;
+  iface->get_n_items = td_item_list_get_n_items;
+  iface->get_item = td_item_list_get_item;
+}
+
+static void
+td_item_list_finalize (GObject *object)
+{
+  TdItemList *self = TD_ITEM_LIST (object);
+
+  td_mailbox_close (self->mailbox);
+  g_ptr_array_unref (self->objects);
+  g_hash_table_unref (self->requested);
+  g_free (self->folder);
+  g_free (self->search);
+  g_clear_pointer (&self->feeds, td_feeds_app_unref);
+
+  G_OBJECT_CLASS (td_item_list_parent_class)->finalize (object);
+}
+
+static void
+unref_nullable (gpointer object)
+{
+  if (object != NULL)
+    g_object_unref (object);
+}
+
+static void
+td_item_list_class_init (TdItemListClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = td_item_list_finalize;
+
+  signals[SIGNAL_RELOADED] = g_signal_new ("reloaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+td_item_list_init (TdItemList *self)
+{
+  /* Rows are NULL until asked for. */
+  self->objects = g_ptr_array_new_with_free_func (unref_nullable);
+  self->requested = g_hash_table_new (NULL, NULL);
+  self->mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, page_cb, self, NULL);
+}
+
+TdItemList *
+td_item_list_new (TdFeedsApp *feeds)
+{
+  TdItemList *self;
+
+  g_return_val_if_fail (feeds != NULL, NULL);
+
+  self = g_object_new (TD_TYPE_ITEM_LIST, NULL);
+  self->feeds = td_feeds_app_ref (feeds);
+  return self;
+}
+
+void
+td_item_list_set_query (TdItemList        *self,
+                        const TdFeedQuery *query)
+{
+  g_return_if_fail (TD_IS_ITEM_LIST (self));
+  g_return_if_fail (query != NULL);
+
+  g_free (self->folder);
+  self->folder = g_strdup (query->folder);
+  g_free (self->search);
+  self->search = g_strdup (query->search);
+  self->query = *query;
+  self->query.folder = self->folder;
+  self->query.search = self->search;
+  td_item_list_reload (self);
+}
+
+void
+td_item_list_reload (TdItemList *self)
+{
+  g_return_if_fail (TD_IS_ITEM_LIST (self));
+
+  self->generation++;
+  self->loading = TRUE;
+  g_hash_table_remove_all (self->requested);
+  request_page (self, 0, TRUE);
+}
+
+gboolean
+td_item_list_is_loading (TdItemList *self)
+{
+  g_return_val_if_fail (TD_IS_ITEM_LIST (self), FALSE);
+
+  return self->loading;
+}
+
+int
+td_item_list_find (TdItemList *self,
+                   gint64      id)
+{
+  g_return_val_if_fail (TD_IS_ITEM_LIST (self), -1);
+
+  for (guint i = 0; i < self->objects->len; i++)
+    {
+      TdItemObject *object = g_ptr_array_index (self->objects, i);
+
+      if (object != NULL && td_item_object_is_loaded (object) && td_item_object_get_id (object) == id)
+        return (int) i;
+    }
+  return -1;
+}
