@@ -6,6 +6,8 @@
 #include "server/td-server.h"
 #include "pubsub/td-pubsub-server.h"
 #include "chat/td-irc-server.h"
+#include "chat/td-file-host.h"
+#include "store/td-recorder.h"
 
 /*
  * The server owns its listeners and runs them on one context. Protocol
@@ -24,6 +26,8 @@ struct _TdServer
   GPtrArray      *listener_order;
   TdPubsubServer *pubsub;       /* owned while started: RESP and line listeners */
   TdIrcServer    *chat;         /* owned while started: the IRC listener */
+  TdFileHost     *files;        /* owned while started: the "files" HTTP listener */
+  TdRecorder     *recorder;     /* owned while started: the server database */
   gboolean        started;
 };
 
@@ -38,6 +42,7 @@ td_server_config_new (void)
   config->chat_port = TD_SERVER_DEFAULT_CHAT_PORT;
   config->chat_tls_port = -1;
   config->files_port = TD_SERVER_DEFAULT_FILES_PORT;
+  config->files_expiry_days = -1;
   return config;
 }
 
@@ -164,6 +169,56 @@ td_server_stop_chat (TdServer *server)
   g_clear_pointer (&server->chat, td_irc_server_free);
 }
 
+/* Files: the HTTP file host on its "files" listener, storing next to the
+ * database, checking uploads against the chat accounts, and advertised
+ * to chat clients as FILEHOST. Needs a database; without one (db_path
+ * unset) it stays off. */
+static gboolean
+td_server_start_files (TdServer  *server,
+                       GError   **error)
+{
+  TdServerConfig *config = server->config;
+  g_autoptr(TdFileHostConfig) files_config = NULL;
+
+  if (config->files_port < 0)
+    return TRUE;
+  if (config->db_path == NULL)
+    {
+      g_message ("No database: the file host is off");
+      return TRUE;
+    }
+  if (server->recorder == NULL)
+    server->recorder = td_recorder_new (config->db_path, td_schema_server ());
+
+  files_config = td_file_host_config_new ();
+  files_config->data_dir = td_file_store_dir_for_db (config->db_path);
+  files_config->anonymous = config->files_anonymous;
+  if (config->files_max_size > 0)
+    files_config->max_size = config->files_max_size;
+  if (config->files_quota != 0)
+    files_config->quota = config->files_quota;
+  if (config->files_expiry_days >= 0)
+    files_config->expiry_days = config->files_expiry_days;
+  server->files = td_file_host_new (files_config, server->recorder,
+                                    server->chat ? td_irc_server_get_accounts (server->chat) : NULL);
+  if (!td_file_host_listen (server->files, server->context, config->listen_address,
+                            config->files_port, error))
+    return FALSE;
+  td_server_record_port (server, "files", td_file_host_get_port (server->files));
+  if (server->chat != NULL)
+    td_irc_server_set_filehost (server->chat, td_file_host_get_url (server->files));
+  return TRUE;
+}
+
+/* Closes the file host (before the chat server, whose accounts it
+ * borrows) and then the database, once everything queued is written. */
+static void
+td_server_stop_files (TdServer *server)
+{
+  g_clear_pointer (&server->files, td_file_host_free);
+  g_clear_pointer (&server->recorder, td_recorder_free);
+}
+
 /* Binds every enabled listener on @context. Returns FALSE with @error set
  * when one cannot be bound; nothing is left listening in that case. */
 gboolean
@@ -178,8 +233,10 @@ td_server_start (TdServer      *server,
 
   /* Protocol listeners are started here as their layers land. */
   if (!td_server_start_pubsub (server, error) ||
-      !td_server_start_chat (server, error))
+      !td_server_start_chat (server, error) ||
+      !td_server_start_files (server, error))
     {
+      td_server_stop_files (server);
       td_server_stop_chat (server);
       td_server_stop_pubsub (server);
       g_hash_table_remove_all (server->ports);
@@ -310,6 +367,7 @@ td_server_stop (TdServer *server)
       g_clear_pointer (&server->thread_loop, g_main_loop_unref);
     }
 
+  td_server_stop_files (server);
   td_server_stop_chat (server);
   td_server_stop_pubsub (server);
   g_hash_table_remove_all (server->ports);

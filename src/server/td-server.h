@@ -27,6 +27,10 @@ typedef struct
   int   chat_port;
   int   chat_tls_port;
   int   files_port;
+  gint64   files_max_size;     /* bytes per file; 0: the file host's default */
+  gint64   files_quota;        /* bytes per account; 0: default, < 0: none */
+  int      files_expiry_days;  /* 0: never; < 0: default */
+  gboolean files_anonymous;    /* uploads without an account */
   char *tls_cert;
   char *tls_key;
   char *password;

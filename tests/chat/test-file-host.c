@@ -7,6 +7,7 @@
 #include "chat/td-file-host.h"
 #include "chat/td-irc-server.h"
 #include "core/td-task-loop.h"
+#include "server/td-server.h"
 #include "td-file-test.h"
 #include "td-irc-test.h"
 
@@ -847,6 +848,63 @@ test_isupport (void)
   td_irc_test_server_free (ts);
 }
 
+/* tidingsd wiring: the "files" listener is recorded, advertised to chat
+ * clients, and takes the chat server's accounts. */
+static void
+test_tidingsd (void)
+{
+  g_autoptr(TdServerConfig) config = td_server_config_new ();
+  g_autoptr(TdServer) server = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("td-file-server-XXXXXX", &error);
+  g_autoptr(TdIrcTestClient) c = NULL;
+  g_autoptr(GString) isupport = g_string_new (NULL);
+  g_autofree char *expected = NULL;
+  g_autoptr(GBytes) png = fixture ("tiny.png");
+  g_autoptr(GBytes) body = td_file_test_form ("x.png", g_bytes_get_data (png, NULL), g_bytes_get_size (png), NULL);
+  g_autoptr(TdFileTestResponse) anonymous = NULL;
+  g_auto(GStrv) listeners = NULL;
+  guint16 files_port;
+  char *line;
+
+  g_assert_no_error (error);
+  config->pubsub_port = -1;
+  config->line_port = -1;
+  config->chat_port = 0;
+  config->files_port = 0;
+  config->db_path = g_build_filename (dir, "tidingsd.db", NULL);
+  server = td_server_new (config);
+  g_assert_true (td_server_start_thread (server, &error));
+  g_assert_no_error (error);
+  listeners = td_server_list_listeners (server);
+  g_assert_true (g_strv_contains ((const char *const *) listeners, "files"));
+  files_port = td_server_get_port (server, "files");
+  g_assert_cmpuint (files_port, >, 0);
+
+  c = td_irc_test_client_new (td_server_get_port (server, "chat"), "c");
+  td_irc_test_send (c, "NICK bob");
+  td_irc_test_send (c, "USER bob 0 * :Bob");
+  while ((line = td_irc_test_read_line (c)) != NULL)
+    {
+      gboolean end = strstr (line, " 376 ") != NULL || strstr (line, " 422 ") != NULL;
+
+      if (strstr (line, " 005 ") != NULL)
+        g_string_append (isupport, line);
+      g_free (line);
+      if (end)
+        break;
+    }
+  expected = g_strdup_printf (" FILEHOST=http://127.0.0.1:%u ", files_port);
+  g_assert_nonnull (strstr (isupport->str, expected));
+
+  /* Anonymous uploads are off unless asked for. */
+  anonymous = td_file_test_http (files_port, "POST", "/upload", TD_FILE_TEST_FORM_TYPE, body);
+  assert_error (anonymous, 401, "auth_required");
+
+  td_server_stop (server);
+  td_file_test_rm_rf (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -874,6 +932,7 @@ main (int   argc,
   g_test_add_func ("/td/file-host/expiry", test_expiry);
   g_test_add_func ("/td/file-host/delete-account", test_delete_account);
   g_test_add_func ("/td/file-host/isupport", test_isupport);
+  g_test_add_func ("/td/file-host/tidingsd", test_tidingsd);
 
   ret = g_test_run ();
   td_task_loop_shutdown (td_task_loop_get_default (), 5000);
