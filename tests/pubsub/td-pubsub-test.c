@@ -335,7 +335,7 @@ td_test_assert_bytes (const guint8 *got,
                       const char   *expected,
                       gsize         expected_len)
 {
-  if (got_len != expected_len || memcmp (got, expected, got_len) != 0)
+  if (got_len != expected_len || (got_len > 0 && memcmp (got, expected, got_len) != 0))
     {
       g_autofree char *g = td_test_escape (got, got_len);
       g_autofree char *e = td_test_escape ((const guint8 *) expected, expected_len);
