@@ -474,9 +474,16 @@ attr_get_ns (Parser     *p,
       if (ns == NULL ? a->ns != NULL : (a->ns == NULL || strcmp ((const char *) a->ns->href, ns) != 0))
         continue;
 
-      out = g_string_new (NULL);
-      _td_xml_collect_text (out, a->children, TD_FEED_MAX_FIELD_LENGTH, &p->entity_budget);
-      value = g_strstrip (g_string_free (out, FALSE));
+      /* Most attributes are one short text node. */
+      if (a->children != NULL && a->children->next == NULL && a->children->type == XML_TEXT_NODE &&
+          a->children->content != NULL && strlen ((const char *) a->children->content) <= TD_FEED_MAX_FIELD_LENGTH)
+        value = g_strstrip (g_strdup ((const char *) a->children->content));
+      else
+        {
+          out = g_string_new (NULL);
+          _td_xml_collect_text (out, a->children, TD_FEED_MAX_FIELD_LENGTH, &p->entity_budget);
+          value = g_strstrip (g_string_free (out, FALSE));
+        }
       if (*value == '\0')
         {
           g_free (value);

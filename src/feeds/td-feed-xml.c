@@ -11,6 +11,7 @@
 #include <libxml/SAX2.h>
 #include <libxml/entities.h>
 #include <libxml/xmlerror.h>
+#include <libxml/dict.h>
 
 #include "feeds/td-feed-parser.h"
 #include "feeds/td-feed-private.h"
@@ -242,6 +243,139 @@ _td_feed_url_is_absolute (const char *url)
   return *p == ':';
 }
 
+/* Appends @path (@len bytes) to @out with "." and ".." segments removed
+ * (RFC 3986 §5.2.4); @out's bytes before @floor are never removed. */
+static void
+append_without_dot_segments (GString    *out,
+                             const char *path,
+                             gsize       len,
+                             gsize       floor)
+{
+  const char *p = path, *end = path + len;
+
+  while (p < end)
+    {
+      gsize rest = end - p;
+
+      if (rest >= 3 && memcmp (p, "../", 3) == 0)
+        p += 3;
+      else if (rest >= 2 && memcmp (p, "./", 2) == 0)
+        p += 2;
+      else if (rest >= 3 && memcmp (p, "/./", 3) == 0)
+        p += 2;
+      else if (rest == 2 && memcmp (p, "/.", 2) == 0)
+        {
+          g_string_append_c (out, '/');
+          p = end;
+        }
+      else if ((rest >= 4 && memcmp (p, "/../", 4) == 0) || (rest == 3 && memcmp (p, "/..", 3) == 0))
+        {
+          /* Drop the last segment written, and its '/'. */
+          gsize cut = out->len;
+
+          while (cut > floor && out->str[cut - 1] != '/')
+            cut--;
+          if (cut > floor)
+            cut--;
+          g_string_truncate (out, cut);
+
+          if (rest == 3)
+            {
+              g_string_append_c (out, '/');
+              p = end;
+            }
+          else
+            p += 3;
+        }
+      else if ((rest == 1 && p[0] == '.') || (rest == 2 && memcmp (p, "..", 2) == 0))
+        p = end;
+      else
+        {
+          const char *seg = p;
+
+          if (*p == '/')
+            p++;
+          while (p < end && *p != '/')
+            p++;
+          g_string_append_len (out, seg, p - seg);
+        }
+    }
+}
+
+/* RFC 3986 §5.2 for the common case of a hierarchical base
+ * ("scheme://authority/path?query"), without building GUris: feeds
+ * resolve a URL or two per entry. Returns NULL to ask for the general
+ * resolver. */
+static char *
+resolve_hierarchical (const char *base,
+                      const char *ref)
+{
+  const char *colon = strchr (base, ':');
+  const char *authority, *path, *path_end, *ref_path_end;
+  GString *out;
+  gsize prefix, ref_path_len;
+
+  if (colon == NULL || colon[1] != '/' || colon[2] != '/' || (ref[0] == '/' && ref[1] == '/'))
+    return NULL;
+
+  authority = colon + 3;
+  path = authority + strcspn (authority, "/?#");
+  path_end = path + strcspn (path, "?#");
+
+  /* Only the path is rewritten: bail out on anything unusual. */
+  if (strchr (ref, '\\') != NULL)
+    return NULL;
+
+  out = g_string_sized_new (strlen (base) + strlen (ref) + 1);
+
+  if (ref[0] == '\0')
+    {
+      g_string_append_len (out, base, base + strcspn (base, "#") - base);
+      return g_string_free (out, FALSE);
+    }
+  if (ref[0] == '#')
+    {
+      g_string_append_len (out, base, base + strcspn (base, "#") - base);
+      g_string_append (out, ref);
+      return g_string_free (out, FALSE);
+    }
+  if (ref[0] == '?')
+    {
+      g_string_append_len (out, base, path_end - base);
+      g_string_append (out, ref);
+      return g_string_free (out, FALSE);
+    }
+
+  g_string_append_len (out, base, path - base);
+  prefix = out->len;
+
+  ref_path_len = strcspn (ref, "?#");
+  ref_path_end = ref + ref_path_len;
+
+  if (ref[0] == '/')
+    append_without_dot_segments (out, ref, ref_path_len, prefix);
+  else
+    {
+      /* Merge (§5.2.3): the base path up to its last '/', then ref. */
+      g_autoptr(GString) merged = g_string_new (NULL);
+      const char *slash = NULL;
+
+      for (const char *c = path; c < path_end; c++)
+        if (*c == '/')
+          slash = c;
+
+      if (slash == NULL)
+        g_string_append_c (merged, '/');
+      else
+        g_string_append_len (merged, path, slash + 1 - path);
+      g_string_append_len (merged, ref, ref_path_len);
+      append_without_dot_segments (out, merged->str, merged->len, prefix);
+    }
+
+  g_string_append (out, ref_path_end);
+  return g_string_free (out, FALSE);
+}
+
 char *
 _td_feed_resolve_url (const char *base,
                       const char *ref)
@@ -252,6 +386,10 @@ _td_feed_resolve_url (const char *base,
     return NULL;
   if (base == NULL || _td_feed_url_is_absolute (ref) || !_td_feed_url_is_absolute (base))
     return g_strdup (ref);
+
+  resolved = resolve_hierarchical (base, ref);
+  if (resolved != NULL)
+    return resolved;
 
   resolved = g_uri_resolve_relative (base, ref,
                                      G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED,
@@ -585,6 +723,81 @@ _td_xml_init (void)
     }
 }
 
+/* Names a reused parser context may hold before it is replaced. Real
+ * feeds use a few dozen element and attribute names. */
+#define TD_XML_MAX_CACHED_DICT_NAMES 4096
+
+static void
+free_parser_ctxt (gpointer ctxt)
+{
+  xmlFreeParserCtxt (ctxt);
+}
+
+static GPrivate cached_ctxt = G_PRIVATE_INIT (free_parser_ctxt);
+
+/* One libxml2 parse with the hardened options and hooks. Returns the
+ * document (NULL if there is none or it has no root element). */
+static xmlDocPtr
+parse_once (const char *input,
+            gsize       input_len,
+            const char *url,
+            const char *encoding,
+            ErrorState *state,
+            gboolean   *well_formed)
+{
+  xmlParserCtxtPtr ctxt;
+  xmlGenericErrorFunc old_generic;
+  void *old_generic_ctx;
+  xmlDocPtr doc;
+
+  *well_formed = FALSE;
+
+  /* A parser context (and its name dictionary) per thread, reused:
+   * creating one costs about a tenth of parsing a typical feed. */
+  ctxt = g_private_get (&cached_ctxt);
+  if (ctxt == NULL)
+    {
+      ctxt = xmlNewParserCtxt ();
+      if (ctxt == NULL)
+        return NULL;
+      ctxt->sax->serror = structured_error_cb;
+      ctxt->sax->getEntity = get_entity_cb;
+      ctxt->sax->resolveEntity = resolve_entity_cb;
+      ctxt->sax->externalSubset = external_subset_cb;
+      g_private_set (&cached_ctxt, ctxt);
+    }
+
+  ctxt->_private = state;
+
+  /* Errors raised outside a parser context (encoding conversion) would
+   * otherwise be printed on stderr; silence them on this thread only. */
+  old_generic = xmlGenericError;
+  old_generic_ctx = xmlGenericErrorContext;
+  xmlSetGenericErrorFunc (NULL, silent_generic_error_cb);
+
+  doc = xmlCtxtReadMemory (ctxt, input, (int) input_len, url, encoding, TD_XML_OPTIONS);
+
+  xmlSetGenericErrorFunc (old_generic_ctx, old_generic);
+
+  /* The parser must never have run with a dangerous option. */
+  g_assert ((ctxt->options & TD_XML_FORBIDDEN_OPTIONS) == 0);
+  g_assert (ctxt->replaceEntities == 0);
+
+  if (doc != NULL && xmlDocGetRootElement (doc) == NULL)
+    g_clear_pointer (&doc, xmlFreeDoc);
+
+  *well_formed = ctxt->wellFormed;
+  ctxt->_private = NULL;
+
+  /* Documents full of distinct names would grow the shared dictionary
+   * without bound: start afresh past the limit. A context that saw a
+   * malformed or halted document is not trusted with the next one. */
+  if (!*well_formed || ctxt->dict == NULL || xmlDictSize (ctxt->dict) > TD_XML_MAX_CACHED_DICT_NAMES)
+    g_private_replace (&cached_ctxt, NULL);
+
+  return doc;
+}
+
 xmlDocPtr
 _td_xml_read_hardened (const char  *data,
                        gsize        len,
@@ -600,12 +813,11 @@ _td_xml_read_hardened (const char  *data,
   const char *input = data;
   gsize input_len = len;
   const char *force_encoding = NULL;
-  xmlParserCtxtPtr ctxt;
   xmlDocPtr doc;
-  xmlGenericErrorFunc old_generic;
-  void *old_generic_ctx;
   ErrorState state = { NULL, 0 };
   gboolean has_bom = FALSE;
+  gboolean check_utf8 = FALSE;
+  gboolean well_formed = FALSE;
 
   g_return_val_if_fail (data != NULL || len == 0, NULL);
 
@@ -647,14 +859,10 @@ _td_xml_read_hardened (const char  *data,
 
   if (label != NULL && is_utf8_label (label))
     {
+      /* Validity is checked only if the parse fails: valid documents
+       * should not pay for a second pass over their bytes. */
       force_encoding = "UTF-8";
-      if (!g_utf8_validate_len (input, input_len, NULL))
-        {
-          converted = _td_feed_cp1252_to_utf8 (input, input_len, TRUE, &input_len);
-          input = converted;
-          if (warnings != NULL)
-            g_ptr_array_add (warnings, g_strdup ("document is not valid UTF-8; bytes that are not were read as Windows-1252"));
-        }
+      check_utf8 = TRUE;
     }
   else if (label != NULL && is_cp1252_label (label))
     {
@@ -675,35 +883,20 @@ _td_xml_read_hardened (const char  *data,
         g_ptr_array_add (warnings, g_strdup_printf ("unknown charset \"%s\" ignored", label));
     }
 
-  ctxt = xmlNewParserCtxt ();
-  if (ctxt == NULL)
+  doc = parse_once (input, input_len, url, force_encoding, &state, &well_formed);
+
+  if (check_utf8 && (doc == NULL || !well_formed) && !g_utf8_validate_len (input, input_len, NULL))
     {
-      g_set_error (error, TD_FEED_ERROR, TD_FEED_ERROR_INVALID, "out of memory");
-      return NULL;
+      /* Mixed or mislabelled bytes: read what is not UTF-8 as
+       * Windows-1252 and parse again. */
+      g_clear_pointer (&doc, xmlFreeDoc);
+      g_clear_pointer (&state.first_error, g_free);
+      converted = _td_feed_cp1252_to_utf8 (input, input_len, TRUE, &input_len);
+      input = converted;
+      if (warnings != NULL)
+        g_ptr_array_add (warnings, g_strdup ("document is not valid UTF-8; bytes that are not were read as Windows-1252"));
+      doc = parse_once (input, input_len, url, force_encoding, &state, &well_formed);
     }
-
-  ctxt->_private = &state;
-  ctxt->sax->serror = structured_error_cb;
-  ctxt->sax->getEntity = get_entity_cb;
-  ctxt->sax->resolveEntity = resolve_entity_cb;
-  ctxt->sax->externalSubset = external_subset_cb;
-
-  /* Errors raised outside a parser context (encoding conversion) would
-   * otherwise be printed on stderr; silence them on this thread only. */
-  old_generic = xmlGenericError;
-  old_generic_ctx = xmlGenericErrorContext;
-  xmlSetGenericErrorFunc (NULL, silent_generic_error_cb);
-
-  doc = xmlCtxtReadMemory (ctxt, input, (int) input_len, url, force_encoding, TD_XML_OPTIONS);
-
-  xmlSetGenericErrorFunc (old_generic_ctx, old_generic);
-
-  /* The parser must never have run with a dangerous option. */
-  g_assert ((ctxt->options & TD_XML_FORBIDDEN_OPTIONS) == 0);
-  g_assert (ctxt->replaceEntities == 0);
-
-  if (doc != NULL && xmlDocGetRootElement (doc) == NULL)
-    g_clear_pointer (&doc, xmlFreeDoc);
 
   if (doc == NULL)
     {
@@ -712,15 +905,13 @@ _td_xml_read_hardened (const char  *data,
                    state.first_error ? state.first_error : "no document element",
                    state.first_line);
     }
-  else if (!ctxt->wellFormed && not_well_formed != NULL)
+  else if (!well_formed && not_well_formed != NULL)
     {
       *not_well_formed = g_strdup_printf ("not well-formed: %s (line %d)",
                                           state.first_error ? state.first_error : "unknown error",
                                           state.first_line);
     }
 
-  ctxt->_private = NULL;
-  xmlFreeParserCtxt (ctxt);
   g_free (state.first_error);
 
   return doc;

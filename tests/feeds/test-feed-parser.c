@@ -6,6 +6,7 @@
 
 #include "feeds/td-feed-parser.h"
 #include "feeds/td-feed-json.h"
+#include "feeds/td-feed-private.h"
 #include "feeds-test-util.h"
 
 /*
@@ -634,6 +635,56 @@ test_struct_api (void)
   g_assert_cmpint (((TdFeedLink *) g_ptr_array_index (entry->links, 0))->length, ==, -1);
 }
 
+/* RFC 3986 §5.4: every normal and abnormal example. */
+static void
+test_resolve_rfc3986 (void)
+{
+  const char *base = "http://a/b/c/d;p?q";
+  const char *examples[][2] = {
+    { "g:h", "g:h" }, { "g", "http://a/b/c/g" }, { "./g", "http://a/b/c/g" },
+    { "g/", "http://a/b/c/g/" }, { "/g", "http://a/g" }, { "//g", "http://g" },
+    { "?y", "http://a/b/c/d;p?y" }, { "g?y", "http://a/b/c/g?y" },
+    { "#s", "http://a/b/c/d;p?q#s" }, { "g#s", "http://a/b/c/g#s" },
+    { "g?y#s", "http://a/b/c/g?y#s" }, { ";x", "http://a/b/c/;x" },
+    { "g;x", "http://a/b/c/g;x" }, { "g;x?y#s", "http://a/b/c/g;x?y#s" },
+    { "", "http://a/b/c/d;p?q" }, { ".", "http://a/b/c/" }, { "./", "http://a/b/c/" },
+    { "..", "http://a/b/" }, { "../", "http://a/b/" }, { "../g", "http://a/b/g" },
+    { "../..", "http://a/" }, { "../../", "http://a/" }, { "../../g", "http://a/g" },
+    /* abnormal */
+    { "../../../g", "http://a/g" }, { "../../../../g", "http://a/g" },
+    { "/./g", "http://a/g" }, { "/../g", "http://a/g" }, { "g.", "http://a/b/c/g." },
+    { ".g", "http://a/b/c/.g" }, { "g..", "http://a/b/c/g.." }, { "..g", "http://a/b/c/..g" },
+    { "./../g", "http://a/b/g" }, { "./g/.", "http://a/b/c/g/" }, { "g/./h", "http://a/b/c/g/h" },
+    { "g/../h", "http://a/b/c/h" }, { "g;x=1/./y", "http://a/b/c/g;x=1/y" },
+    { "g;x=1/../y", "http://a/b/c/y" }, { "g?y/./x", "http://a/b/c/g?y/./x" },
+    { "g?y/../x", "http://a/b/c/g?y/../x" }, { "g#s/./x", "http://a/b/c/g#s/./x" },
+    { "g#s/../x", "http://a/b/c/g#s/../x" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (examples); i++)
+    {
+      g_autofree char *resolved = _td_feed_resolve_url (base, examples[i][0]);
+      g_autofree char *general = g_uri_resolve_relative (base, examples[i][0], G_URI_FLAGS_ENCODED, NULL);
+
+      g_assert_cmpstr (resolved, ==, examples[i][1]);
+      g_assert_cmpstr (resolved, ==, general);
+    }
+
+  /* A base without a path, a base that is not hierarchical (left to
+   * GLib's resolver), no base. */
+  {
+    g_autofree char *a = _td_feed_resolve_url ("http://host", "x/y");
+    g_autofree char *b = _td_feed_resolve_url ("urn:isbn:123", "x");
+    g_autofree char *c = _td_feed_resolve_url (NULL, "x");
+    g_autofree char *d = _td_feed_resolve_url ("not a url", "x");
+
+    g_assert_cmpstr (a, ==, "http://host/x/y");
+    g_assert_nonnull (b);
+    g_assert_cmpstr (c, ==, "x");
+    g_assert_cmpstr (d, ==, "x");
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -661,6 +712,7 @@ main (int   argc,
   g_test_add_func ("/td/feed-parser/limits/long-field", test_long_field_cut);
   g_test_add_func ("/td/feed-parser/truncated-prefixes", test_truncated_prefixes);
   g_test_add_func ("/td/feed-parser/struct-api", test_struct_api);
+  g_test_add_func ("/td/feed-parser/resolve-rfc3986", test_resolve_rfc3986);
 
   return g_test_run ();
 }
