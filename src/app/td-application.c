@@ -12,7 +12,10 @@
 #include "app/td-latency-probe.h"
 #include "app/td-preferences-window.h"
 #include "app/td-window.h"
+#include <gio/gunixoutputstream.h>
+
 #include "core/td-mailbox.h"
+#include "feeds/td-feed-cli.h"
 #include "core/td-task-loop.h"
 #include "server/td-server.h"
 #include "store/td-recorder.h"
@@ -565,10 +568,23 @@ static int
 td_application_handle_local_options (GApplication *app,
                                      GVariantDict *options)
 {
+  const char *path = NULL;
+
   if (g_variant_dict_contains (options, "version"))
     {
       g_print ("tidings %s\n", PACKAGE_VERSION);
       return 0;
+    }
+
+  if (g_variant_dict_lookup (options, "parse-feed", "^&ay", &path))
+    {
+      g_autoptr(GOutputStream) out = g_unix_output_stream_new (1, FALSE);
+      g_autoptr(GError) error = NULL;
+      int status = td_feed_parse_cli (path, out, &error);
+
+      if (error != NULL)
+        g_printerr ("tidings: %s\n", error->message);
+      return status;
     }
 
   return td_cli_run (app, options);
@@ -683,6 +699,7 @@ td_application_init (TdApplication *self)
   static const GOptionEntry entries[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
     { "show", 0, 0, G_OPTION_ARG_STRING, NULL, N_("Show a view: chat, pubsub or feeds"), N_("VIEW") },
+    { "parse-feed", 0, 0, G_OPTION_ARG_FILENAME, NULL, N_("Print a feed as Tidings reads it, as JSON, and exit"), N_("PATH_OR_URL") },
     { NULL }
   };
 
