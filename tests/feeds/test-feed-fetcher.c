@@ -747,6 +747,58 @@ test_connection_refused (void)
   g_assert_cmpuint (result->http_status, ==, 0);
 }
 
+/* Accepts one connection, reads what comes (a TLS ClientHello), answers in
+ * plain HTTP and closes. */
+static gpointer
+plain_answer_thread (gpointer user_data)
+{
+  GSocket *listener = user_data;
+  g_autoptr(GSocket) conn = g_socket_accept (listener, NULL, NULL);
+  const char *answer = "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+  char buf[4096];
+
+  if (conn != NULL)
+    {
+      g_socket_set_timeout (conn, 5);
+      g_socket_receive (conn, buf, sizeof buf, NULL, NULL);
+      g_socket_send (conn, answer, strlen (answer), NULL, NULL);
+      g_socket_close (conn, NULL);
+    }
+  return NULL;
+}
+
+/* TLS with a server that does not speak it: a TLS error, reported and not
+ * retried soon (FEEDS.md: TLS errors are shown, not ignored). */
+static void
+test_tls_error (void)
+{
+  g_autoptr(GSocket) listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(TdFeedFetcher) fetcher = new_fetcher (5000, 0);
+  g_autoptr(TdFeedFetchResult) result = NULL;
+  g_autofree char *https = NULL;
+  GThread *thread;
+
+  g_assert_true (g_socket_bind (listener, any, TRUE, NULL));
+  g_assert_true (g_socket_listen (listener, NULL));
+  bound = g_socket_get_local_address (listener, NULL);
+  https = g_strdup_printf ("https://127.0.0.1:%u/feed",
+                           g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  thread = g_thread_new ("plain-answer", plain_answer_thread, listener);
+
+  result = fetch (fetcher, https, NULL, NULL);
+  g_thread_join (thread);
+
+  g_test_message ("TLS error: %s", result->error ? result->error->message : "(none)");
+  g_assert_cmpint (result->status, ==, TD_FEED_FETCH_FAILED);
+  g_assert_nonnull (result->error);
+  g_assert_true (result->error->domain == G_TLS_ERROR);
+  g_assert_false (result->transient);
+  g_assert_null (result->body);
+}
+
 static void
 test_bad_urls (void)
 {
@@ -1067,6 +1119,7 @@ main (int   argc,
   g_test_add_func ("/td/feed-fetcher/oversize-declared", test_oversize_declared);
   g_test_add_func ("/td/feed-fetcher/oversize-streamed", test_oversize_streamed);
   g_test_add_func ("/td/feed-fetcher/connection-refused", test_connection_refused);
+  g_test_add_func ("/td/feed-fetcher/tls-error", test_tls_error);
   g_test_add_func ("/td/feed-fetcher/bad-urls", test_bad_urls);
   g_test_add_func ("/td/feed-fetcher/file-urls", test_file_urls);
   g_test_add_func ("/td/feed-fetcher/async-and-cancel", test_async_and_cancel);
