@@ -1330,9 +1330,11 @@ td_feeds_view_set_search (TdFeedsView *self,
     return;
 
   g_free (self->search);
-  self->search = g_steal_pointer (&search);
-  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->search_entry)), self->search ? self->search : "") != 0)
-    gtk_editable_set_text (GTK_EDITABLE (self->search_entry), self->search ? self->search : "");
+  self->search = g_strdup (search);
+  /* Setting the entry's text comes back here (search-changed): by then
+   * the search is the same and nothing happens. */
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->search_entry)), search ? search : "") != 0)
+    gtk_editable_set_text (GTK_EDITABLE (self->search_entry), search ? search : "");
   run_query (self);
 }
 

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <adwaita.h>
+
+#include "app/td-application.h"
+#include "app/td-feed-row.h"
+#include "app/td-feeds-app.h"
+#include "app/td-feeds-view.h"
+#include "app/td-item-object.h"
+#include "app/td-window.h"
+
+/*
+ * The Feeds view in the running application (in-process, not unique),
+ * with the app database in a temporary file (TIDINGS_DB): subscribe to a
+ * local feed, read, star, search, export and import OPML, and see what
+ * survives a restart on the same database.
+ */
+
+#define DEADLINE_MS 15000
+
+typedef void (*AppCheck) (TdApplication *app, TdFeedsView *view);
+
+static char *tmp_dir;
+
+static char *
+fixture_uri (const char *name)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("TD_TEST_SRCDIR"), "fixtures", "feeds-view", name, NULL);
+
+  return g_filename_to_uri (path, NULL, NULL);
+}
+
+typedef gboolean (*Cond) (TdFeedsView *view, gconstpointer data);
+
+static void
+wait_for (Cond           cond,
+          TdFeedsView   *view,
+          gconstpointer  data,
+          const char    *what)
+{
+  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * 1000;
+
+  while (!cond (view, data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out waiting for %s", what);
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+}
+
+static TdFeedsView *
+find_view (GtkWidget *widget)
+{
+  if (TD_IS_FEEDS_VIEW (widget))
+    return TD_FEEDS_VIEW (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      TdFeedsView *view = find_view (child);
+
+      if (view != NULL)
+        return view;
+    }
+  return NULL;
+}
+
+static void
+activate_cb (GApplication *app,
+             gpointer      user_data)
+{
+  AppCheck check = user_data;
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  TdFeedsView *view;
+
+  g_assert_true (TD_IS_WINDOW (window));
+  td_window_show_view (TD_WINDOW (window), "feeds");
+  view = find_view (GTK_WIDGET (window));
+  g_assert_nonnull (view);
+  check (TD_APPLICATION (app), view);
+  g_application_quit (app);
+}
+
+static void
+run_app (AppCheck check)
+{
+  g_autoptr(TdApplication) app = td_application_new (APP_ID, G_APPLICATION_NON_UNIQUE);
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.tidings.Tidings");
+  char *argv[] = { (char *) "tidings", NULL };
+
+  g_settings_set_boolean (settings, "local-server", FALSE);
+  g_signal_connect_after (app, "activate", G_CALLBACK (activate_cb), check);
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Conditions                                                          */
+
+static guint
+n_feed_rows (TdFeedsView *view)
+{
+  GListModel *model = td_feeds_view_get_sidebar_model (view);
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(TdFeedRow) row = g_list_model_get_item (model, i);
+
+      if (td_feed_row_get_kind (row) == TD_FEED_ROW_FEED)
+        n++;
+    }
+  return n;
+}
+
+static gboolean
+has_feeds (TdFeedsView   *view,
+           gconstpointer  data)
+{
+  return n_feed_rows (view) == GPOINTER_TO_UINT (data);
+}
+
+/* TRUE when the item list has exactly @data rows, all loaded. */
+static gboolean
+has_items (TdFeedsView   *view,
+           gconstpointer  data)
+{
+  GListModel *model = td_feeds_view_get_item_model (view);
+  guint n;
+
+  if (model == NULL || (n = g_list_model_get_n_items (model)) != GPOINTER_TO_UINT (data))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TdItemObject) item = g_list_model_get_item (model, i);
+
+      if (!td_item_object_is_loaded (item))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+article_contains (TdFeedsView   *view,
+                  gconstpointer  data)
+{
+  g_autofree char *text = td_article_view_get_text (td_feeds_view_get_article_view (view));
+
+  return strstr (text, data) != NULL;
+}
+
+static gboolean
+message_is (TdFeedsView   *view,
+            gconstpointer  data)
+{
+  return g_strcmp0 (td_feeds_view_get_last_message (view), data) == 0;
+}
+
+static TdItemObject *
+item_at (TdFeedsView *view,
+         guint        position)
+{
+  return g_list_model_get_item (td_feeds_view_get_item_model (view), position);
+}
+
+static TdItemObject *
+item_titled (TdFeedsView *view,
+             const char  *title)
+{
+  GListModel *model = td_feeds_view_get_item_model (view);
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      TdItemObject *item = g_list_model_get_item (model, i);
+
+      if (g_strcmp0 (td_item_object_get_title (item), title) == 0)
+        return item;
+      g_object_unref (item);
+    }
+  g_error ("no item titled %s", title);
+  return NULL;
+}
+
+/* Waits until the recorder has written what the view sent, so that the
+ * next run sees it: a list query is answered after every earlier save. */
+static gboolean
+got_reply (TdFeedsView   *view,
+           gconstpointer  data)
+{
+  return *(TdFeedReply * const *) data != NULL;
+}
+
+typedef struct { TdFeedReply *reply; } Wait;
+
+static void
+reply_cb (TdMailboxId  id,
+          TdMail      *mail,
+          gpointer     user_data)
+{
+  Wait *w = user_data;
+
+  w->reply = td_mail_steal_data (mail);
+}
+
+static GPtrArray *
+list_feeds (TdApplication *app,
+            TdFeedsView   *view)
+{
+  Wait w = { NULL };
+  TdMailboxId mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, reply_cb, &w, NULL);
+  GPtrArray *feeds;
+
+  td_feed_manager_list_feeds (td_feeds_app_get_manager (td_feeds_app_get (app)), mailbox, 1, 0);
+  wait_for (got_reply, view, &w.reply, "the feed list");
+  td_mailbox_close (mailbox);
+  g_assert_no_error (w.reply->error);
+  feeds = g_steal_pointer (&w.reply->feeds);
+  td_feed_reply_free (w.reply);
+  return feeds;
+}
+
+/* ------------------------------------------------------------------ */
+/* First run                                                           */
+
+static void
+check_first_run (TdApplication *app,
+                 TdFeedsView   *view)
+{
+  g_autofree char *uri = fixture_uri ("news.xml");
+  g_autofree char *second = fixture_uri ("second.atom");
+  g_autofree char *opml_path = g_build_filename (tmp_dir, "subscriptions.opml", NULL);
+  g_autoptr(GFile) opml = g_file_new_for_path (opml_path);
+  g_autoptr(TdItemObject) alpha = NULL;
+  g_autoptr(TdItemObject) beta = NULL;
+  g_autoptr(TdItemObject) found = NULL;
+  g_autoptr(GPtrArray) feeds = NULL;
+  g_autofree char *written = NULL;
+  g_autofree char *text = NULL;
+
+  /* No feeds yet: the empty state offers to subscribe. */
+  wait_for (has_feeds, view, GUINT_TO_POINTER (0), "the feed list");
+
+  td_feeds_view_subscribe (view, uri);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (1), "the subscription");
+  wait_for (has_items, view, GUINT_TO_POINTER (3), "three items");
+  wait_for (message_is, view, "Subscribed to “Tidings Test News”", "the subscribed toast");
+
+  /* Newest first, all unread. */
+  alpha = item_at (view, 0);
+  g_assert_cmpstr (td_item_object_get_title (alpha), ==, "Alpha launch");
+  g_assert_false (td_item_object_get_read (alpha));
+
+  /* Opening an item shows it as text (no script, no remote image) and
+   * reads it. */
+  td_feeds_view_select_item (view, 0);
+  wait_for (article_contains, view, "Hello world, this is the alpha article.", "the article");
+  text = td_article_view_get_text (td_feeds_view_get_article_view (view));
+  g_assert_null (strstr (text, "alert"));
+  g_assert_nonnull (strstr (text, "[Image: chart]"));
+  g_assert_nonnull (strstr (text, "• first point"));
+  g_assert_true (td_item_object_get_read (alpha));
+
+  /* j moves on; s stars; m toggles read back to unread. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "feeds.next", NULL));
+  beta = item_at (view, 1);
+  wait_for (article_contains, view, "zeppelin", "the second article");
+  g_assert_true (td_item_object_get_read (beta));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "feeds.toggle-star", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "feeds.toggle-read", NULL));
+  g_assert_true (td_item_object_get_starred (beta));
+  g_assert_false (td_item_object_get_read (beta));
+
+  /* Search goes through the full-text index. */
+  td_feeds_view_set_search (view, "zeppelin");
+  wait_for (has_items, view, GUINT_TO_POINTER (1), "the search result");
+  found = item_at (view, 0);
+  g_assert_cmpstr (td_item_object_get_title (found), ==, "Beta release");
+  td_feeds_view_set_search (view, "nothing-matches-this");
+  wait_for (has_items, view, GUINT_TO_POINTER (0), "no search result");
+  td_feeds_view_set_search (view, NULL);
+  wait_for (has_items, view, GUINT_TO_POINTER (3), "the full list again");
+
+  /* A second feed, then export both. */
+  td_feeds_view_subscribe (view, second);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (2), "the second subscription");
+  td_feeds_view_export_opml (view, opml);
+  wait_for (message_is, view, "Exported 2 feeds", "the export");
+  g_assert_true (g_file_get_contents (opml_path, &written, NULL, NULL));
+  g_assert_nonnull (strstr (written, uri));
+  g_assert_nonnull (strstr (written, second));
+
+  /* Everything the view sent is stored before the app quits. */
+  feeds = list_feeds (app, view);
+  g_assert_cmpuint (feeds->len, ==, 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* Second run, same database                                           */
+
+static void
+check_second_run (TdApplication *app,
+                  TdFeedsView   *view)
+{
+  g_autofree char *opml_path = g_build_filename (tmp_dir, "subscriptions.opml", NULL);
+  g_autoptr(GFile) opml = g_file_new_for_path (opml_path);
+  g_autoptr(GPtrArray) feeds = NULL;
+  g_autoptr(TdItemObject) alpha = NULL;
+  g_autoptr(TdItemObject) beta = NULL;
+  g_autoptr(TdItemObject) gamma = NULL;
+  g_autoptr(TdItemObject) delta = NULL;
+  TdFeedManager *manager = td_feeds_app_get_manager (td_feeds_app_get (app));
+
+  wait_for (has_feeds, view, GUINT_TO_POINTER (2), "the stored feeds");
+  wait_for (has_items, view, GUINT_TO_POINTER (4), "the stored items");
+
+  alpha = item_titled (view, "Alpha launch");
+  beta = item_titled (view, "Beta release");
+  gamma = item_titled (view, "Gamma notes");
+  delta = item_titled (view, "Delta digest");
+  g_assert_true (td_item_object_get_read (alpha));
+  g_assert_false (td_item_object_get_starred (alpha));
+  g_assert_false (td_item_object_get_read (beta));
+  g_assert_true (td_item_object_get_starred (beta));
+  g_assert_false (td_item_object_get_read (gamma));
+  g_assert_false (td_item_object_get_read (delta));
+
+  /* OPML round trip: unsubscribe from both, import the file. */
+  feeds = list_feeds (app, view);
+  for (guint i = 0; i < feeds->len; i++)
+    td_feed_manager_remove (manager, ((TdFeedInfo *) g_ptr_array_index (feeds, i))->id, TD_MAILBOX_NONE, 0, 0);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (0), "no feeds");
+  wait_for (has_items, view, GUINT_TO_POINTER (0), "no items");
+
+  td_feeds_view_import_opml (view, opml);
+  wait_for (message_is, view, "Imported 2 feeds", "the import");
+  wait_for (has_feeds, view, GUINT_TO_POINTER (2), "the imported feeds");
+  wait_for (has_items, view, GUINT_TO_POINTER (4), "the imported feeds' items");
+}
+
+static void
+test_restart (void)
+{
+  run_app (check_first_run);
+  run_app (check_second_run);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *db = NULL;
+  int status;
+
+  tmp_dir = g_dir_make_tmp ("td-feeds-view-XXXXXX", NULL);
+  db = g_build_filename (tmp_dir, "app.db", NULL);
+  g_setenv ("TIDINGS_DB", db, TRUE);
+
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add_func ("/td/feeds-view/subscribe-read-restart-opml", test_restart);
+
+  status = g_test_run ();
+
+  {
+    const char *names[] = { "app.db", "app.db-wal", "app.db-shm", "subscriptions.opml" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+      {
+        g_autofree char *path = g_build_filename (tmp_dir, names[i], NULL);
+
+        g_remove (path);
+      }
+    g_rmdir (tmp_dir);
+    g_free (tmp_dir);
+  }
+  return status;
+}
