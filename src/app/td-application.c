@@ -35,6 +35,7 @@ struct _TdApplication
   char           *server_error;    /* owned; why the embedded server did not start */
   gboolean        server_starting;
   TdDBusTidings1 *dbus_service;    /* owned; exported while registered */
+  TdDBusService  *dbus_commands;   /* owned; the Tidings1 method handlers */
   TdRecorder     *recorder;        /* owned; the app database */
   TdMailboxId     store_mailbox;   /* recorder errors and move-aside replies */
   gboolean        store_failing;   /* a "saving fails" toast was shown */
@@ -514,6 +515,7 @@ td_application_dbus_unregister (GApplication    *app,
   if (self->dbus_service != NULL)
     {
       g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->dbus_service));
+      g_clear_pointer (&self->dbus_commands, td_dbus_service_free);
       g_signal_handlers_disconnect_by_data (self->dbus_service, self);
       g_clear_object (&self->dbus_service);
     }
@@ -554,6 +556,10 @@ td_application_startup (GApplication *app)
 
   td_application_open_store (self);
   td_application_start_server (self);
+
+  /* Registration comes before startup: the commands need the database. */
+  if (self->dbus_service != NULL)
+    self->dbus_commands = td_dbus_service_new (self, self->dbus_service);
 }
 
 static void
@@ -658,6 +664,7 @@ td_application_dispose (GObject *object)
   TdApplication *self = TD_APPLICATION (object);
 
   g_clear_pointer (&self->server, td_server_free);
+  g_clear_pointer (&self->dbus_commands, td_dbus_service_free);
   g_clear_object (&self->dbus_service);
   g_clear_object (&self->settings);
   g_clear_object (&self->cancellable);

@@ -25,7 +25,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..12"
+echo "1..27"
 
 TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
@@ -51,6 +51,68 @@ check "ShowView refuses an unknown view with a named error" 'echo "$out" | grep 
 
 call --method io.github.tidings.Tidings1.ShowView chat >/dev/null
 check "ShowView switches views" '[ $? -eq 0 ]'
+
+feed_file () {  # N items
+  { echo '<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title><link>https://example.org/</link>'
+    i=1; while [ $i -le $1 ]; do echo "<item><title>Item $i</title><guid>g$i</guid></item>"; i=$((i + 1)); done
+    echo '</channel></rss>'; } > "$TMP/feed.xml"
+}
+feed_file 2
+out=$(call --method io.github.tidings.Tidings1.AddFeed "file://$TMP/feed.xml")
+feed_id=$(echo "$out" | sed -n 's/^(int64 \([0-9]*\),)$/\1/p')
+check "AddFeed subscribes to a local feed and returns its id" '[ -n "$feed_id" ] && [ "$feed_id" -gt 0 ]'
+
+out=$(call --method io.github.tidings.Tidings1.AddFeed "ftp://example.org/feed" 2>&1)
+check "AddFeed refuses another scheme with InvalidUrl" 'echo "$out" | grep -q "Error.InvalidUrl"'
+
+out=$(call --method io.github.tidings.Tidings1.AddFeed "" 2>&1)
+check "AddFeed refuses an empty URL" 'echo "$out" | grep -q "Error.InvalidUrl"'
+
+out=$(call --method io.github.tidings.Tidings1.AddFeed "file://$TMP/feed.xml" 2>&1)
+check "AddFeed of the same feed says it exists" 'echo "$out" | grep -q "Error.Exists"'
+
+i=0
+while [ $i -lt 100 ]; do
+  out=$(call --method io.github.tidings.Tidings1.GetUnreadCounts)
+  echo "$out" | grep -q "'feeds': <uint32 2>\|'feeds': 2" && break
+  sleep 0.05; i=$((i + 1))
+done
+check "GetUnreadCounts counts the feed's items" 'echo "$out" | grep -q "feeds.*2"'
+
+out=$(call --method io.github.tidings.Tidings1.ListFeeds)
+check "ListFeeds lists the feed with its title and unread count" 'echo "$out" | grep -q "(int64 $feed_id, .*, .Local., uint32 2, uint32 0)"'
+
+out=$(call --method io.github.tidings.Tidings1.RefreshFeeds "[int64 987654]" 2>&1)
+check "RefreshFeeds refuses an unknown id with NoSuchFeed" 'echo "$out" | grep -q "Error.NoSuchFeed"'
+
+out=$(call --method io.github.tidings.Tidings1.MarkRead 987654 2>&1)
+check "MarkRead refuses an unknown item with NoSuchItem" 'echo "$out" | grep -q "Error.NoSuchItem"'
+
+gdbus monitor --session --dest $APP_ID --object-path $OBJ > "$TMP/monitor.log" 2>&1 &
+monitor=$!
+sleep 0.3
+feed_file 3
+call --method io.github.tidings.Tidings1.RefreshFeeds "[int64 $feed_id]" >/dev/null
+check "RefreshFeeds accepts a known id" '[ $? -eq 0 ]'
+i=0
+while [ $i -lt 100 ] && ! grep -q "NewItems" "$TMP/monitor.log"; do sleep 0.05; i=$((i + 1)); done
+kill $monitor 2>/dev/null
+check "a refresh with a new item emits NewItems" 'grep -q "NewItems (int64 $feed_id, uint32 1)" "$TMP/monitor.log"'
+
+out=$("$TIDINGS" --list-feeds --json)
+check "--list-feeds --json prints the feed" 'echo "$out" | grep -q "\"id\" : $feed_id" && echo "$out" | grep -q "\"unread\" : 3"'
+
+out=$("$TIDINGS" --unread)
+check "--unread prints the unread counts" 'echo "$out" | grep -q "^feeds	3$"'
+
+out=$("$TIDINGS" --add-feed "gopher://x" 2>&1); rc=$?
+check "--add-feed with a bad URL fails with the reason" '[ $rc -ne 0 ] && echo "$out" | grep -qi "not a feed url"'
+
+call --method io.github.tidings.Tidings1.RemoveFeed "$feed_id" >/dev/null
+check "RemoveFeed removes the feed" '[ $? -eq 0 ] && ! call --method io.github.tidings.Tidings1.ListFeeds | grep -q "$feed_id,"'
+
+out=$(call --method io.github.tidings.Tidings1.RemoveFeed "$feed_id" 2>&1)
+check "RemoveFeed of a removed feed says NoSuchFeed" 'echo "$out" | grep -q "Error.NoSuchFeed"'
 
 "$TIDINGS" --show pubsub > "$TMP/second.out" 2>&1
 check "a second instance forwards --show and exits 0" '[ $? -eq 0 ]'
