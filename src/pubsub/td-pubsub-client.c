@@ -130,6 +130,7 @@ struct _TdPubsubClient
   TdMailboxId           commands;     /* on context */
   Flow                 *flow;         /* owned ref */
   guint64               next_request; /* owner thread only */
+  gsize                 n_parsed;     /* atomic: messages parsed, held and dropped ones too */
 
   /* Thread only. */
   GSocketClient        *socket_client;
@@ -367,6 +368,7 @@ static void
 add_message (TdPubsubClient  *self,
              TdPubsubMessage *message)
 {
+  g_atomic_pointer_add (&self->n_parsed, 1);
   if (self->batch->len >= max_batch (self))
     {
       flush_batch (self);
@@ -1264,6 +1266,16 @@ td_pubsub_client_punsubscribe (TdPubsubClient *self,
   g_return_if_fail (pattern != NULL);
 
   post (self, CMD_PUNSUBSCRIBE, g_strdup (pattern), g_free);
+}
+
+/* Returns how many messages the client's thread has parsed so far,
+ * mailed or not (any thread). */
+gsize
+td_pubsub_client_get_n_parsed (TdPubsubClient *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return (gsize) g_atomic_pointer_get (&self->n_parsed);
 }
 
 /* Publishes @len bytes of @payload to @channel over the publisher link.

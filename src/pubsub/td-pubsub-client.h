@@ -177,6 +177,7 @@ guint64         td_pubsub_client_publish        (TdPubsubClient              *cl
                                                  const char                  *channel,
                                                  gconstpointer                payload,
                                                  gsize                        len);
+gsize           td_pubsub_client_get_n_parsed   (TdPubsubClient              *client);
 
 const char     *td_pubsub_state_to_string       (TdPubsubState                state);
 gboolean        td_pubsub_is_pattern            (const char                  *name);

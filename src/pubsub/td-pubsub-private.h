@@ -26,8 +26,9 @@ struct _TdConn
   guint64           id;
   GSocket          *socket;        /* owned */
   int               fd;
-  GSource          *in_source;     /* owned; NULL while paused or closing */
-  GSource          *out_source;    /* owned; only while the socket is full */
+  GSource          *source;        /* owned; watches fd, NULL once closing */
+  gpointer          fd_tag;
+  GIOCondition      events;        /* what the source currently polls for */
 
   /* Input: bytes [qpos, qlen) of qbuf are unparsed. */
   char             *qbuf;
@@ -56,6 +57,7 @@ struct _TdConn
   guint             closing : 1;           /* drop everything, free at next flush */
   guint             close_after_reply : 1; /* read no more; close once flushed */
   guint             paused : 1;            /* input stopped until output drains */
+  guint             want_out : 1;          /* the kernel buffer was full */
 };
 
 /* td-pubsub-server.c */

@@ -19,6 +19,13 @@
  * and sendmsg(): the GSocket calls would allocate a GError for every
  * EAGAIN, which a busy fan-out server hits constantly.
  *
+ * Each connection has one GSource polling its descriptor; G_IO_OUT is
+ * added and removed with g_source_modify_unix_fd() while the kernel
+ * buffer is full. (A GSocketSource per direction would have to be attached
+ * and destroyed instead, and every attach or destroy wakes the context up
+ * through its eventfd: a write, a read and an extra loop iteration each
+ * time a busy subscriber's buffer fills.)
+ *
  * A connection is never freed in the middle of a dispatch: closing marks
  * it, detaches its sources and queues it for the flusher, which frees it
  * at the start of the next iteration. That makes it safe to close a slow
@@ -83,6 +90,7 @@ struct _TdPubsubServer
 };
 
 static void conn_process_input (TdConn *conn);
+static void conn_update_events (TdConn *conn);
 
 /* Unsent output: queued slices plus the unsent part of the reply buffer. */
 static inline gsize
@@ -213,15 +221,10 @@ conn_close (TdConn     *conn,
   g_debug ("closing connection %" G_GUINT64_FORMAT ": %s", conn->id, why);
   conn->closing = TRUE;
   conn->close_after_reply = FALSE;
-  if (conn->in_source != NULL)
+  if (conn->source != NULL)
     {
-      g_source_destroy (conn->in_source);
-      g_clear_pointer (&conn->in_source, g_source_unref);
-    }
-  if (conn->out_source != NULL)
-    {
-      g_source_destroy (conn->out_source);
-      g_clear_pointer (&conn->out_source, g_source_unref);
+      g_source_destroy (conn->source);
+      g_clear_pointer (&conn->source, g_source_unref);
     }
   conn_drop_output (conn);
   conn_schedule (conn);
@@ -272,11 +275,7 @@ conn_check_output (TdConn *conn)
            !conn->paused)
     {
       conn->paused = TRUE;
-      if (conn->in_source != NULL)
-        {
-          g_source_destroy (conn->in_source);
-          g_clear_pointer (&conn->in_source, g_source_unref);
-        }
+      conn_update_events (conn);
     }
 }
 
@@ -425,8 +424,6 @@ conn_flush (TdConn *conn)
   return FLUSH_DONE;
 }
 
-static gboolean conn_output_cb (GSocket *socket, GIOCondition condition, gpointer user_data);
-
 /* Writes what it can and arranges for the rest; may close @conn (it is
  * then freed by the flusher, not here). */
 static void
@@ -435,11 +432,8 @@ conn_write (TdConn *conn)
   switch (conn_flush (conn))
     {
     case FLUSH_DONE:
-      if (conn->out_source != NULL)
-        {
-          g_source_destroy (conn->out_source);
-          g_clear_pointer (&conn->out_source, g_source_unref);
-        }
+      conn->want_out = FALSE;
+      conn_update_events (conn);
       conn->soft_since = 0;
       if (conn->close_after_reply)
         conn_close (conn, "closed after reply");
@@ -452,12 +446,8 @@ conn_write (TdConn *conn)
       break;
 
     case FLUSH_BLOCKED:
-      if (conn->out_source == NULL)
-        {
-          conn->out_source = g_socket_create_source (conn->socket, G_IO_OUT, NULL);
-          g_source_set_callback (conn->out_source, G_SOURCE_FUNC (conn_output_cb), conn, NULL);
-          g_source_attach (conn->out_source, conn->server->context);
-        }
+      conn->want_out = TRUE;
+      conn_update_events (conn);
       break;
 
     case FLUSH_FAILED:
@@ -465,17 +455,6 @@ conn_write (TdConn *conn)
       conn_close (conn, "write failed");
       break;
     }
-}
-
-static gboolean
-conn_output_cb (GSocket      *socket,
-                GIOCondition  condition,
-                gpointer      user_data)
-{
-  TdConn *conn = user_data;
-
-  conn_write (conn);
-  return G_SOURCE_CONTINUE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -486,15 +465,10 @@ conn_free (TdConn *conn)
 {
   TdPubsubServer *server = conn->server;
 
-  if (conn->in_source != NULL)
+  if (conn->source != NULL)
     {
-      g_source_destroy (conn->in_source);
-      g_source_unref (conn->in_source);
-    }
-  if (conn->out_source != NULL)
-    {
-      g_source_destroy (conn->out_source);
-      g_source_unref (conn->out_source);
+      g_source_destroy (conn->source);
+      g_source_unref (conn->source);
     }
   td_broker_client_free (conn->sub);
   conn_drop_output (conn);
@@ -512,14 +486,24 @@ conn_free (TdConn *conn)
   g_free (conn);
 }
 
-static gboolean conn_input_cb (GSocket *socket, GIOCondition condition, gpointer user_data);
-
+/* Polls for input unless the connection is paused, closing or finishing
+ * its last reply, and for output while the kernel buffer is full. */
 static void
-conn_watch_input (TdConn *conn)
+conn_update_events (TdConn *conn)
 {
-  conn->in_source = g_socket_create_source (conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (conn->in_source, G_SOURCE_FUNC (conn_input_cb), conn, NULL);
-  g_source_attach (conn->in_source, conn->server->context);
+  GIOCondition events = 0;
+
+  if (conn->source == NULL)
+    return;
+  if (!conn->paused && !conn->close_after_reply)
+    events |= G_IO_IN;
+  if (conn->want_out)
+    events |= G_IO_OUT;
+  if (events != conn->events)
+    {
+      conn->events = events;
+      g_source_modify_unix_fd (conn->source, conn->fd_tag, events);
+    }
 }
 
 static void
@@ -527,8 +511,7 @@ conn_resume (TdConn *conn)
 {
   conn->paused = FALSE;
   conn_process_input (conn);
-  if (!conn->closing && !conn->paused && !conn->close_after_reply && conn->in_source == NULL)
-    conn_watch_input (conn);
+  conn_update_events (conn);
 }
 
 static void
@@ -610,17 +593,11 @@ conn_process_input (TdConn *conn)
   conn_compact_input (conn);
 }
 
-static gboolean
-conn_input_cb (GSocket      *socket,
-               GIOCondition  condition,
-               gpointer      user_data)
+static void
+conn_read (TdConn *conn)
 {
-  TdConn *conn = user_data;
   gsize want = TD_CONN_READ_CHUNK;
   gssize n;
-
-  if (conn->closing || conn->paused)
-    return G_SOURCE_CONTINUE;
 
   if (conn->parser != NULL)
     {
@@ -647,14 +624,14 @@ conn_input_cb (GSocket      *socket,
   if (n < 0)
     {
       if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return G_SOURCE_CONTINUE;
+        return;
       conn_close (conn, "read failed");
-      return G_SOURCE_CONTINUE;
+      return;
     }
   if (n == 0)
     {
       conn_close (conn, "closed by peer");
-      return G_SOURCE_CONTINUE;
+      return;
     }
 
   conn->qlen += (gsize) n;
@@ -663,18 +640,53 @@ conn_input_cb (GSocket      *socket,
       g_message ("Closing client id=%" G_GUINT64_FORMAT " that reached max query buffer length",
                  conn->id);
       conn_close (conn, "query buffer limit");
-      return G_SOURCE_CONTINUE;
+      return;
     }
 
   conn_process_input (conn);
+  conn_update_events (conn);
+}
 
-  if (conn->close_after_reply && conn->in_source != NULL)
+typedef struct
+{
+  GSource  source;
+  TdConn  *conn;
+} ConnSource;
+
+static gboolean
+conn_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  TdConn *conn = ((ConnSource *) source)->conn;
+  GIOCondition revents = g_source_query_unix_fd (source, conn->fd_tag);
+
+  if (conn->closing)
+    return G_SOURCE_CONTINUE;
+
+  if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))
     {
-      g_source_destroy (conn->in_source);
-      g_clear_pointer (&conn->in_source, g_source_unref);
+      if (conn->events & G_IO_IN)
+        conn_read (conn);
+      else if (!(revents & G_IO_OUT))
+        {
+          /* Hung up while not reading: the pending output can only fail. */
+          conn_write (conn);
+          if (!conn->closing && conn_queued (conn) == 0)
+            conn_close (conn, "hung up");
+        }
     }
+  if (!conn->closing && (revents & G_IO_OUT))
+    conn_write (conn);
   return G_SOURCE_CONTINUE;
 }
+
+static GSourceFuncs conn_source_funcs = {
+  NULL,
+  NULL,
+  conn_source_dispatch,
+  NULL, NULL, NULL,
+};
 
 static void
 conn_new (TdPubsubServer   *server,
@@ -710,7 +722,13 @@ conn_new (TdPubsubServer   *server,
 
   g_hash_table_add (server->conns, conn);
   server->n_accepted++;
-  conn_watch_input (conn);
+
+  conn->source = g_source_new (&conn_source_funcs, sizeof (ConnSource));
+  ((ConnSource *) conn->source)->conn = conn;
+  conn->events = G_IO_IN;
+  conn->fd_tag = g_source_add_unix_fd (conn->source, conn->fd, conn->events);
+  g_source_set_name (conn->source, "td-pubsub connection");
+  g_source_attach (conn->source, server->context);
 }
 
 /* ------------------------------------------------------------------ */
