@@ -7,6 +7,7 @@
 
 #include "app/td-pubsub-view.h"
 #include "app/td-feeds-view.h"
+#include "app/td-chat-view.h"
 #include "app/td-window.h"
 
 struct _TdWindow
@@ -87,6 +88,7 @@ td_window_class_init (TdWindowClass *klass)
 
   g_type_ensure (TD_TYPE_PUBSUB_VIEW);
   g_type_ensure (TD_TYPE_FEEDS_VIEW);
+  g_type_ensure (TD_TYPE_CHAT_VIEW);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-window.ui");
   gtk_widget_class_bind_template_child (widget_class, TdWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, TdWindow, toast_overlay);

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "td-chat-line"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "app/td-chat-line.h"
+#include "chat/td-irc-message.h"
+
+struct _TdChatLine
+{
+  GObject         parent_instance;
+
+  TdChatLineKind  kind;
+  guint           flags;
+  gint64          time;        /* unix microseconds */
+  char           *nick;        /* owned; nullable */
+  char           *text;        /* owned */
+  char           *msgid;       /* owned; nullable */
+};
+
+G_DEFINE_FINAL_TYPE (TdChatLine, td_chat_line, G_TYPE_OBJECT)
+
+static const char * const kind_names[] = {
+  "privmsg", "action", "notice", "join", "part", "quit", "kick", "nick",
+  "mode", "topic", "numeric", "error", "info",
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == TD_CHAT_LINE_INFO + 1);
+
+static void
+td_chat_line_finalize (GObject *object)
+{
+  TdChatLine *self = TD_CHAT_LINE (object);
+
+  g_free (self->nick);
+  g_free (self->text);
+  g_free (self->msgid);
+
+  G_OBJECT_CLASS (td_chat_line_parent_class)->finalize (object);
+}
+
+static void
+td_chat_line_class_init (TdChatLineClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = td_chat_line_finalize;
+}
+
+static void
+td_chat_line_init (TdChatLine *self)
+{
+}
+
+TdChatLine *
+td_chat_line_new (TdChatLineKind  kind,
+                  gint64          time,
+                  const char     *nick,
+                  const char     *text,
+                  const char     *msgid)
+{
+  TdChatLine *self = g_object_new (TD_TYPE_CHAT_LINE, NULL);
+
+  self->kind = kind;
+  self->time = time;
+  self->nick = g_strdup (nick);
+  self->text = g_strdup (text ? text : "");
+  self->msgid = g_strdup (msgid);
+  return self;
+}
+
+TdChatLineKind
+td_chat_line_get_kind (TdChatLine *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_LINE (self), TD_CHAT_LINE_INFO);
+  return self->kind;
+}
+
+gint64
+td_chat_line_get_time (TdChatLine *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_LINE (self), 0);
+  return self->time;
+}
+
+const char *
+td_chat_line_get_nick (TdChatLine *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_LINE (self), NULL);
+  return self->nick;
+}
+
+const char *
+td_chat_line_get_text (TdChatLine *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_LINE (self), NULL);
+  return self->text;
+}
+
+const char *
+td_chat_line_get_msgid (TdChatLine *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_LINE (self), NULL);
+  return self->msgid;
+}
+
+guint
+td_chat_line_get_flags (TdChatLine *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_LINE (self), 0);
+  return self->flags;
+}
+
+void
+td_chat_line_set_flags (TdChatLine *self,
+                        guint       flags)
+{
+  g_return_if_fail (TD_IS_CHAT_LINE (self));
+  self->flags = flags;
+}
+
+/* TRUE for what people say (messages, actions, notices), as opposed to
+ * joins, modes and server replies. */
+gboolean
+td_chat_line_is_talk (TdChatLine *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_LINE (self), FALSE);
+  return self->kind == TD_CHAT_LINE_MESSAGE || self->kind == TD_CHAT_LINE_ACTION ||
+         self->kind == TD_CHAT_LINE_NOTICE;
+}
+
+const char *
+td_chat_line_kind_to_string (TdChatLineKind kind)
+{
+  return kind <= TD_CHAT_LINE_INFO ? kind_names[kind] : "info";
+}
+
+TdChatLineKind
+td_chat_line_kind_from_string (const char *name)
+{
+  for (guint i = 0; name != NULL && i < G_N_ELEMENTS (kind_names); i++)
+    if (g_str_equal (kind_names[i], name))
+      return i;
+  return TD_CHAT_LINE_INFO;
+}
+
+/* mIRC formatting: bold, colour (with up to two 2-digit numbers), hex
+ * colour, reset, monospace, reverse, italic, strike, underline. */
+static gsize
+formatting_length (const char *p)
+{
+  switch (*p)
+    {
+    case '\x02': case '\x0f': case '\x11': case '\x16':
+    case '\x1d': case '\x1e': case '\x1f':
+      return 1;
+    case '\x03':
+      {
+        gsize n = 1;
+
+        for (guint i = 0; i < 2 && g_ascii_isdigit (p[n]); i++)
+          n++;
+        if (n > 1 && p[n] == ',' && g_ascii_isdigit (p[n + 1]))
+          {
+            n++;
+            for (guint i = 0; i < 2 && g_ascii_isdigit (p[n]); i++)
+              n++;
+          }
+        return n;
+      }
+    case '\x04':
+      {
+        gsize n = 1;
+
+        for (guint i = 0; i < 6 && g_ascii_isxdigit (p[n]); i++)
+          n++;
+        return n;
+      }
+    default:
+      return 0;
+    }
+}
+
+static void
+append_escaped (GString    *out,
+                const char *text,
+                gssize      len)
+{
+  g_autofree char *escaped = g_markup_escape_text (text, len);
+
+  g_string_append (out, escaped);
+}
+
+char *
+td_chat_markup_from_text (const char *text)
+{
+  static GRegex *links;
+  static gsize links_init;
+  GString *plain = g_string_new (NULL);
+  GString *out = g_string_new (NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  gint last = 0;
+
+  if (g_once_init_enter (&links_init))
+    {
+      links = g_regex_new ("(https?://|www\\.)[^\\s<>\"]+[^\\s<>\".,;:!?)\\]'’”]",
+                           G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+      g_once_init_leave (&links_init, 1);
+    }
+
+  for (const char *p = text ? text : ""; *p;)
+    {
+      gsize skip = formatting_length (p);
+
+      if (skip > 0)
+        p += skip;
+      else if ((guchar) *p < 0x20 && *p != '\t')
+        p++;   /* other control characters would not render */
+      else
+        g_string_append_c (plain, *p++);
+    }
+
+  g_regex_match (links, plain->str, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      gint start, end;
+      g_autofree char *uri = NULL;
+      g_autofree char *href = NULL;
+
+      g_match_info_fetch_pos (match, 0, &start, &end);
+      append_escaped (out, plain->str + last, start - last);
+      uri = g_strndup (plain->str + start, end - start);
+      href = g_ascii_strncasecmp (uri, "www.", 4) == 0 ? g_strconcat ("https://", uri, NULL) : g_strdup (uri);
+      g_string_append (out, "<a href=\"");
+      append_escaped (out, href, -1);
+      g_string_append (out, "\">");
+      append_escaped (out, uri, -1);
+      g_string_append (out, "</a>");
+      last = end;
+      g_match_info_next (match, NULL);
+    }
+  append_escaped (out, plain->str + last, -1);
+  g_string_free (plain, TRUE);
+  return g_string_free (out, FALSE);
+}
+
+static gboolean
+is_nick_char (char c)
+{
+  return g_ascii_isalnum (c) || strchr ("-_[]{}\\`^|", c) != NULL;
+}
+
+gboolean
+td_chat_text_mentions (const char *text,
+                       const char *nick)
+{
+  gsize len;
+
+  if (text == NULL || nick == NULL || *nick == '\0')
+    return FALSE;
+  len = strlen (nick);
+  for (const char *p = text; *p; p++)
+    {
+      gboolean match = TRUE;
+
+      if (p != text && is_nick_char (p[-1]))
+        continue;
+      for (gsize i = 0; i < len; i++)
+        if (p[i] == '\0' || td_irc_casefold_char (p[i]) != td_irc_casefold_char (nick[i]))
+          {
+            match = FALSE;
+            break;
+          }
+      if (match && !is_nick_char (p[len]))
+        return TRUE;
+    }
+  return FALSE;
+}

@@ -1,0 +1,2904 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "td-chat-view"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "app/td-application.h"
+#include "app/td-chat-view.h"
+#include "app/td-nick-color.h"
+#include "chat/td-irc-client.h"
+#include "chat/td-irc-message.h"
+#include "core/td-mailbox.h"
+#include "core/td-timers.h"
+#include "store/td-recorder.h"
+
+/* Sent lines kept for Up/Down in the composer. */
+#define INPUT_HISTORY_MAX   100
+/* Lines of CHATHISTORY asked for at join and per page when scrolling. */
+#define SERVER_PAGE         100
+/* How close to the top (in pages) the scrollback asks for older lines. */
+#define OLDER_THRESHOLD     0.5
+/* Search results shown at most. */
+#define SEARCH_LIMIT        200
+
+enum {
+  MAIL_IRC = 1,
+  MAIL_NETWORKS,
+  MAIL_BUFFERS,
+  MAIL_LINES,
+  MAIL_OLDER,
+  MAIL_SEARCH,
+  MAIL_HOVER,
+};
+
+/* ------------------------------------------------------------------ */
+/* SQL: the app schema's chat tables (see store/td-schema.c)          */
+/* ------------------------------------------------------------------ */
+
+#define SQL_ENSURE_NETWORK \
+  "INSERT INTO chat_networks (name, host, port, tls, nick, sasl_account, created)" \
+  " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET host = excluded.host," \
+  " port = excluded.port, tls = excluded.tls, nick = excluded.nick, sasl_account = excluded.sasl_account"
+
+#define SQL_ENSURE_BUFFER \
+  "INSERT INTO chat_buffers (network_id, name, kind, joined)" \
+  " SELECT id, ?, ?, ? FROM chat_networks WHERE name = ?" \
+  " ON CONFLICT (network_id, name) DO UPDATE SET joined = excluded.joined, kind = excluded.kind"
+
+#define SQL_SET_TOPIC \
+  "UPDATE chat_buffers SET topic = ? WHERE name = ? AND network_id =" \
+  " (SELECT id FROM chat_networks WHERE name = ?)"
+
+#define SQL_SAVE_LINE \
+  "INSERT INTO chat_messages (network_id, buffer_id, msgid, time, sender, kind, text)" \
+  " SELECT b.network_id, b.id, ?, ?, ?, ?, ? FROM chat_buffers b" \
+  " JOIN chat_networks n ON n.id = b.network_id WHERE n.name = ? AND b.name = ?" \
+  " ON CONFLICT (buffer_id, msgid) DO NOTHING"
+
+#define SQL_LOAD_NETWORKS \
+  "SELECT name, host, port, tls, nick, sasl_account FROM chat_networks ORDER BY id"
+
+#define SQL_LOAD_BUFFERS \
+  "SELECT n.name, b.name, b.kind, b.topic FROM chat_buffers b" \
+  " JOIN chat_networks n ON n.id = b.network_id WHERE b.joined = 1 ORDER BY b.id"
+
+#define SQL_LOAD_RECENT \
+  "SELECT n.name, b.name, m.msgid, m.time, m.sender, m.kind, m.text FROM" \
+  " (SELECT *, ROW_NUMBER () OVER (PARTITION BY buffer_id ORDER BY time DESC, id DESC) AS rn" \
+  "  FROM chat_messages) m" \
+  " JOIN chat_buffers b ON b.id = m.buffer_id JOIN chat_networks n ON n.id = b.network_id" \
+  " WHERE m.rn <= ? AND (b.joined = 1 OR b.kind = 'server') ORDER BY m.time, m.id"
+
+#define SQL_LOAD_OLDER \
+  "SELECT m.msgid, m.time, m.sender, m.kind, m.text FROM chat_messages m" \
+  " JOIN chat_buffers b ON b.id = m.buffer_id JOIN chat_networks n ON n.id = b.network_id" \
+  " WHERE n.name = ? AND b.name = ? AND m.time < ? ORDER BY m.time DESC, m.id DESC LIMIT ?"
+
+#define SQL_SEARCH \
+  "SELECT n.name, b.name, m.time, m.sender, m.kind, m.text FROM chat_messages_fts f" \
+  " JOIN chat_messages m ON m.id = f.rowid JOIN chat_buffers b ON b.id = m.buffer_id" \
+  " JOIN chat_networks n ON n.id = b.network_id WHERE chat_messages_fts MATCH ?" \
+  " ORDER BY m.time DESC LIMIT ?"
+
+/* The server buffer's name in the database. */
+#define SERVER_BUFFER_KEY "*"
+
+/* ------------------------------------------------------------------ */
+/* Types                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  guint         id;
+  char         *name;
+  char         *host;
+  guint16       port;
+  gboolean      tls;
+  gboolean      local;            /* the embedded server */
+  char         *nick_config;
+  char         *nick;             /* as the server knows us */
+  char         *sasl_account;
+  char         *sasl_password;
+  TdIrcClient  *client;           /* owned; NULL until connected once */
+  TdIrcState    state;
+  gint64        retry_at;         /* monotonic usec, when RETRYING */
+  char         *last_error;
+  gboolean      chathistory;
+  gboolean      registered_once;
+  GPtrArray    *autojoin;         /* channel names open at the last exit */
+  GHashTable   *select_on_join;   /* casefolded channels the user asked for */
+  TdChatBuffer *server;           /* owned */
+} ChatNetwork;
+
+struct _TdChatView
+{
+  AdwBin              parent_instance;
+
+  /* Template widgets */
+  AdwLeaflet         *leaflet;          /* the bin's child */
+  GtkListView        *sidebar_list;
+  GtkLabel           *title_label;
+  GtkLabel           *topic_label;
+  GtkButton          *leave_button;
+  GtkToggleButton    *members_button;
+  GtkRevealer        *members_revealer;
+  GtkListView        *members_list;
+  GtkListView        *message_list;
+  GtkScrolledWindow  *message_scroller;
+  GtkTextView        *composer;
+  GtkSearchBar       *search_bar;
+  GtkSearchEntry     *search_entry;
+  GtkButton          *back_button;
+
+  /* Owned */
+  GListStore         *buffers;          /* TdChatBuffer, sidebar order */
+  GtkSingleSelection *selection;
+  GtkNoSelection     *message_model;
+  GtkNoSelection     *member_model;
+  GPtrArray          *networks;         /* ChatNetwork */
+  guint               next_network_id;
+  TdMailboxId         mailbox;
+  GSettings          *settings;
+  TdHoverTimer       *hover;
+  GtkPopover         *hover_popover;    /* owned; parented to the view */
+  GtkLabel           *hover_label;
+  GPtrArray          *input_history;
+  guint               input_pos;
+  char               *completion_prefix;  /* what was typed before the first Tab */
+  guint               completion_index;
+  int                 completion_start;   /* char offset of the completed word */
+  gboolean            completion_line_start;
+  TdChatBuffer       *search_buffer;
+  guint               poll_source;
+  guint               status_source;
+  guint               scroll_source;
+  GtkCssProvider     *css;
+
+  /* Borrowed */
+  GtkApplication     *app;
+  TdRecorder         *recorder;
+
+  gboolean            started;
+  gboolean            ready;            /* the log is loaded */
+  gboolean            stick_to_bottom;
+  gboolean            changing_buffer;
+};
+
+G_DEFINE_FINAL_TYPE (TdChatView, td_chat_view, ADW_TYPE_BIN)
+
+typedef struct
+{
+  char      *nick;
+  GtkWidget *widget;     /* owned ref */
+} HoverData;
+
+static void td_chat_view_update_header    (TdChatView *self);
+static void td_chat_view_load_older       (TdChatView *self, TdChatBuffer *buffer);
+static void td_chat_view_connect_network  (TdChatView *self, ChatNetwork *net);
+
+/* ------------------------------------------------------------------ */
+/* Networks and buffers                                                */
+/* ------------------------------------------------------------------ */
+
+static void
+chat_network_free (ChatNetwork *net)
+{
+  if (net->client != NULL)
+    td_irc_client_free (net->client, _("Tidings closed"));
+  g_free (net->name);
+  g_free (net->host);
+  g_free (net->nick_config);
+  g_free (net->nick);
+  g_free (net->sasl_account);
+  g_free (net->sasl_password);
+  g_free (net->last_error);
+  g_ptr_array_unref (net->autojoin);
+  g_hash_table_unref (net->select_on_join);
+  g_clear_object (&net->server);
+  g_free (net);
+}
+
+static ChatNetwork *
+find_network (TdChatView *self,
+              const char *name)
+{
+  for (guint i = 0; i < self->networks->len; i++)
+    {
+      ChatNetwork *net = g_ptr_array_index (self->networks, i);
+
+      if (g_strcmp0 (net->name, name) == 0)
+        return net;
+    }
+  return NULL;
+}
+
+static ChatNetwork *
+find_network_by_id (TdChatView *self,
+                    guint       id)
+{
+  for (guint i = 0; i < self->networks->len; i++)
+    {
+      ChatNetwork *net = g_ptr_array_index (self->networks, i);
+
+      if (net->id == id)
+        return net;
+    }
+  return NULL;
+}
+
+TdChatBuffer *
+td_chat_view_find_buffer (TdChatView *self,
+                          const char *network,
+                          const char *name)
+{
+  g_autofree char *key = NULL;
+  guint n;
+
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), NULL);
+
+  if (name == NULL)
+    {
+      ChatNetwork *net = find_network (self, network);
+
+      return net ? net->server : NULL;
+    }
+  key = td_irc_casefold (name);
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->buffers));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TdChatBuffer) buffer = g_list_model_get_item (G_LIST_MODEL (self->buffers), i);
+
+      if (td_chat_buffer_get_kind (buffer) != TD_CHAT_BUFFER_SERVER &&
+          g_strcmp0 (td_chat_buffer_get_network (buffer), network) == 0 &&
+          g_str_equal (td_chat_buffer_get_key (buffer), key))
+        return buffer;
+    }
+  return NULL;
+}
+
+static gboolean
+find_position (TdChatView   *self,
+               TdChatBuffer *buffer,
+               guint        *position)
+{
+  return g_list_store_find (self->buffers, buffer, position);
+}
+
+/* Puts @buffer in the sidebar: after its network's server buffer, among
+ * the network's channels and queries in name order. */
+static void
+insert_buffer (TdChatView   *self,
+               TdChatBuffer *buffer)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->buffers));
+  const char *network = td_chat_buffer_get_network (buffer);
+  guint pos = n;
+  gboolean in_block = FALSE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TdChatBuffer) other = g_list_model_get_item (G_LIST_MODEL (self->buffers), i);
+      gboolean same = g_strcmp0 (td_chat_buffer_get_network (other), network) == 0;
+
+      if (td_chat_buffer_get_kind (other) == TD_CHAT_BUFFER_SEARCH)
+        continue;
+      if (in_block && (!same || td_chat_buffer_get_kind (other) == TD_CHAT_BUFFER_SERVER))
+        {
+          pos = i;
+          break;
+        }
+      if (same && td_chat_buffer_get_kind (other) == TD_CHAT_BUFFER_SERVER)
+        {
+          in_block = TRUE;
+          continue;
+        }
+      if (in_block && g_strcmp0 (td_chat_buffer_get_key (other), td_chat_buffer_get_key (buffer)) > 0)
+        {
+          pos = i;
+          break;
+        }
+    }
+  g_list_store_insert (self->buffers, pos, buffer);
+}
+
+static void
+save_buffer (TdChatView   *self,
+             TdChatBuffer *buffer,
+             gboolean      open)
+{
+  const char *kind;
+
+  if (self->recorder == NULL)
+    return;
+  switch (td_chat_buffer_get_kind (buffer))
+    {
+    case TD_CHAT_BUFFER_SERVER: kind = "server"; break;
+    case TD_CHAT_BUFFER_QUERY: kind = "query"; break;
+    case TD_CHAT_BUFFER_CHANNEL: kind = "channel"; break;
+    default: return;
+    }
+  td_recorder_save_values (self->recorder, SQL_ENSURE_BUFFER,
+                           TD_TEXT (td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_SERVER ?
+                                    SERVER_BUFFER_KEY : td_chat_buffer_get_key (buffer)),
+                           TD_TEXT (kind), TD_BOOL (open),
+                           TD_TEXT (td_chat_buffer_get_network (buffer)));
+}
+
+/* The buffer of @name on @net, made (and saved) if @create. */
+static TdChatBuffer *
+ensure_buffer (TdChatView       *self,
+               ChatNetwork      *net,
+               const char       *name,
+               TdChatBufferKind  kind,
+               gboolean          create)
+{
+  TdChatBuffer *buffer = td_chat_view_find_buffer (self, net->name, name);
+  g_autoptr(TdChatBuffer) made = NULL;
+
+  if (buffer != NULL || !create)
+    return buffer;
+  made = td_chat_buffer_new (kind, net->name, name);
+  insert_buffer (self, made);
+  save_buffer (self, made, TRUE);
+  return made;
+}
+
+static void
+save_line (TdChatView   *self,
+           TdChatBuffer *buffer,
+           TdChatLine   *line)
+{
+  const char *key;
+
+  if (self->recorder == NULL || td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_SEARCH)
+    return;
+  key = td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_SERVER ? SERVER_BUFFER_KEY : td_chat_buffer_get_key (buffer);
+  td_recorder_save_values (self->recorder, SQL_SAVE_LINE,
+                           TD_TEXT (td_chat_line_get_msgid (line)),
+                           TD_INT (td_chat_line_get_time (line)),
+                           TD_TEXT (td_chat_line_get_nick (line)),
+                           TD_TEXT (td_chat_line_kind_to_string (td_chat_line_get_kind (line))),
+                           TD_TEXT (td_chat_line_get_text (line)),
+                           TD_TEXT (td_chat_buffer_get_network (buffer)),
+                           TD_TEXT (key));
+}
+
+TdChatBuffer *
+td_chat_view_get_selected (TdChatView *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), NULL);
+  return gtk_single_selection_get_selected_item (self->selection);
+}
+
+void
+td_chat_view_select (TdChatView   *self,
+                     TdChatBuffer *buffer)
+{
+  guint pos;
+
+  g_return_if_fail (TD_IS_CHAT_VIEW (self));
+  if (buffer != NULL && find_position (self, buffer, &pos))
+    gtk_single_selection_set_selected (self->selection, pos);
+}
+
+static ChatNetwork *
+network_of (TdChatView   *self,
+            TdChatBuffer *buffer)
+{
+  return buffer ? find_network (self, td_chat_buffer_get_network (buffer)) : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lines                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Lines made while handling one batch of events, per buffer; they go into
+ * the models together at the end. */
+typedef struct
+{
+  GHashTable *lines;   /* TdChatBuffer -> GPtrArray of TdChatLine */
+} Pending;
+
+static void
+pending_add (Pending      *pending,
+             TdChatBuffer *buffer,
+             TdChatLine   *line)
+{
+  GPtrArray *lines = g_hash_table_lookup (pending->lines, buffer);
+
+  if (lines == NULL)
+    {
+      lines = g_ptr_array_new_with_free_func (g_object_unref);
+      g_hash_table_insert (pending->lines, g_object_ref (buffer), lines);
+    }
+  g_ptr_array_add (lines, line);
+}
+
+static gboolean
+window_is_active (TdChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  return GTK_IS_WINDOW (root) && gtk_window_is_active (GTK_WINDOW (root));
+}
+
+static gboolean
+buffer_is_visible (TdChatView   *self,
+                   TdChatBuffer *buffer)
+{
+  return td_chat_view_get_selected (self) == buffer && gtk_widget_get_mapped (GTK_WIDGET (self));
+}
+
+static void
+notify_line (TdChatView   *self,
+             TdChatBuffer *buffer,
+             TdChatLine   *line)
+{
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *id = NULL;
+
+  if (self->app == NULL || window_is_active (self))
+    return;
+  if (td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_QUERY)
+    title = g_strdup (td_chat_line_get_nick (line));
+  else
+    title = g_strdup_printf (_("%s in %s"), td_chat_line_get_nick (line), td_chat_buffer_get_name (buffer));
+  notification = g_notification_new (title);
+  g_notification_set_body (notification, td_chat_line_get_text (line));
+  g_notification_set_default_action_and_target (notification, "app.show-view", "s", "chat");
+  id = g_strdup_printf ("chat-%s-%s", td_chat_buffer_get_network (buffer), td_chat_buffer_get_key (buffer));
+  g_application_send_notification (G_APPLICATION (self->app), id, notification);
+}
+
+/* Files a live line: saved in the log, queued for the model, counted as
+ * unread or a mention where the user is not looking. Takes @line. */
+static void
+add_line (TdChatView   *self,
+          Pending      *pending,
+          ChatNetwork  *net,
+          TdChatBuffer *buffer,
+          TdChatLine   *line)
+{
+  guint flags = td_chat_line_get_flags (line);
+
+  if (td_chat_line_is_talk (line) && !(flags & TD_CHAT_LINE_SELF) &&
+      (td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_QUERY ||
+       td_chat_text_mentions (td_chat_line_get_text (line), net->nick)))
+    {
+      flags |= TD_CHAT_LINE_MENTION;
+      td_chat_line_set_flags (line, flags);
+    }
+
+  save_line (self, buffer, line);
+
+  if (!(flags & (TD_CHAT_LINE_SELF | TD_CHAT_LINE_HISTORY)) && td_chat_line_is_talk (line))
+    {
+      gboolean mention = (flags & TD_CHAT_LINE_MENTION) != 0;
+
+      if (!buffer_is_visible (self, buffer))
+        td_chat_buffer_add_unread (buffer, 1, mention ? 1 : 0);
+      if (mention)
+        notify_line (self, buffer, line);
+    }
+  pending_add (pending, buffer, line);
+}
+
+/* Where a line without a buffer of its own goes: the buffer the user
+ * looks at when it belongs to @net, else the network's server buffer. */
+static TdChatBuffer *
+active_buffer_of (TdChatView  *self,
+                  ChatNetwork *net)
+{
+  TdChatBuffer *selected = td_chat_view_get_selected (self);
+
+  if (selected != NULL && g_strcmp0 (td_chat_buffer_get_network (selected), net->name) == 0)
+    return selected;
+  return net->server;
+}
+
+static void
+add_info (TdChatView     *self,
+          Pending        *pending,
+          ChatNetwork    *net,
+          TdChatBuffer   *buffer,
+          TdChatLineKind  kind,
+          const char     *nick,
+          const char     *text)
+{
+  add_line (self, pending, net, buffer ? buffer : net->server,
+            td_chat_line_new (kind, g_get_real_time (), nick, text, NULL));
+}
+
+static void
+pending_flush (TdChatView *self,
+               Pending    *pending)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, pending->lines);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    td_chat_buffer_append (key, value);
+  g_hash_table_unref (pending->lines);
+}
+
+static Pending
+pending_new (void)
+{
+  return (Pending) { g_hash_table_new_full (NULL, NULL, g_object_unref, (GDestroyNotify) g_ptr_array_unref) };
+}
+
+/* ------------------------------------------------------------------ */
+/* IRC events                                                          */
+/* ------------------------------------------------------------------ */
+
+static char *
+retry_status (ChatNetwork *net)
+{
+  gint64 left = (net->retry_at - g_get_monotonic_time () + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
+
+  left = MAX (left, 0);
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Retrying in %d second", "Retrying in %d seconds", left),
+                          (int) left);
+}
+
+static void
+update_network_status (TdChatView  *self,
+                       ChatNetwork *net)
+{
+  g_autofree char *status = NULL;
+
+  switch (net->state)
+    {
+    case TD_IRC_STATE_DISCONNECTED:
+      status = g_strdup (net->client == NULL && net->local && net->port == 0 ?
+                         _("Waiting for the local server") : _("Disconnected"));
+      break;
+    case TD_IRC_STATE_CONNECTING:
+      status = g_strdup (_("Connecting…"));
+      break;
+    case TD_IRC_STATE_REGISTERING:
+      status = g_strdup (_("Logging in…"));
+      break;
+    case TD_IRC_STATE_CONNECTED:
+      status = g_strdup_printf (_("Connected as %s"), net->nick);
+      break;
+    case TD_IRC_STATE_RETRYING:
+      status = retry_status (net);
+      break;
+    default:
+      break;
+    }
+  td_chat_buffer_set_status (net->server, status);
+}
+
+/* Counts down "Retrying in N seconds" once a second while a network
+ * waits to retry. */
+static gboolean
+status_tick_cb (gpointer user_data)
+{
+  TdChatView *self = user_data;
+  gboolean any = FALSE;
+
+  for (guint i = 0; i < self->networks->len; i++)
+    {
+      ChatNetwork *net = g_ptr_array_index (self->networks, i);
+
+      if (net->state == TD_IRC_STATE_RETRYING)
+        {
+          update_network_status (self, net);
+          any = TRUE;
+        }
+    }
+  if (!any)
+    {
+      self->status_source = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static TdChatLineKind
+line_kind_for (TdIrcEventType type)
+{
+  switch (type)
+    {
+    case TD_IRC_EVENT_MESSAGE: return TD_CHAT_LINE_MESSAGE;
+    case TD_IRC_EVENT_ACTION: return TD_CHAT_LINE_ACTION;
+    case TD_IRC_EVENT_NOTICE: return TD_CHAT_LINE_NOTICE;
+    default: return TD_CHAT_LINE_INFO;
+    }
+}
+
+static TdChatLine *
+line_from_event (TdIrcEvent *event)
+{
+  TdChatLine *line = td_chat_line_new (line_kind_for (event->type), event->time,
+                                       event->nick, event->text, event->msgid);
+  guint flags = 0;
+
+  if (event->flags & TD_IRC_EVENT_FLAG_SELF)
+    flags |= TD_CHAT_LINE_SELF;
+  if (event->flags & TD_IRC_EVENT_FLAG_HISTORY)
+    flags |= TD_CHAT_LINE_HISTORY;
+  td_chat_line_set_flags (line, flags);
+  return line;
+}
+
+static void
+handle_history (TdChatView  *self,
+                ChatNetwork *net,
+                TdIrcEvent  *event)
+{
+  TdChatBuffer *buffer = td_chat_view_find_buffer (self, net->name, event->target);
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_object_unref);
+  gboolean before = (event->flags & TD_IRC_EVENT_FLAG_BEFORE) != 0;
+
+  if (buffer == NULL)
+    return;
+  for (guint i = 0; event->history && i < event->history->len; i++)
+    {
+      TdIrcEvent *item = g_ptr_array_index (event->history, i);
+      TdChatLine *line;
+
+      if (item->type != TD_IRC_EVENT_MESSAGE && item->type != TD_IRC_EVENT_ACTION &&
+          item->type != TD_IRC_EVENT_NOTICE)
+        continue;
+      line = line_from_event (item);
+      if (td_chat_text_mentions (td_chat_line_get_text (line), net->nick) &&
+          !(td_chat_line_get_flags (line) & TD_CHAT_LINE_SELF))
+        td_chat_line_set_flags (line, td_chat_line_get_flags (line) | TD_CHAT_LINE_MENTION);
+      save_line (self, buffer, line);
+      g_ptr_array_add (lines, line);
+    }
+  td_chat_buffer_merge (buffer, lines);
+
+  if (before)
+    {
+      td_chat_buffer_set_loading (buffer, FALSE);
+      /* Nothing more on the server: the local log may go further back. */
+      if (lines->len == 0)
+        {
+          td_chat_buffer_set_server_done (buffer, TRUE);
+          td_chat_view_load_older (self, buffer);
+        }
+    }
+}
+
+static void
+handle_event (TdChatView  *self,
+              Pending     *pending,
+              ChatNetwork *net,
+              TdIrcEvent  *event)
+{
+  TdChatBuffer *buffer = NULL;
+  g_autofree char *text = NULL;
+
+  switch (event->type)
+    {
+    case TD_IRC_EVENT_STATE:
+      {
+        TdIrcState old = net->state;
+
+        net->state = event->state;
+        if (event->state == TD_IRC_STATE_RETRYING)
+          {
+            net->retry_at = g_get_monotonic_time () + (gint64) event->retry_in_ms * 1000;
+            if (self->status_source == 0)
+              self->status_source = g_timeout_add_seconds (1, status_tick_cb, self);
+          }
+        if (old == TD_IRC_STATE_CONNECTED && event->state != TD_IRC_STATE_CONNECTED)
+          {
+            guint n = g_list_model_get_n_items (G_LIST_MODEL (self->buffers));
+
+            for (guint i = 0; i < n; i++)
+              {
+                g_autoptr(TdChatBuffer) b = g_list_model_get_item (G_LIST_MODEL (self->buffers), i);
+
+                if (td_chat_buffer_get_kind (b) == TD_CHAT_BUFFER_CHANNEL &&
+                    g_strcmp0 (td_chat_buffer_get_network (b), net->name) == 0)
+                  td_chat_buffer_set_joined (b, FALSE);
+              }
+          }
+        update_network_status (self, net);
+        if (event->state == TD_IRC_STATE_CONNECTING)
+          text = g_strdup_printf (_("Connecting to %s port %u…"), net->host, net->port);
+        else if (event->state == TD_IRC_STATE_RETRYING)
+          text = g_strdup_printf (_("Connection lost (%s). Retrying in %.1f s."),
+                                  event->text ? event->text : _("no reason given"),
+                                  event->retry_in_ms / 1000.0);
+        else if (event->state == TD_IRC_STATE_DISCONNECTED && event->text != NULL)
+          text = g_strdup_printf (_("Disconnected: %s"), event->text);
+        if (text != NULL)
+          add_info (self, pending, net, NULL,
+                    event->state == TD_IRC_STATE_CONNECTING ? TD_CHAT_LINE_INFO : TD_CHAT_LINE_ERROR,
+                    NULL, text);
+        td_chat_view_update_header (self);
+      }
+      break;
+
+    case TD_IRC_EVENT_REGISTERED:
+      g_free (net->nick);
+      net->nick = g_strdup (event->nick);
+      update_network_status (self, net);
+      text = g_strdup_printf (_("Connected as %s"), event->nick);
+      add_info (self, pending, net, NULL, TD_CHAT_LINE_INFO, NULL, text);
+      if (!net->registered_once)
+        {
+          net->registered_once = TRUE;
+          for (guint i = 0; i < net->autojoin->len; i++)
+            td_irc_client_join (net->client, g_ptr_array_index (net->autojoin, i), NULL);
+        }
+      break;
+
+    case TD_IRC_EVENT_NICK_IN_USE:
+      text = g_strdup_printf (_("The nick %s is taken; trying %s"), event->text, event->nick);
+      add_info (self, pending, net, NULL, TD_CHAT_LINE_ERROR, NULL, text);
+      break;
+
+    case TD_IRC_EVENT_CAPS:
+      net->chathistory = event->params != NULL &&
+                         (g_strv_contains ((const char * const *) event->params, "draft/chathistory") ||
+                          g_strv_contains ((const char * const *) event->params, "chathistory"));
+      text = g_strdup_printf (_("Capabilities: %s"), event->text && *event->text ? event->text : _("none"));
+      add_info (self, pending, net, NULL, TD_CHAT_LINE_INFO, NULL, text);
+      break;
+
+    case TD_IRC_EVENT_MESSAGE:
+    case TD_IRC_EVENT_ACTION:
+    case TD_IRC_EVENT_NOTICE:
+      if (event->target == NULL)
+        buffer = event->type == TD_IRC_EVENT_NOTICE && event->userhost == NULL ? net->server
+                                                                              : active_buffer_of (self, net);
+      else
+        buffer = ensure_buffer (self, net, event->target,
+                                (event->flags & TD_IRC_EVENT_FLAG_QUERY) ? TD_CHAT_BUFFER_QUERY : TD_CHAT_BUFFER_CHANNEL,
+                                (event->flags & TD_IRC_EVENT_FLAG_QUERY) != 0);
+      if (buffer == NULL)
+        buffer = net->server;
+      if (td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_QUERY)
+        td_chat_buffer_set_joined (buffer, TRUE);
+      add_line (self, pending, net, buffer, line_from_event (event));
+      break;
+
+    case TD_IRC_EVENT_CTCP:
+      text = g_strdup_printf (_("CTCP %s from %s %s"), event->command, event->nick ? event->nick : "?",
+                              event->text ? event->text : "");
+      add_info (self, pending, net, active_buffer_of (self, net), TD_CHAT_LINE_INFO, NULL, text);
+      break;
+
+    case TD_IRC_EVENT_JOINED:
+      {
+        g_autofree char *key = td_irc_casefold (event->target);
+
+        buffer = ensure_buffer (self, net, event->target, TD_CHAT_BUFFER_CHANNEL, TRUE);
+        td_chat_buffer_set_name (buffer, event->target);
+        td_chat_buffer_set_joined (buffer, TRUE);
+        td_chat_buffer_set_server_done (buffer, FALSE);
+        save_buffer (self, buffer, TRUE);
+        text = g_strdup_printf (_("You joined %s"), event->target);
+        add_line (self, pending, net, buffer, td_chat_line_new (TD_CHAT_LINE_JOIN, event->time, event->nick, text, NULL));
+        if (g_hash_table_remove (net->select_on_join, key))
+          td_chat_view_select (self, buffer);
+        /* What was said while we were away. */
+        if (net->chathistory)
+          td_irc_client_history_latest (net->client, event->target, SERVER_PAGE);
+      }
+      break;
+
+    case TD_IRC_EVENT_PARTED:
+      buffer = td_chat_view_find_buffer (self, net->name, event->target);
+      if (buffer == NULL)
+        break;
+      td_chat_buffer_set_joined (buffer, FALSE);
+      save_buffer (self, buffer, FALSE);
+      if (event->flags & TD_IRC_EVENT_FLAG_KICKED)
+        text = g_strdup_printf (_("%s kicked you from %s (%s)"), event->nick, event->target,
+                                event->text ? event->text : "");
+      else
+        text = g_strdup_printf (_("You left %s"), event->target);
+      add_line (self, pending, net, buffer,
+                td_chat_line_new (event->flags & TD_IRC_EVENT_FLAG_KICKED ? TD_CHAT_LINE_KICK : TD_CHAT_LINE_PART,
+                                  event->time, event->nick, text, NULL));
+      td_chat_view_update_header (self);
+      break;
+
+    case TD_IRC_EVENT_JOIN:
+    case TD_IRC_EVENT_PART:
+    case TD_IRC_EVENT_QUIT:
+    case TD_IRC_EVENT_KICK:
+    case TD_IRC_EVENT_NICK:
+    case TD_IRC_EVENT_MODE:
+      {
+        TdChatLineKind kind = TD_CHAT_LINE_INFO;
+
+        buffer = event->target ? td_chat_view_find_buffer (self, net->name, event->target) : NULL;
+        if (buffer == NULL)
+          buffer = active_buffer_of (self, net);
+        switch (event->type)
+          {
+          case TD_IRC_EVENT_JOIN:
+            kind = TD_CHAT_LINE_JOIN;
+            text = g_strdup_printf (_("%s joined"), event->nick);
+            break;
+          case TD_IRC_EVENT_PART:
+            kind = TD_CHAT_LINE_PART;
+            text = event->text && *event->text ? g_strdup_printf (_("%s left (%s)"), event->nick, event->text)
+                                               : g_strdup_printf (_("%s left"), event->nick);
+            break;
+          case TD_IRC_EVENT_QUIT:
+            kind = TD_CHAT_LINE_QUIT;
+            text = event->text && *event->text ? g_strdup_printf (_("%s quit (%s)"), event->nick, event->text)
+                                               : g_strdup_printf (_("%s quit"), event->nick);
+            break;
+          case TD_IRC_EVENT_KICK:
+            kind = TD_CHAT_LINE_KICK;
+            text = g_strdup_printf (_("%s kicked %s (%s)"), event->nick,
+                                    event->params && event->params[0] && event->params[1] ? event->params[1] : "?",
+                                    event->text ? event->text : "");
+            break;
+          case TD_IRC_EVENT_NICK:
+            kind = TD_CHAT_LINE_NICK;
+            if (event->flags & TD_IRC_EVENT_FLAG_SELF)
+              {
+                g_free (net->nick);
+                net->nick = g_strdup (event->text);
+                update_network_status (self, net);
+                if (net->local && event->target == NULL)
+                  g_settings_set_string (self->settings, "chat-nick", event->text);
+                text = g_strdup_printf (_("You are now known as %s"), event->text);
+              }
+            else
+              text = g_strdup_printf (_("%s is now known as %s"), event->nick, event->text);
+            break;
+          case TD_IRC_EVENT_MODE:
+            kind = TD_CHAT_LINE_MODE;
+            text = g_strdup_printf (_("%s sets mode %s"), event->nick ? event->nick : "?", event->text);
+            break;
+          default:
+            break;
+          }
+        add_line (self, pending, net, buffer, td_chat_line_new (kind, event->time, event->nick, text, event->msgid));
+      }
+      break;
+
+    case TD_IRC_EVENT_TOPIC:
+      buffer = td_chat_view_find_buffer (self, net->name, event->target);
+      if (buffer == NULL)
+        break;
+      td_chat_buffer_set_topic (buffer, event->text);
+      if (self->recorder != NULL)
+        td_recorder_save_values (self->recorder, SQL_SET_TOPIC, TD_TEXT (event->text),
+                                 TD_TEXT (td_chat_buffer_get_key (buffer)), TD_TEXT (net->name));
+      if (event->nick != NULL)
+        text = g_strdup_printf (_("%s changed the topic to: %s"), event->nick, event->text);
+      else
+        text = g_strdup_printf (_("Topic: %s"), event->text && *event->text ? event->text : _("(none)"));
+      add_line (self, pending, net, buffer, td_chat_line_new (TD_CHAT_LINE_TOPIC, event->time, event->nick, text, NULL));
+      td_chat_view_update_header (self);
+      break;
+
+    case TD_IRC_EVENT_MEMBERS:
+      buffer = td_chat_view_find_buffer (self, net->name, event->target);
+      if (buffer != NULL)
+        {
+          g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func (g_object_unref);
+
+          for (guint i = 0; i < event->members->len; i++)
+            {
+              TdIrcMemberInfo *info = g_ptr_array_index (event->members, i);
+
+              g_ptr_array_add (members, td_chat_member_new (info->nick, info->prefix, info->away));
+            }
+          td_chat_buffer_set_members (buffer, members);
+        }
+      break;
+
+    case TD_IRC_EVENT_AWAY:
+      break;
+
+    case TD_IRC_EVENT_INVITE:
+      text = g_strdup_printf (_("%s invites you to %s (type /join %s)"), event->nick, event->target, event->target);
+      add_info (self, pending, net, active_buffer_of (self, net), TD_CHAT_LINE_INFO, NULL, text);
+      break;
+
+    case TD_IRC_EVENT_NUMERIC:
+      buffer = event->target ? td_chat_view_find_buffer (self, net->name, event->target) : NULL;
+      if (buffer == NULL)
+        {
+          int code = atoi (event->command);
+
+          /* Welcome, MOTD and ISUPPORT belong to the server buffer; the
+           * replies to what the user asked go where they look. */
+          buffer = (code < 200 || (code >= 372 && code <= 376) || code == 422 || code == 265 || code == 266 ||
+                    code == 250 || code == 251 || code == 252 || code == 253 || code == 254 || code == 255)
+                   ? net->server : active_buffer_of (self, net);
+        }
+      {
+        int code = atoi (event->command);
+
+        add_line (self, pending, net, buffer,
+                  td_chat_line_new (code >= 400 && code < 600 ? TD_CHAT_LINE_ERROR : TD_CHAT_LINE_NUMERIC,
+                                    event->time, event->command, event->text, NULL));
+      }
+      break;
+
+    case TD_IRC_EVENT_ERROR:
+      buffer = event->target ? td_chat_view_find_buffer (self, net->name, event->target) : NULL;
+      add_info (self, pending, net, buffer ? buffer : active_buffer_of (self, net), TD_CHAT_LINE_ERROR,
+                NULL, event->text);
+      break;
+
+    case TD_IRC_EVENT_HISTORY:
+      handle_history (self, net, event);
+      break;
+
+    case TD_IRC_EVENT_RAW:
+      add_info (self, pending, net, NULL, TD_CHAT_LINE_INFO, event->command, event->text);
+      break;
+
+    default:
+      break;
+    }
+}
+
+static void
+handle_batch (TdChatView      *self,
+              TdIrcEventBatch *batch)
+{
+  ChatNetwork *net = find_network_by_id (self, batch->network);
+  Pending pending;
+
+  if (net == NULL)
+    return;
+  pending = pending_new ();
+  for (guint i = 0; i < batch->events->len; i++)
+    handle_event (self, &pending, net, g_ptr_array_index (batch->events, i));
+  pending_flush (self, &pending);
+}
+
+/* ------------------------------------------------------------------ */
+/* The log                                                             */
+/* ------------------------------------------------------------------ */
+
+static TdChatLine *
+line_from_row (const TdRows *rows,
+               guint         row,
+               guint         col_msgid,
+               guint         col_time,
+               guint         col_sender,
+               guint         col_kind,
+               guint         col_text)
+{
+  TdChatLine *line = td_chat_line_new (td_chat_line_kind_from_string (td_rows_get_text (rows, row, col_kind)),
+                                       td_rows_get_int (rows, row, col_time),
+                                       td_rows_get_text (rows, row, col_sender),
+                                       td_rows_get_text (rows, row, col_text),
+                                       col_msgid != G_MAXUINT ? td_rows_get_text (rows, row, col_msgid) : NULL);
+
+  td_chat_line_set_flags (line, TD_CHAT_LINE_HISTORY);
+  return line;
+}
+
+static ChatNetwork *
+add_network (TdChatView *self,
+             const char *name,
+             const char *host,
+             guint16     port,
+             gboolean    tls,
+             const char *nick,
+             const char *sasl_account)
+{
+  ChatNetwork *net = g_new0 (ChatNetwork, 1);
+
+  net->id = ++self->next_network_id;
+  net->name = g_strdup (name);
+  net->host = g_strdup (host);
+  net->port = port;
+  net->tls = tls;
+  net->local = g_strcmp0 (name, TD_CHAT_LOCAL_NETWORK) == 0;
+  net->nick_config = g_strdup (nick);
+  net->nick = g_strdup (nick);
+  net->sasl_account = g_strdup (sasl_account);
+  net->autojoin = g_ptr_array_new_with_free_func (g_free);
+  net->select_on_join = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  net->server = td_chat_buffer_new (TD_CHAT_BUFFER_SERVER, name, name);
+  td_chat_buffer_set_joined (net->server, TRUE);
+  g_ptr_array_add (self->networks, net);
+  insert_buffer (self, net->server);
+  update_network_status (self, net);
+  return net;
+}
+
+static char *
+default_nick (void)
+{
+  const char *user = g_get_user_name ();
+  GString *nick = g_string_new (NULL);
+
+  for (const char *p = user; p && *p && nick->len < 16; p++)
+    if (g_ascii_isalnum (*p) || strchr ("-_[]{}\\`^|", *p))
+      g_string_append_c (nick, *p);
+  if (nick->len == 0 || g_ascii_isdigit (nick->str[0]) || nick->str[0] == '-')
+    g_string_prepend (nick, "user");
+  return g_string_free (nick, FALSE);
+}
+
+static char *
+local_nick (TdChatView *self)
+{
+  g_autofree char *nick = g_settings_get_string (self->settings, "chat-nick");
+
+  /* First run: the user name, kept so it stays the same. */
+  if (nick == NULL || *nick == '\0')
+    {
+      g_free (nick);
+      nick = default_nick ();
+      g_settings_set_string (self->settings, "chat-nick", nick);
+    }
+  return g_steal_pointer (&nick);
+}
+
+static void
+load_networks (TdChatView *self,
+               TdRows     *rows)
+{
+  for (guint i = 0; rows->error == NULL && i < rows->n_rows; i++)
+    {
+      const char *name = td_rows_get_text (rows, i, 0);
+
+      if (name == NULL || find_network (self, name) != NULL)
+        continue;
+      add_network (self, name, td_rows_get_text (rows, i, 1), td_rows_get_int (rows, i, 2),
+                   td_rows_get_int (rows, i, 3) != 0, td_rows_get_text (rows, i, 4),
+                   td_rows_get_text (rows, i, 5));
+    }
+}
+
+static void
+load_buffers (TdChatView *self,
+              TdRows     *rows)
+{
+  for (guint i = 0; rows->error == NULL && i < rows->n_rows; i++)
+    {
+      ChatNetwork *net = find_network (self, td_rows_get_text (rows, i, 0));
+      const char *name = td_rows_get_text (rows, i, 1);
+      const char *kind = td_rows_get_text (rows, i, 2);
+      TdChatBuffer *buffer;
+
+      if (net == NULL || name == NULL || g_strcmp0 (kind, "server") == 0)
+        continue;
+      buffer = ensure_buffer (self, net, name,
+                              g_strcmp0 (kind, "query") == 0 ? TD_CHAT_BUFFER_QUERY : TD_CHAT_BUFFER_CHANNEL, TRUE);
+      td_chat_buffer_set_topic (buffer, td_rows_get_text (rows, i, 3));
+      if (td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_CHANNEL)
+        g_ptr_array_add (net->autojoin, g_strdup (name));
+      else
+        td_chat_buffer_set_joined (buffer, TRUE);
+    }
+}
+
+static void
+load_recent (TdChatView *self,
+             TdRows     *rows)
+{
+  g_autoptr(GHashTable) lines = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (guint i = 0; rows->error == NULL && i < rows->n_rows; i++)
+    {
+      const char *network = td_rows_get_text (rows, i, 0);
+      const char *name = td_rows_get_text (rows, i, 1);
+      TdChatBuffer *buffer = td_chat_view_find_buffer (self, network,
+                                                       g_strcmp0 (name, SERVER_BUFFER_KEY) == 0 ? NULL : name);
+      GPtrArray *list;
+
+      if (buffer == NULL)
+        continue;
+      list = g_hash_table_lookup (lines, buffer);
+      if (list == NULL)
+        {
+          list = g_ptr_array_new_with_free_func (g_object_unref);
+          g_hash_table_insert (lines, buffer, list);
+        }
+      g_ptr_array_add (list, line_from_row (rows, i, 2, 3, 4, 5, 6));
+    }
+  g_hash_table_iter_init (&iter, lines);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    td_chat_buffer_merge (key, value);
+}
+
+/* Pages of the local log, oldest first, for one buffer. */
+static void
+older_reply_cb (TdMailboxId  id,
+                TdMail      *mail,
+                gpointer     user_data)
+{
+  TdChatBuffer *buffer = user_data;
+  TdRows *rows = mail->data;
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_object_unref);
+
+  td_chat_buffer_set_loading (buffer, FALSE);
+  if (rows->error != NULL || rows->n_rows == 0)
+    {
+      td_chat_buffer_set_local_done (buffer, TRUE);
+      return;
+    }
+  for (guint i = rows->n_rows; i > 0; i--)
+    g_ptr_array_add (lines, line_from_row (rows, i - 1, 0, 1, 2, 3, 4));
+  td_chat_buffer_merge (buffer, lines);
+}
+
+static void
+td_chat_view_load_older (TdChatView   *self,
+                         TdChatBuffer *buffer)
+{
+  ChatNetwork *net = network_of (self, buffer);
+  g_autoptr(TdChatLine) oldest = NULL;
+  TdMailboxId reply;
+  TdChatBufferKind kind;
+
+  if (net == NULL || td_chat_buffer_get_loading (buffer))
+    return;
+  kind = td_chat_buffer_get_kind (buffer);
+  oldest = td_chat_buffer_get_oldest (buffer);
+
+  if ((kind == TD_CHAT_BUFFER_CHANNEL || kind == TD_CHAT_BUFFER_QUERY) && net->chathistory &&
+      net->state == TD_IRC_STATE_CONNECTED && !td_chat_buffer_get_server_done (buffer) &&
+      (kind == TD_CHAT_BUFFER_QUERY || td_chat_buffer_get_joined (buffer)))
+    {
+      td_chat_buffer_set_loading (buffer, TRUE);
+      td_irc_client_history_before (net->client, td_chat_buffer_get_name (buffer),
+                                    oldest ? td_chat_line_get_msgid (oldest) : NULL,
+                                    oldest ? td_chat_line_get_time (oldest) : 0, SERVER_PAGE);
+      return;
+    }
+  if (self->recorder == NULL || td_chat_buffer_get_local_done (buffer))
+    return;
+  td_chat_buffer_set_loading (buffer, TRUE);
+  reply = td_mailbox_open_transient (g_main_context_default (), G_PRIORITY_DEFAULT, older_reply_cb,
+                                     g_object_ref (buffer), g_object_unref);
+  td_recorder_load_values (self->recorder, SQL_LOAD_OLDER, reply, MAIL_OLDER,
+                           TD_TEXT (net->name),
+                           TD_TEXT (kind == TD_CHAT_BUFFER_SERVER ? SERVER_BUFFER_KEY : td_chat_buffer_get_key (buffer)),
+                           TD_INT (oldest ? td_chat_line_get_time (oldest) : G_MAXINT64),
+                           TD_INT (TD_CHAT_LOG_PAGE));
+}
+
+static void
+show_search_results (TdChatView *self,
+                     TdRows     *rows)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (self->search_buffer == NULL)
+    {
+      self->search_buffer = td_chat_buffer_new (TD_CHAT_BUFFER_SEARCH, "", _("Search Results"));
+      g_list_store_insert (self->buffers, 0, self->search_buffer);
+    }
+  td_chat_buffer_clear (self->search_buffer);
+  if (rows->error != NULL)
+    g_ptr_array_add (lines, td_chat_line_new (TD_CHAT_LINE_ERROR, g_get_real_time (), NULL,
+                                              rows->error->message, NULL));
+  else if (rows->n_rows == 0)
+    g_ptr_array_add (lines, td_chat_line_new (TD_CHAT_LINE_INFO, g_get_real_time (), NULL,
+                                              _("Nothing found"), NULL));
+  for (guint i = rows->n_rows; rows->error == NULL && i > 0; i--)
+    {
+      g_autofree char *text = g_strdup_printf ("%s · %s: %s", td_rows_get_text (rows, i - 1, 1),
+                                               td_rows_get_text (rows, i - 1, 0),
+                                               td_rows_get_text (rows, i - 1, 5));
+      TdChatLine *line = td_chat_line_new (td_chat_line_kind_from_string (td_rows_get_text (rows, i - 1, 4)),
+                                           td_rows_get_int (rows, i - 1, 2), td_rows_get_text (rows, i - 1, 3),
+                                           text, NULL);
+
+      g_ptr_array_add (lines, line);
+    }
+  td_chat_buffer_append (self->search_buffer, lines);
+  td_chat_view_select (self, self->search_buffer);
+}
+
+void
+td_chat_view_search (TdChatView *self,
+                     const char *query)
+{
+  g_auto(GStrv) words = NULL;
+  g_autoptr(GString) match = g_string_new (NULL);
+
+  g_return_if_fail (TD_IS_CHAT_VIEW (self));
+  if (self->recorder == NULL || query == NULL)
+    return;
+  /* Every word as a quoted FTS5 string: what the user types is text, not
+   * query syntax. */
+  words = g_strsplit_set (query, " \t", -1);
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      g_autofree char *escaped = NULL;
+      g_auto(GStrv) parts = NULL;
+
+      if (words[i][0] == '\0')
+        continue;
+      parts = g_strsplit (words[i], "\"", -1);
+      escaped = g_strjoinv ("\"\"", parts);
+      g_string_append_printf (match, "%s\"%s\"", match->len ? " " : "", escaped);
+    }
+  if (match->len == 0)
+    return;
+  td_recorder_load_values (self->recorder, SQL_SEARCH, self->mailbox, MAIL_SEARCH,
+                           TD_TEXT (match->str), TD_INT (SEARCH_LIMIT));
+}
+
+static void
+search_activate_cb (TdChatView     *self,
+                    GtkSearchEntry *entry)
+{
+  td_chat_view_search (self, gtk_editable_get_text (GTK_EDITABLE (entry)));
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting                                                          */
+/* ------------------------------------------------------------------ */
+
+static void
+td_chat_view_connect_network (TdChatView  *self,
+                              ChatNetwork *net)
+{
+  g_autoptr(TdIrcClientConfig) config = NULL;
+
+  if (net->client != NULL || net->port == 0)
+    return;
+  config = td_irc_client_config_new ();
+  config->network = net->id;
+  g_free (config->host);
+  config->host = g_strdup (net->host);
+  config->port = net->port;
+  config->tls = net->tls;
+  config->nick = g_strdup (net->nick_config);
+  config->realname = g_strdup (net->nick_config);
+  config->sasl_account = g_strdup (net->sasl_account);
+  config->sasl_password = g_strdup (net->sasl_password);
+  net->client = td_irc_client_new (config, self->mailbox, MAIL_IRC);
+  td_irc_client_connect (net->client);
+}
+
+/* The embedded server binds its port on a thread of its own; until it has,
+ * the local network waits. */
+static gboolean
+poll_local_port_cb (gpointer user_data)
+{
+  TdChatView *self = user_data;
+  ChatNetwork *net = find_network (self, TD_CHAT_LOCAL_NETWORK);
+  guint16 port;
+
+  if (net == NULL || self->app == NULL)
+    {
+      self->poll_source = 0;
+      return G_SOURCE_REMOVE;
+    }
+  port = td_application_get_local_port (TD_APPLICATION (self->app), "chat");
+  if (port == 0)
+    return G_SOURCE_CONTINUE;
+  net->port = port;
+  td_chat_view_connect_network (self, net);
+  self->poll_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+td_chat_view_start_connections (TdChatView *self)
+{
+  ChatNetwork *local = find_network (self, TD_CHAT_LOCAL_NETWORK);
+  g_autofree char *nick = local_nick (self);
+
+  if (local == NULL)
+    local = add_network (self, TD_CHAT_LOCAL_NETWORK, "127.0.0.1", 0, FALSE, nick, NULL);
+  /* The local network always uses the chosen nick and the live port. */
+  g_free (local->nick_config);
+  local->nick_config = g_strdup (nick);
+  local->port = 0;
+
+  self->ready = TRUE;
+  for (guint i = 0; i < self->networks->len; i++)
+    {
+      ChatNetwork *net = g_ptr_array_index (self->networks, i);
+
+      if (!net->local)
+        td_chat_view_connect_network (self, net);
+    }
+  if (self->app != NULL)
+    {
+      g_autoptr(GSettings) settings = g_settings_new ("io.github.tidings.Tidings");
+
+      if (g_settings_get_boolean (settings, "local-server"))
+        {
+          if (poll_local_port_cb (self) == G_SOURCE_CONTINUE)
+            self->poll_source = g_timeout_add (200, poll_local_port_cb, self);
+        }
+      else
+        td_chat_buffer_set_status (local->server, _("The local server is off"));
+    }
+  if (td_chat_view_get_selected (self) == NULL)
+    td_chat_view_select (self, local->server);
+}
+
+static void
+view_mail_cb (TdMailboxId  id,
+              TdMail      *mail,
+              gpointer     user_data)
+{
+  TdChatView *self = user_data;
+
+  switch (mail->kind)
+    {
+    case MAIL_IRC:
+      handle_batch (self, mail->data);
+      break;
+    case MAIL_NETWORKS:
+      load_networks (self, mail->data);
+      break;
+    case MAIL_BUFFERS:
+      load_buffers (self, mail->data);
+      break;
+    case MAIL_LINES:
+      load_recent (self, mail->data);
+      td_chat_view_start_connections (self);
+      break;
+    case MAIL_SEARCH:
+      show_search_results (self, mail->data);
+      break;
+    case MAIL_HOVER:
+      {
+        HoverData *hover = mail->data;
+        TdChatBuffer *buffer = td_chat_view_get_selected (self);
+        TdChatMember *member = buffer ? td_chat_buffer_find_member (buffer, hover->nick) : NULL;
+        GString *text = g_string_new (NULL);
+        graphene_rect_t bounds;
+
+        if (!gtk_widget_get_mapped (hover->widget) ||
+            !gtk_widget_compute_bounds (hover->widget, GTK_WIDGET (self), &bounds))
+          {
+            g_string_free (text, TRUE);
+            break;
+          }
+        g_string_append_printf (text, "<b>%s</b>", hover->nick);
+        if (member != NULL)
+          {
+            const char *prefix = td_chat_member_get_prefix (member);
+
+            if (strchr (prefix, '@'))
+              g_string_append_printf (text, "\n%s", _("Channel operator"));
+            else if (strchr (prefix, '+'))
+              g_string_append_printf (text, "\n%s", _("Voiced"));
+            g_string_append_printf (text, "\n%s", td_chat_member_get_away (member) ? _("Away") : _("Here"));
+          }
+        else if (buffer != NULL && td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_CHANNEL)
+          g_string_append_printf (text, "\n%s", _("Not in this channel now"));
+        g_string_append_printf (text, "\n<small>%s</small>", _("/whois for details, /query to talk"));
+        gtk_label_set_markup (self->hover_label, text->str);
+        g_string_free (text, TRUE);
+        gtk_popover_set_pointing_to (self->hover_popover,
+                                     &(GdkRectangle) { bounds.origin.x, bounds.origin.y,
+                                                       MAX (bounds.size.width, 1), MAX (bounds.size.height, 1) });
+        gtk_popover_popup (self->hover_popover);
+      }
+      break;
+    default:
+      break;
+    }
+}
+
+/* The application is going away, and its recorder with it: say goodbye to
+ * every network now, while the log can still take the last lines. */
+static void
+app_shutdown_cb (GApplication *app,
+                 TdChatView   *self)
+{
+  g_clear_handle_id (&self->poll_source, g_source_remove);
+  g_clear_handle_id (&self->status_source, g_source_remove);
+  g_ptr_array_set_size (self->networks, 0);
+  self->recorder = NULL;
+  self->app = NULL;
+}
+
+static void
+td_chat_view_startup (TdChatView     *self,
+                      GtkApplication *app)
+{
+  g_autofree char *nick = NULL;
+
+  if (self->started)
+    return;
+  self->started = TRUE;
+  self->app = app;
+  g_signal_connect_object (app, "shutdown", G_CALLBACK (app_shutdown_cb), self, 0);
+  if (TD_IS_APPLICATION (app))
+    self->recorder = td_application_get_recorder (TD_APPLICATION (app));
+
+  if (self->recorder == NULL)
+    {
+      td_chat_view_start_connections (self);
+      return;
+    }
+  nick = local_nick (self);
+  td_recorder_save_values (self->recorder, SQL_ENSURE_NETWORK, TD_TEXT (TD_CHAT_LOCAL_NETWORK),
+                           TD_TEXT ("127.0.0.1"), TD_INT (0), TD_BOOL (FALSE), TD_TEXT (nick), TD_NULL,
+                           TD_INT (g_get_real_time () / G_USEC_PER_SEC));
+  /* The recorder answers in order: networks, then buffers, then lines;
+   * connecting waits for the last so that live lines come after the log. */
+  td_recorder_load (self->recorder, SQL_LOAD_NETWORKS, NULL, 0, self->mailbox, MAIL_NETWORKS);
+  td_recorder_load (self->recorder, SQL_LOAD_BUFFERS, NULL, 0, self->mailbox, MAIL_BUFFERS);
+  td_recorder_load_values (self->recorder, SQL_LOAD_RECENT, self->mailbox, MAIL_LINES, TD_INT (TD_CHAT_LOG_PAGE));
+}
+
+static void
+window_application_cb (GtkWindow  *window,
+                       GParamSpec *pspec,
+                       TdChatView *self)
+{
+  GtkApplication *app = gtk_window_get_application (window);
+
+  if (app != NULL)
+    {
+      g_signal_handlers_disconnect_by_func (window, window_application_cb, self);
+      td_chat_view_startup (self, app);
+    }
+}
+
+static void
+root_changed_cb (TdChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  if (self->started || !GTK_IS_WINDOW (root))
+    return;
+  if (gtk_window_get_application (GTK_WINDOW (root)) != NULL)
+    td_chat_view_startup (self, gtk_window_get_application (GTK_WINDOW (root)));
+  else
+    g_signal_connect_object (root, "notify::application", G_CALLBACK (window_application_cb), self, 0);
+}
+
+gboolean
+td_chat_view_add_network (TdChatView *self,
+                          const char *name,
+                          const char *host,
+                          guint16     port,
+                          gboolean    tls,
+                          const char *nick,
+                          const char *sasl_account,
+                          const char *sasl_password)
+{
+  ChatNetwork *net;
+
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), FALSE);
+  g_return_val_if_fail (name != NULL && host != NULL, FALSE);
+
+  if (find_network (self, name) != NULL)
+    return FALSE;
+  if (nick == NULL || *nick == '\0')
+    {
+      g_autofree char *fallback = local_nick (self);
+
+      net = add_network (self, name, host, port, tls, fallback, sasl_account);
+    }
+  else
+    net = add_network (self, name, host, port, tls, nick, sasl_account);
+  /* Passwords stay in memory for this session only. */
+  net->sasl_password = g_strdup (sasl_password);
+  if (self->recorder != NULL)
+    td_recorder_save_values (self->recorder, SQL_ENSURE_NETWORK, TD_TEXT (name), TD_TEXT (host),
+                             TD_INT (port), TD_BOOL (tls), TD_TEXT (net->nick_config),
+                             TD_TEXT (sasl_account), TD_INT (g_get_real_time () / G_USEC_PER_SEC));
+  save_buffer (self, net->server, TRUE);
+  if (self->ready)
+    td_chat_view_connect_network (self, net);
+  td_chat_view_select (self, net->server);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                            */
+/* ------------------------------------------------------------------ */
+
+static const struct
+{
+  const char *name;
+  const char *args;
+  const char *help;
+} commands[] = {
+  { "join", N_("#channel [key]"), N_("join a channel") },
+  { "part", N_("[#channel] [reason]"), N_("leave a channel") },
+  { "msg", N_("nick text"), N_("send a private message") },
+  { "query", N_("nick [text]"), N_("open a private conversation") },
+  { "me", N_("action"), N_("describe what you do") },
+  { "nick", N_("new-nick"), N_("change your nick") },
+  { "topic", N_("[text]"), N_("show or set the channel topic") },
+  { "away", N_("[message]"), N_("set yourself away, or back without a message") },
+  { "whois", N_("nick"), N_("ask the server about someone") },
+  { "mode", N_("[target] modes"), N_("show or change modes") },
+  { "kick", N_("nick [reason]"), N_("remove someone from the channel") },
+  { "invite", N_("nick [#channel]"), N_("invite someone to a channel") },
+  { "quote", N_("raw line"), N_("send a line to the server as it is") },
+  { "help", "", N_("list these commands") },
+  { "quit", N_("[reason]"), N_("disconnect from this network") },
+};
+
+/* A line in the selected buffer (or @buffer) that only the user sees. */
+static void
+show_local (TdChatView     *self,
+            TdChatBuffer   *buffer,
+            TdChatLineKind  kind,
+            const char     *text)
+{
+  ChatNetwork *net = network_of (self, buffer);
+  Pending pending = pending_new ();
+
+  if (net != NULL)
+    add_line (self, &pending, net, buffer, td_chat_line_new (kind, g_get_real_time (), NULL, text, NULL));
+  else
+    pending_add (&pending, buffer, td_chat_line_new (kind, g_get_real_time (), NULL, text, NULL));
+  pending_flush (self, &pending);
+}
+
+static void
+show_help (TdChatView   *self,
+           TdChatBuffer *buffer)
+{
+  show_local (self, buffer, TD_CHAT_LINE_INFO, _("Commands:"));
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("/%s %s — %s", commands[i].name,
+                                               commands[i].args[0] ? _(commands[i].args) : "",
+                                               _(commands[i].help));
+
+      show_local (self, buffer, TD_CHAT_LINE_INFO, text);
+    }
+  show_local (self, buffer, TD_CHAT_LINE_INFO, _("Start a message with // to send a line that starts with /."));
+}
+
+/* Splits off the first word of @args into @word; returns the rest
+ * (leading spaces skipped) or "". */
+static const char *
+next_word (const char  *args,
+           char       **word)
+{
+  const char *end;
+
+  while (*args == ' ')
+    args++;
+  end = strchr (args, ' ');
+  *word = end ? g_strndup (args, end - args) : g_strdup (args);
+  if (end == NULL)
+    return "";
+  while (*end == ' ')
+    end++;
+  return end;
+}
+
+static gboolean
+is_channel_name (const char *name)
+{
+  return name != NULL && (name[0] == '#' || name[0] == '&');
+}
+
+static void
+run_command (TdChatView   *self,
+             TdChatBuffer *buffer,
+             const char   *line)
+{
+  ChatNetwork *net = network_of (self, buffer);
+  g_autofree char *command = NULL;
+  g_autofree char *first = NULL;
+  const char *args = next_word (line + 1, &command);
+  const char *rest;
+  const char *here = buffer && td_chat_buffer_get_kind (buffer) != TD_CHAT_BUFFER_SERVER &&
+                     td_chat_buffer_get_kind (buffer) != TD_CHAT_BUFFER_SEARCH ? td_chat_buffer_get_name (buffer) : NULL;
+
+  {
+    char *lower = g_ascii_strdown (command, -1);
+
+    g_free (command);
+    command = lower;
+  }
+
+  if (g_str_equal (command, "help"))
+    {
+      show_help (self, buffer);
+      return;
+    }
+  if (net == NULL || net->client == NULL)
+    {
+      show_local (self, buffer, TD_CHAT_LINE_ERROR, _("This buffer has no network: select a network or channel first."));
+      return;
+    }
+
+  rest = next_word (args, &first);
+  if (g_str_equal (command, "join") && *first)
+    {
+      g_autofree char *key = td_irc_casefold (first);
+
+      g_hash_table_add (net->select_on_join, g_steal_pointer (&key));
+      td_irc_client_join (net->client, first, *rest ? rest : NULL);
+    }
+  else if (g_str_equal (command, "part") || g_str_equal (command, "leave"))
+    {
+      if (is_channel_name (first))
+        td_irc_client_part (net->client, first, *rest ? rest : NULL);
+      else if (here != NULL && is_channel_name (here))
+        td_irc_client_part (net->client, here, *args ? args : NULL);
+      else
+        show_local (self, buffer, TD_CHAT_LINE_ERROR, _("Usage: /part [#channel] [reason]"));
+    }
+  else if ((g_str_equal (command, "msg") || g_str_equal (command, "query")) && *first)
+    {
+      if (g_str_equal (command, "query") && !is_channel_name (first))
+        {
+          TdChatBuffer *query = ensure_buffer (self, net, first, TD_CHAT_BUFFER_QUERY, TRUE);
+
+          td_chat_buffer_set_joined (query, TRUE);
+          td_irc_client_open_query (net->client, first);
+          td_chat_view_select (self, query);
+        }
+      if (*rest)
+        td_irc_client_privmsg (net->client, first, rest);
+    }
+  else if (g_str_equal (command, "me"))
+    {
+      if (here == NULL)
+        show_local (self, buffer, TD_CHAT_LINE_ERROR, _("/me needs a channel or a conversation."));
+      else
+        td_irc_client_action (net->client, here, args);
+    }
+  else if (g_str_equal (command, "nick") && *first)
+    {
+      td_irc_client_set_nick (net->client, first);
+      if (net->local)
+        g_settings_set_string (self->settings, "chat-nick", first);
+      g_free (net->nick_config);
+      net->nick_config = g_strdup (first);
+    }
+  else if (g_str_equal (command, "topic"))
+    {
+      if (is_channel_name (first))
+        td_irc_client_set_topic (net->client, first, *rest ? rest : NULL);
+      else if (here != NULL && is_channel_name (here))
+        td_irc_client_set_topic (net->client, here, *args ? args : NULL);
+      else
+        show_local (self, buffer, TD_CHAT_LINE_ERROR, _("Usage: /topic [#channel] [text]"));
+    }
+  else if (g_str_equal (command, "away"))
+    td_irc_client_set_away (net->client, args);
+  else if (g_str_equal (command, "whois") && *first)
+    td_irc_client_whois (net->client, first);
+  else if (g_str_equal (command, "mode"))
+    {
+      if (*first == '+' || *first == '-' || *first == '\0')
+        td_irc_client_mode (net->client, here ? here : net->nick, args);
+      else
+        td_irc_client_mode (net->client, first, rest);
+    }
+  else if (g_str_equal (command, "kick") && *first && here != NULL)
+    td_irc_client_kick (net->client, here, first, *rest ? rest : NULL);
+  else if (g_str_equal (command, "invite") && *first)
+    {
+      g_autofree char *channel = NULL;
+
+      next_word (rest, &channel);
+      if (*channel == '\0' && here != NULL)
+        {
+          g_free (channel);
+          channel = g_strdup (here);
+        }
+      if (*channel)
+        td_irc_client_invite (net->client, first, channel);
+      else
+        show_local (self, buffer, TD_CHAT_LINE_ERROR, _("Usage: /invite nick #channel"));
+    }
+  else if ((g_str_equal (command, "quote") || g_str_equal (command, "raw")) && *args)
+    td_irc_client_send_raw (net->client, args);
+  else if (g_str_equal (command, "quit"))
+    td_irc_client_disconnect (net->client, *args ? args : _("Leaving"));
+  else
+    {
+      g_autofree char *text = NULL;
+      gboolean known = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+        if (g_str_equal (command, commands[i].name))
+          {
+            known = TRUE;
+            text = g_strdup_printf (_("Usage: /%s %s"), commands[i].name, _(commands[i].args));
+          }
+      if (!known)
+        text = g_strdup_printf (_("Unknown command /%s. Type /help for the list."), command);
+      show_local (self, buffer, TD_CHAT_LINE_ERROR, text);
+    }
+}
+
+/* Sends @text (one or more lines) to the selected buffer. */
+static void
+send_text (TdChatView   *self,
+           TdChatBuffer *buffer,
+           const char   *text)
+{
+  ChatNetwork *net = network_of (self, buffer);
+  TdChatBufferKind kind = buffer ? td_chat_buffer_get_kind (buffer) : TD_CHAT_BUFFER_SEARCH;
+
+  if (net == NULL || net->client == NULL || (kind != TD_CHAT_BUFFER_CHANNEL && kind != TD_CHAT_BUFFER_QUERY))
+    {
+      show_local (self, buffer, TD_CHAT_LINE_ERROR,
+                  _("Messages go to a channel or a conversation: /join #channel or /query nick first."));
+      return;
+    }
+  if (kind == TD_CHAT_BUFFER_CHANNEL && !td_chat_buffer_get_joined (buffer))
+    {
+      show_local (self, buffer, TD_CHAT_LINE_ERROR, _("You are not in this channel: /join it first."));
+      return;
+    }
+  td_irc_client_privmsg (net->client, td_chat_buffer_get_name (buffer), text);
+}
+
+static void
+submit_now (TdChatView   *self,
+            TdChatBuffer *buffer,
+            const char   *text)
+{
+  if (text[0] == '/' && text[1] != '/')
+    run_command (self, buffer, text);
+  else
+    send_text (self, buffer, text[0] == '/' ? text + 1 : text);
+}
+
+typedef struct
+{
+  TdChatView   *self;
+  TdChatBuffer *buffer;
+  char         *text;
+} PasteData;
+
+static void
+paste_data_free (PasteData *data)
+{
+  g_object_unref (data->buffer);
+  g_free (data->text);
+  g_free (data);
+}
+
+static void
+paste_data_closure_free (gpointer  data,
+                         GClosure *closure)
+{
+  paste_data_free (data);
+}
+
+static void
+paste_response_cb (AdwMessageDialog *dialog,
+                   const char       *response,
+                   PasteData        *data)
+{
+  if (g_strcmp0 (response, "send") == 0)
+    send_text (data->self, data->buffer, data->text);
+}
+
+void
+td_chat_view_submit (TdChatView *self,
+                     const char *text)
+{
+  TdChatBuffer *buffer;
+  guint n_lines = 1;
+
+  g_return_if_fail (TD_IS_CHAT_VIEW (self));
+  g_return_if_fail (text != NULL);
+
+  buffer = td_chat_view_get_selected (self);
+  if (buffer == NULL || *text == '\0')
+    return;
+
+  if (self->input_history->len == 0 ||
+      g_strcmp0 (g_ptr_array_index (self->input_history, self->input_history->len - 1), text) != 0)
+    g_ptr_array_add (self->input_history, g_strdup (text));
+  if (self->input_history->len > INPUT_HISTORY_MAX)
+    g_ptr_array_remove_index (self->input_history, 0);
+  self->input_pos = self->input_history->len;
+
+  for (const char *p = text; *p; p++)
+    if (*p == '\n' && p[1] != '\0')
+      n_lines++;
+  if (n_lines > 1 && text[0] != '/')
+    {
+      GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+      AdwMessageDialog *dialog;
+      PasteData *data = g_new0 (PasteData, 1);
+
+      data->self = self;
+      data->buffer = g_object_ref (buffer);
+      data->text = g_strdup (text);
+      dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                                           _("Send Several Lines?"), NULL));
+      adw_message_dialog_format_body (dialog,
+                                      g_dngettext (GETTEXT_PACKAGE,
+                                                   "This sends %u line to %s.",
+                                                   "This sends %u lines to %s, one message each.", n_lines),
+                                      n_lines, td_chat_buffer_get_name (buffer));
+      adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "send", _("_Send"), NULL);
+      adw_message_dialog_set_response_appearance (dialog, "send", ADW_RESPONSE_SUGGESTED);
+      adw_message_dialog_set_default_response (dialog, "send");
+      adw_message_dialog_set_close_response (dialog, "cancel");
+      g_signal_connect_data (dialog, "response", G_CALLBACK (paste_response_cb), data,
+                             paste_data_closure_free, 0);
+      gtk_window_present (GTK_WINDOW (dialog));
+      return;
+    }
+  submit_now (self, buffer, text);
+}
+
+/* ------------------------------------------------------------------ */
+/* Composer                                                            */
+/* ------------------------------------------------------------------ */
+
+static char *
+composer_get_text (TdChatView *self)
+{
+  GtkTextBuffer *text = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (text, &start, &end);
+  return gtk_text_buffer_get_text (text, &start, &end, FALSE);
+}
+
+static void
+composer_set_text (TdChatView *self,
+                   const char *text)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter end;
+
+  gtk_text_buffer_set_text (buffer, text, -1);
+  gtk_text_buffer_get_end_iter (buffer, &end);
+  gtk_text_buffer_place_cursor (buffer, &end);
+}
+
+static void
+send_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+  g_autofree char *text = composer_get_text (self);
+
+  g_strchomp (text);
+  if (*text == '\0')
+    return;
+  composer_set_text (self, "");
+  td_chat_view_submit (self, text);
+}
+
+/* Tab: completes the word before the cursor with the nicks of the
+ * channel; pressing Tab again replaces it with the next match. At the
+ * start of the line the nick is addressed ("nick: "). */
+static void
+complete_nick (TdChatView *self)
+{
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+  GtkTextBuffer *text = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter cursor, start;
+  g_autoptr(GPtrArray) matches = g_ptr_array_new ();
+  g_autofree char *replacement = NULL;
+  GListModel *members;
+  const char *choice;
+
+  if (buffer == NULL)
+    return;
+  gtk_text_buffer_get_iter_at_mark (text, &cursor, gtk_text_buffer_get_insert (text));
+  if (self->completion_prefix == NULL)
+    {
+      start = cursor;
+      while (!gtk_text_iter_starts_line (&start))
+        {
+          GtkTextIter prev = start;
+
+          gtk_text_iter_backward_char (&prev);
+          if (g_unichar_isspace (gtk_text_iter_get_char (&prev)))
+            break;
+          start = prev;
+        }
+      self->completion_prefix = gtk_text_buffer_get_text (text, &start, &cursor, FALSE);
+      self->completion_index = 0;
+      self->completion_start = gtk_text_iter_get_offset (&start);
+      self->completion_line_start = gtk_text_iter_starts_line (&start);
+    }
+  else
+    gtk_text_buffer_get_iter_at_offset (text, &start, self->completion_start);
+
+  members = td_chat_buffer_get_members (buffer);
+  for (guint i = 0; i < g_list_model_get_n_items (members); i++)
+    {
+      g_autoptr(TdChatMember) member = g_list_model_get_item (members, i);
+      const char *nick = td_chat_member_get_nick (member);
+
+      if (g_ascii_strncasecmp (nick, self->completion_prefix, strlen (self->completion_prefix)) == 0)
+        g_ptr_array_add (matches, (gpointer) nick);
+    }
+  if (td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_QUERY &&
+      g_ascii_strncasecmp (td_chat_buffer_get_name (buffer), self->completion_prefix,
+                           strlen (self->completion_prefix)) == 0)
+    g_ptr_array_add (matches, (gpointer) td_chat_buffer_get_name (buffer));
+  if (matches->len == 0 || *self->completion_prefix == '\0')
+    {
+      g_clear_pointer (&self->completion_prefix, g_free);
+      gtk_widget_error_bell (GTK_WIDGET (self->composer));
+      return;
+    }
+  choice = g_ptr_array_index (matches, self->completion_index % matches->len);
+  self->completion_index++;
+  replacement = g_strconcat (choice, self->completion_line_start ? ": " : " ", NULL);
+
+  gtk_text_buffer_begin_user_action (text);
+  gtk_text_buffer_delete (text, &start, &cursor);
+  gtk_text_buffer_insert (text, &start, replacement, -1);
+  gtk_text_buffer_end_user_action (text);
+}
+
+static void
+history_previous_action (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+
+  if (self->input_pos == 0)
+    return;
+  self->input_pos--;
+  composer_set_text (self, g_ptr_array_index (self->input_history, self->input_pos));
+}
+
+static void
+history_next_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+
+  if (self->input_pos >= self->input_history->len)
+    return;
+  self->input_pos++;
+  composer_set_text (self, self->input_pos < self->input_history->len ?
+                           g_ptr_array_index (self->input_history, self->input_pos) : "");
+}
+
+static void
+complete_action (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  complete_nick (TD_CHAT_VIEW (widget));
+}
+
+static gboolean
+composer_key_cb (GtkEventControllerKey *controller,
+                 guint                  keyval,
+                 guint                  keycode,
+                 GdkModifierType        state,
+                 TdChatView            *self)
+{
+  GtkTextBuffer *text = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter cursor;
+
+  if (keyval != GDK_KEY_Tab && keyval != GDK_KEY_ISO_Left_Tab)
+    g_clear_pointer (&self->completion_prefix, g_free);
+
+  gtk_text_buffer_get_iter_at_mark (text, &cursor, gtk_text_buffer_get_insert (text));
+  switch (keyval)
+    {
+    case GDK_KEY_Return:
+    case GDK_KEY_KP_Enter:
+      if (state & GDK_SHIFT_MASK)
+        return FALSE;
+      gtk_widget_activate_action (GTK_WIDGET (self), "chat.send", NULL);
+      return TRUE;
+
+    case GDK_KEY_Tab:
+      if (state & (GDK_CONTROL_MASK | GDK_ALT_MASK))
+        return FALSE;
+      {
+        g_autofree char *before = NULL;
+        GtkTextIter start;
+
+        gtk_text_buffer_get_start_iter (text, &start);
+        before = gtk_text_buffer_get_text (text, &start, &cursor, FALSE);
+        if (*before == '\0')
+          return FALSE;   /* Tab out of an empty composer moves focus */
+      }
+      complete_nick (self);
+      return TRUE;
+
+    case GDK_KEY_Up:
+      if (gtk_text_iter_get_line (&cursor) != 0 || self->input_pos == 0)
+        return FALSE;
+      gtk_widget_activate_action (GTK_WIDGET (self), "chat.history-previous", NULL);
+      return TRUE;
+
+    case GDK_KEY_Down:
+      if (gtk_text_iter_get_line (&cursor) != gtk_text_buffer_get_line_count (text) - 1 ||
+          self->input_pos >= self->input_history->len)
+        return FALSE;
+      gtk_widget_activate_action (GTK_WIDGET (self), "chat.history-next", NULL);
+      return TRUE;
+
+    default:
+      return FALSE;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Rows                                                                */
+/* ------------------------------------------------------------------ */
+
+static gboolean
+activate_link_cb (GtkLabel   *label,
+                  const char *uri,
+                  TdChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  /* Only web links: a line cannot open a file or run a handler. */
+  if (g_ascii_strncasecmp (uri, "http://", 7) == 0 || g_ascii_strncasecmp (uri, "https://", 8) == 0)
+    gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
+  return TRUE;
+}
+
+static void
+hover_data_free (HoverData *data)
+{
+  g_free (data->nick);
+  g_object_unref (data->widget);
+  g_free (data);
+}
+
+static void
+nick_enter_cb (GtkEventControllerMotion *motion,
+               double                    x,
+               double                    y,
+               TdChatView               *self)
+{
+  GtkWidget *label = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (motion));
+  const char *nick = g_object_get_data (G_OBJECT (label), "td-nick");
+  HoverData *data;
+
+  if (nick == NULL || *nick == '\0')
+    return;
+  data = g_new0 (HoverData, 1);
+  data->nick = g_strdup (nick);
+  data->widget = g_object_ref (label);
+  td_hover_timer_enter (self->hover, data, (GDestroyNotify) hover_data_free);
+}
+
+static void
+nick_leave_cb (GtkEventControllerMotion *motion,
+               TdChatView               *self)
+{
+  td_hover_timer_leave (self->hover);
+}
+
+static void
+message_setup_cb (GtkSignalListItemFactory *factory,
+                  GtkListItem              *item,
+                  TdChatView               *self)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  GtkWidget *time = gtk_label_new (NULL);
+  GtkWidget *nick = gtk_label_new (NULL);
+  GtkWidget *text = gtk_label_new (NULL);
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+
+  gtk_label_set_xalign (GTK_LABEL (time), 1);
+  gtk_label_set_width_chars (GTK_LABEL (time), 5);
+  gtk_widget_set_valign (time, GTK_ALIGN_BASELINE);
+  gtk_widget_add_css_class (time, "chat-time");
+  gtk_widget_add_css_class (time, "dim-label");
+
+  gtk_label_set_xalign (GTK_LABEL (nick), 1);
+  gtk_label_set_width_chars (GTK_LABEL (nick), 12);
+  gtk_label_set_max_width_chars (GTK_LABEL (nick), 12);
+  gtk_label_set_ellipsize (GTK_LABEL (nick), PANGO_ELLIPSIZE_END);
+  gtk_widget_set_valign (nick, GTK_ALIGN_BASELINE);
+  gtk_widget_add_css_class (nick, "chat-nick");
+  g_signal_connect (motion, "enter", G_CALLBACK (nick_enter_cb), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (nick_leave_cb), self);
+  gtk_widget_add_controller (nick, motion);
+
+  gtk_label_set_xalign (GTK_LABEL (text), 0);
+  gtk_label_set_wrap (GTK_LABEL (text), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (text), PANGO_WRAP_WORD_CHAR);
+  gtk_widget_set_hexpand (text, TRUE);
+  gtk_widget_set_valign (text, GTK_ALIGN_BASELINE);
+  gtk_widget_add_css_class (text, "chat-text");
+  g_signal_connect (text, "activate-link", G_CALLBACK (activate_link_cb), self);
+
+  gtk_box_append (GTK_BOX (box), time);
+  gtk_box_append (GTK_BOX (box), nick);
+  gtk_box_append (GTK_BOX (box), text);
+  gtk_list_item_set_child (item, box);
+  gtk_list_item_set_activatable (item, FALSE);
+  gtk_list_item_set_selectable (item, FALSE);
+}
+
+static void
+message_bind_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 TdChatView               *self)
+{
+  TdChatLine *line = gtk_list_item_get_item (item);
+  GtkWidget *box = gtk_list_item_get_child (item);
+  GtkWidget *time = gtk_widget_get_first_child (box);
+  GtkWidget *nick = gtk_widget_get_next_sibling (time);
+  GtkWidget *text = gtk_widget_get_next_sibling (nick);
+  guint flags = td_chat_line_get_flags (line);
+  const char *who = td_chat_line_get_nick (line);
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (td_chat_line_get_time (line) / G_USEC_PER_SEC);
+  g_autofree char *clock = dt ? g_date_time_format (dt, "%H:%M") : g_strdup ("");
+  g_autofree char *full = dt ? g_date_time_format (dt, "%c") : NULL;
+  g_autofree char *markup = td_chat_markup_from_text (td_chat_line_get_text (line));
+  g_autofree char *nick_markup = NULL;
+  g_autofree char *escaped_nick = g_markup_escape_text (who ? who : "", -1);
+  gboolean dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
+  const char *row_class = "talk";
+
+  switch (td_chat_line_get_kind (line))
+    {
+    case TD_CHAT_LINE_MESSAGE:
+      if (!(flags & TD_CHAT_LINE_GROUPED) && who != NULL)
+        {
+          g_autofree char *color = td_nick_color_hex (who, dark);
+
+          nick_markup = g_strdup_printf ("<span foreground=\"%s\">%s</span>", color, escaped_nick);
+        }
+      break;
+    case TD_CHAT_LINE_ACTION:
+      {
+        g_autofree char *color = td_nick_color_hex (who, dark);
+        g_autofree char *action = g_strdup_printf ("<i><span foreground=\"%s\">%s</span> %s</i>",
+                                                   color, escaped_nick, markup);
+
+        g_free (markup);
+        markup = g_steal_pointer (&action);
+        nick_markup = g_strdup ("•");
+      }
+      break;
+    case TD_CHAT_LINE_NOTICE:
+      nick_markup = g_strdup_printf ("-%s-", escaped_nick);
+      row_class = "notice";
+      break;
+    case TD_CHAT_LINE_JOIN:
+      nick_markup = g_strdup ("→");
+      row_class = "event";
+      break;
+    case TD_CHAT_LINE_PART:
+    case TD_CHAT_LINE_QUIT:
+    case TD_CHAT_LINE_KICK:
+      nick_markup = g_strdup ("←");
+      row_class = "event";
+      break;
+    case TD_CHAT_LINE_NICK:
+    case TD_CHAT_LINE_MODE:
+    case TD_CHAT_LINE_TOPIC:
+      nick_markup = g_strdup ("•");
+      row_class = "event";
+      break;
+    case TD_CHAT_LINE_NUMERIC:
+      nick_markup = g_strdup (escaped_nick);
+      row_class = "numeric";
+      break;
+    case TD_CHAT_LINE_ERROR:
+      nick_markup = g_strdup (who ? escaped_nick : "!");
+      row_class = "error";
+      break;
+    case TD_CHAT_LINE_INFO:
+    default:
+      nick_markup = g_strdup (who ? escaped_nick : "*");
+      row_class = "info";
+      break;
+    }
+
+  gtk_widget_set_css_classes (box, (const char *[]) {
+                                "chat-line", row_class,
+                                (flags & TD_CHAT_LINE_MENTION) ? "mention" : "plain",
+                                (flags & TD_CHAT_LINE_GROUPED) ? "grouped" : "grouped-start",
+                                NULL });
+  gtk_label_set_label (GTK_LABEL (time), (flags & TD_CHAT_LINE_GROUPED) ? "" : clock);
+  gtk_widget_set_tooltip_text (time, full);
+  gtk_label_set_markup (GTK_LABEL (nick), nick_markup ? nick_markup : "");
+  g_object_set_data_full (G_OBJECT (nick), "td-nick",
+                          td_chat_line_is_talk (line) ? g_strdup (who) : NULL, g_free);
+  gtk_label_set_markup (GTK_LABEL (text), markup);
+}
+
+static void
+sidebar_setup_cb (GtkSignalListItemFactory *factory,
+                  GtkListItem              *item,
+                  TdChatView               *self)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *texts = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *name = gtk_label_new (NULL);
+  GtkWidget *status = gtk_label_new (NULL);
+  GtkWidget *mentions = gtk_label_new (NULL);
+  GtkWidget *unread = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (name), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
+  gtk_label_set_xalign (GTK_LABEL (status), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (status), PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (status, "chat-sidebar-status");
+  gtk_widget_add_css_class (status, "dim-label");
+  gtk_widget_set_hexpand (texts, TRUE);
+  gtk_box_append (GTK_BOX (texts), name);
+  gtk_box_append (GTK_BOX (texts), status);
+  gtk_widget_add_css_class (mentions, "chat-badge");
+  gtk_widget_add_css_class (mentions, "mention");
+  gtk_widget_add_css_class (unread, "chat-badge");
+  gtk_widget_set_valign (mentions, GTK_ALIGN_CENTER);
+  gtk_widget_set_valign (unread, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (box), texts);
+  gtk_box_append (GTK_BOX (box), mentions);
+  gtk_box_append (GTK_BOX (box), unread);
+  gtk_list_item_set_child (item, box);
+}
+
+static void
+sidebar_row_update (GtkListItem *item)
+{
+  TdChatBuffer *buffer = gtk_list_item_get_item (item);
+  GtkWidget *box = gtk_list_item_get_child (item);
+  GtkWidget *texts, *name, *status, *mentions, *unread;
+  TdChatBufferKind kind;
+  g_autofree char *mention_text = NULL;
+  g_autofree char *unread_text = NULL;
+  g_autofree char *accessible = NULL;
+
+  if (buffer == NULL || box == NULL)
+    return;
+  texts = gtk_widget_get_first_child (box);
+  name = gtk_widget_get_first_child (texts);
+  status = gtk_widget_get_next_sibling (name);
+  mentions = gtk_widget_get_next_sibling (texts);
+  unread = gtk_widget_get_next_sibling (mentions);
+  kind = td_chat_buffer_get_kind (buffer);
+
+  gtk_label_set_label (GTK_LABEL (name), td_chat_buffer_get_name (buffer));
+  gtk_widget_set_margin_start (texts, kind == TD_CHAT_BUFFER_SERVER || kind == TD_CHAT_BUFFER_SEARCH ? 0 : 12);
+  if (kind == TD_CHAT_BUFFER_SERVER)
+    gtk_widget_add_css_class (name, "chat-sidebar-network");
+  else
+    gtk_widget_remove_css_class (name, "chat-sidebar-network");
+  if (kind == TD_CHAT_BUFFER_CHANNEL && !td_chat_buffer_get_joined (buffer))
+    gtk_widget_add_css_class (name, "chat-sidebar-parted");
+  else
+    gtk_widget_remove_css_class (name, "chat-sidebar-parted");
+  gtk_label_set_label (GTK_LABEL (status), td_chat_buffer_get_status (buffer));
+  gtk_widget_set_visible (status, kind == TD_CHAT_BUFFER_SERVER && td_chat_buffer_get_status (buffer) != NULL);
+
+  mention_text = g_strdup_printf ("%u", td_chat_buffer_get_mentions (buffer));
+  unread_text = g_strdup_printf ("%u", td_chat_buffer_get_unread (buffer));
+  gtk_label_set_label (GTK_LABEL (mentions), mention_text);
+  gtk_label_set_label (GTK_LABEL (unread), unread_text);
+  gtk_widget_set_visible (mentions, td_chat_buffer_get_mentions (buffer) > 0);
+  gtk_widget_set_visible (unread, td_chat_buffer_get_unread (buffer) > 0 && td_chat_buffer_get_mentions (buffer) == 0);
+  gtk_widget_set_tooltip_text (mentions, g_dngettext (GETTEXT_PACKAGE, "Mention", "Mentions",
+                                                      td_chat_buffer_get_mentions (buffer)));
+  gtk_widget_set_tooltip_text (unread, g_dngettext (GETTEXT_PACKAGE, "Unread message", "Unread messages",
+                                                    td_chat_buffer_get_unread (buffer)));
+  accessible = g_strdup_printf (_("%s, %u unread, %u mentions"), td_chat_buffer_get_name (buffer),
+                                td_chat_buffer_get_unread (buffer), td_chat_buffer_get_mentions (buffer));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (box), GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
+}
+
+static void
+sidebar_notify_cb (TdChatBuffer *buffer,
+                   GParamSpec   *pspec,
+                   GtkListItem  *item)
+{
+  sidebar_row_update (item);
+}
+
+static void
+sidebar_bind_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 TdChatView               *self)
+{
+  TdChatBuffer *buffer = gtk_list_item_get_item (item);
+
+  g_signal_connect_object (buffer, "notify", G_CALLBACK (sidebar_notify_cb), item, 0);
+  sidebar_row_update (item);
+}
+
+static void
+sidebar_unbind_cb (GtkSignalListItemFactory *factory,
+                   GtkListItem              *item,
+                   TdChatView               *self)
+{
+  TdChatBuffer *buffer = gtk_list_item_get_item (item);
+
+  if (buffer != NULL)
+    g_signal_handlers_disconnect_by_func (buffer, sidebar_notify_cb, item);
+}
+
+static void
+member_setup_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 TdChatView               *self)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (label, "chat-member");
+  gtk_list_item_set_child (item, label);
+}
+
+static void
+member_bind_cb (GtkSignalListItemFactory *factory,
+                GtkListItem              *item,
+                TdChatView               *self)
+{
+  TdChatMember *member = gtk_list_item_get_item (item);
+  GtkWidget *label = gtk_list_item_get_child (item);
+  const char *prefix = td_chat_member_get_prefix (member);
+  g_autofree char *text = g_strdup_printf ("%c%s", prefix[0] ? prefix[0] : ' ', td_chat_member_get_nick (member));
+
+  gtk_label_set_label (GTK_LABEL (label), text);
+  if (td_chat_member_get_away (member))
+    {
+      gtk_widget_add_css_class (label, "away");
+      gtk_widget_set_tooltip_text (label, _("Away"));
+    }
+  else
+    {
+      gtk_widget_remove_css_class (label, "away");
+      gtk_widget_set_tooltip_text (label, NULL);
+    }
+}
+
+static void
+member_activate_cb (GtkListView *list,
+                    guint        position,
+                    TdChatView  *self)
+{
+  g_autoptr(TdChatMember) member = g_list_model_get_item (G_LIST_MODEL (self->member_model), position);
+  g_autofree char *command = g_strdup_printf ("/query %s", td_chat_member_get_nick (member));
+
+  run_command (self, td_chat_view_get_selected (self), command);
+}
+
+/* ------------------------------------------------------------------ */
+/* Selection, header and scrolling                                     */
+/* ------------------------------------------------------------------ */
+
+static void
+td_chat_view_update_header (TdChatView *self)
+{
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+  TdChatBufferKind kind = buffer ? td_chat_buffer_get_kind (buffer) : TD_CHAT_BUFFER_SEARCH;
+  const char *topic = buffer ? td_chat_buffer_get_topic (buffer) : NULL;
+  g_autofree char *markup = NULL;
+
+  gtk_label_set_label (self->title_label, buffer ? td_chat_buffer_get_name (buffer) : "");
+  if (kind == TD_CHAT_BUFFER_SERVER)
+    markup = g_markup_escape_text (td_chat_buffer_get_status (buffer) ? td_chat_buffer_get_status (buffer) : "", -1);
+  else if (kind == TD_CHAT_BUFFER_CHANNEL && !td_chat_buffer_get_joined (buffer))
+    markup = g_markup_printf_escaped ("%s", _("Not joined"));
+  else
+    markup = td_chat_markup_from_text (topic ? topic : "");
+  gtk_label_set_markup (self->topic_label, markup);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->topic_label), topic);
+
+  gtk_revealer_set_reveal_child (self->members_revealer,
+                                 kind == TD_CHAT_BUFFER_CHANNEL && gtk_toggle_button_get_active (self->members_button));
+  gtk_widget_set_visible (GTK_WIDGET (self->members_button), kind == TD_CHAT_BUFFER_CHANNEL);
+  gtk_widget_set_visible (GTK_WIDGET (self->leave_button), buffer != NULL);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->leave_button),
+                               kind == TD_CHAT_BUFFER_QUERY ? _("Close Conversation") :
+                               kind == TD_CHAT_BUFFER_SERVER ? _("Disconnect") :
+                               kind == TD_CHAT_BUFFER_SEARCH ? _("Close Search Results") :
+                               td_chat_buffer_get_joined (buffer) ? _("Leave Channel") : _("Close Channel"));
+}
+
+static gboolean
+scroll_to_bottom_cb (gpointer user_data)
+{
+  TdChatView *self = user_data;
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
+
+  self->scroll_source = 0;
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_scroll_to_bottom (TdChatView *self)
+{
+  if (self->scroll_source == 0)
+    self->scroll_source = g_idle_add_full (G_PRIORITY_HIGH_IDLE + 20, scroll_to_bottom_cb, self, NULL);
+}
+
+static void
+adjustment_changed_cb (GtkAdjustment *adj,
+                       TdChatView    *self)
+{
+  if (self->stick_to_bottom)
+    queue_scroll_to_bottom (self);
+}
+
+static void
+adjustment_value_cb (GtkAdjustment *adj,
+                     TdChatView    *self)
+{
+  double value = gtk_adjustment_get_value (adj);
+  double page = gtk_adjustment_get_page_size (adj);
+  double upper = gtk_adjustment_get_upper (adj);
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+
+  if (self->changing_buffer)
+    return;
+  self->stick_to_bottom = value + page >= upper - 8;
+  if (buffer != NULL && upper > page && value < page * OLDER_THRESHOLD)
+    td_chat_view_load_older (self, buffer);
+}
+
+static void
+selection_changed_cb (TdChatView *self)
+{
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+
+  self->changing_buffer = TRUE;
+  gtk_no_selection_set_model (self->message_model, buffer ? td_chat_buffer_get_lines (buffer) : NULL);
+  gtk_no_selection_set_model (self->member_model, buffer ? td_chat_buffer_get_members (buffer) : NULL);
+  self->changing_buffer = FALSE;
+  if (buffer != NULL)
+    td_chat_buffer_mark_read (buffer);
+  if (self->hover_popover != NULL)
+    gtk_popover_popdown (self->hover_popover);
+  self->stick_to_bottom = TRUE;
+  queue_scroll_to_bottom (self);
+  td_chat_view_update_header (self);
+  if (buffer != NULL && self->leaflet != NULL)
+    adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+}
+
+static void
+selected_notify_cb (TdChatView *self)
+{
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+
+  /* New lines in the visible buffer are read as they arrive. */
+  if (buffer != NULL && gtk_widget_get_mapped (GTK_WIDGET (self)))
+    td_chat_buffer_mark_read (buffer);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dialogs and actions                                                 */
+/* ------------------------------------------------------------------ */
+
+static GtkWindow *
+parent_window (TdChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  return GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL;
+}
+
+static void
+join_response_cb (AdwMessageDialog *dialog,
+                  const char       *response,
+                  TdChatView       *self)
+{
+  GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "td-entry");
+  g_autofree char *channel = NULL;
+  g_autofree char *command = NULL;
+
+  if (g_strcmp0 (response, "join") != 0)
+    return;
+  channel = g_strstrip (g_strdup (gtk_editable_get_text (entry)));
+  if (*channel == '\0')
+    return;
+  command = g_strdup_printf ("/join %s%s", is_channel_name (channel) ? "" : "#", channel);
+  run_command (self, td_chat_view_get_selected (self), command);
+}
+
+static void
+join_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+  ChatNetwork *net = network_of (self, buffer);
+  AdwMessageDialog *dialog;
+  GtkWidget *entry = gtk_entry_new ();
+
+  if (net == NULL && self->networks->len > 0)
+    {
+      net = g_ptr_array_index (self->networks, 0);
+      td_chat_view_select (self, net->server);
+    }
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent_window (self), _("Join a Channel"), NULL));
+  adw_message_dialog_format_body (dialog, _("On %s"), net ? net->name : "");
+  gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("#channel"));
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Channel"), -1);
+  adw_message_dialog_set_extra_child (dialog, entry);
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "join", _("_Join"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "join", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, "join");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data (G_OBJECT (dialog), "td-entry", entry);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (join_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+add_network_response_cb (AdwMessageDialog *dialog,
+                         const char       *response,
+                         TdChatView       *self)
+{
+  const char *host, *port_text, *nick, *account, *password;
+  gboolean tls;
+  guint64 port = 0;
+
+  if (g_strcmp0 (response, "add") != 0)
+    return;
+  host = gtk_editable_get_text (g_object_get_data (G_OBJECT (dialog), "td-host"));
+  port_text = gtk_editable_get_text (g_object_get_data (G_OBJECT (dialog), "td-port"));
+  nick = gtk_editable_get_text (g_object_get_data (G_OBJECT (dialog), "td-nick"));
+  account = gtk_editable_get_text (g_object_get_data (G_OBJECT (dialog), "td-account"));
+  password = gtk_editable_get_text (g_object_get_data (G_OBJECT (dialog), "td-password"));
+  tls = gtk_switch_get_active (g_object_get_data (G_OBJECT (dialog), "td-tls"));
+
+  if (!g_ascii_string_to_unsigned (port_text, 10, 1, 65535, &port, NULL))
+    port = tls ? 6697 : 6667;
+  if (*host == '\0')
+    return;
+  if (!td_chat_view_add_network (self, host, host, port, tls, nick, *account ? account : NULL,
+                                 *password ? password : NULL))
+    {
+      TdChatBuffer *buffer = td_chat_view_get_selected (self);
+
+      if (buffer != NULL)
+        show_local (self, buffer, TD_CHAT_LINE_ERROR, _("There is already a network with that name."));
+    }
+}
+
+static GtkWidget *
+add_entry_row (GtkWidget  *group,
+               const char *title,
+               const char *text,
+               gboolean    password)
+{
+  GtkWidget *row = password ? adw_password_entry_row_new () : adw_entry_row_new ();
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  if (text != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (row), text);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), row);
+  return row;
+}
+
+static void
+add_network_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+  AdwMessageDialog *dialog;
+  GtkWidget *group = adw_preferences_group_new ();
+  GtkWidget *tls_row = adw_action_row_new ();
+  GtkWidget *tls = gtk_switch_new ();
+  g_autofree char *nick = local_nick (self);
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent_window (self), _("Add a Network"), NULL));
+  adw_message_dialog_set_body (dialog, _("Any IRC server. The password is kept until Tidings quits."));
+  g_object_set_data (G_OBJECT (dialog), "td-host", add_entry_row (group, _("Server"), NULL, FALSE));
+  g_object_set_data (G_OBJECT (dialog), "td-port", add_entry_row (group, _("Port"), "6697", FALSE));
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (tls_row), _("Encrypted (TLS)"));
+  gtk_switch_set_active (GTK_SWITCH (tls), TRUE);
+  gtk_widget_set_valign (tls, GTK_ALIGN_CENTER);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (tls_row), tls);
+  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (tls_row), tls);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), tls_row);
+  g_object_set_data (G_OBJECT (dialog), "td-tls", tls);
+  g_object_set_data (G_OBJECT (dialog), "td-nick", add_entry_row (group, _("Nick"), nick, FALSE));
+  g_object_set_data (G_OBJECT (dialog), "td-account", add_entry_row (group, _("SASL Account (optional)"), NULL, FALSE));
+  g_object_set_data (G_OBJECT (dialog), "td-password", add_entry_row (group, _("SASL Password"), NULL, TRUE));
+  adw_message_dialog_set_extra_child (dialog, group);
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "add", _("_Add"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "add", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, "add");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (add_network_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+remove_buffer (TdChatView   *self,
+               TdChatBuffer *buffer)
+{
+  guint pos;
+
+  if (find_position (self, buffer, &pos))
+    {
+      g_list_store_remove (self->buffers, pos);
+      if (gtk_single_selection_get_selected (self->selection) == GTK_INVALID_LIST_POSITION &&
+          g_list_model_get_n_items (G_LIST_MODEL (self->buffers)) > 0)
+        gtk_single_selection_set_selected (self->selection, pos > 0 ? pos - 1 : 0);
+    }
+}
+
+static void
+leave_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+  ChatNetwork *net = network_of (self, buffer);
+
+  if (buffer == NULL)
+    return;
+  switch (td_chat_buffer_get_kind (buffer))
+    {
+    case TD_CHAT_BUFFER_SEARCH:
+      g_clear_object (&self->search_buffer);
+      remove_buffer (self, buffer);
+      break;
+    case TD_CHAT_BUFFER_SERVER:
+      if (net != NULL && net->client != NULL)
+        {
+          if (net->state == TD_IRC_STATE_DISCONNECTED)
+            td_irc_client_connect (net->client);
+          else
+            td_irc_client_disconnect (net->client, _("Leaving"));
+        }
+      break;
+    case TD_CHAT_BUFFER_QUERY:
+      if (net != NULL && net->client != NULL)
+        td_irc_client_close_query (net->client, td_chat_buffer_get_name (buffer));
+      save_buffer (self, buffer, FALSE);
+      remove_buffer (self, buffer);
+      break;
+    case TD_CHAT_BUFFER_CHANNEL:
+      if (td_chat_buffer_get_joined (buffer) && net != NULL && net->client != NULL)
+        td_irc_client_part (net->client, td_chat_buffer_get_name (buffer), NULL);
+      else
+        {
+          save_buffer (self, buffer, FALSE);
+          remove_buffer (self, buffer);
+        }
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+search_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+
+  gtk_search_bar_set_search_mode (self->search_bar, !gtk_search_bar_get_search_mode (self->search_bar));
+  if (gtk_search_bar_get_search_mode (self->search_bar))
+    gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+static void
+back_clicked_cb (TdChatView *self)
+{
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+/* ------------------------------------------------------------------ */
+
+static void
+td_chat_view_dispose (GObject *object)
+{
+  TdChatView *self = TD_CHAT_VIEW (object);
+
+  g_clear_handle_id (&self->poll_source, g_source_remove);
+  g_clear_handle_id (&self->status_source, g_source_remove);
+  g_clear_handle_id (&self->scroll_source, g_source_remove);
+  if (self->mailbox != TD_MAILBOX_NONE)
+    {
+      td_mailbox_close (self->mailbox);
+      self->mailbox = TD_MAILBOX_NONE;
+    }
+  g_clear_pointer (&self->hover, td_hover_timer_free);
+  /* Clients say QUIT and stop their threads here. */
+  g_clear_pointer (&self->networks, g_ptr_array_unref);
+  if (self->hover_popover != NULL)
+    {
+      if (gtk_widget_get_parent (GTK_WIDGET (self->hover_popover)) != NULL)
+        gtk_widget_unparent (GTK_WIDGET (self->hover_popover));
+      g_clear_object (&self->hover_popover);
+    }
+  if (self->css != NULL)
+    {
+      gtk_style_context_remove_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (self->css));
+      g_clear_object (&self->css);
+    }
+  /* The bin drops its child first, so that the template does not free
+   * the child under it. */
+  adw_bin_set_child (ADW_BIN (self), NULL);
+  self->leaflet = NULL;
+  gtk_widget_dispose_template (GTK_WIDGET (self), TD_TYPE_CHAT_VIEW);
+  g_clear_object (&self->selection);
+  g_clear_object (&self->message_model);
+  g_clear_object (&self->member_model);
+  g_clear_object (&self->buffers);
+  g_clear_object (&self->search_buffer);
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (td_chat_view_parent_class)->dispose (object);
+}
+
+static void
+td_chat_view_finalize (GObject *object)
+{
+  TdChatView *self = TD_CHAT_VIEW (object);
+
+  g_clear_pointer (&self->input_history, g_ptr_array_unref);
+  g_free (self->completion_prefix);
+
+  G_OBJECT_CLASS (td_chat_view_parent_class)->finalize (object);
+}
+
+static void
+td_chat_view_class_init (TdChatViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = td_chat_view_dispose;
+  object_class->finalize = td_chat_view_finalize;
+
+  g_type_ensure (TD_TYPE_CHAT_BUFFER);
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-chat-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, sidebar_list);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, title_label);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, topic_label);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, leave_button);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, members_button);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, members_revealer);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, members_list);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, message_list);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, message_scroller);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, composer);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, back_button);
+  gtk_widget_class_bind_template_callback (widget_class, search_activate_cb);
+
+  gtk_widget_class_install_action (widget_class, "chat.send", NULL, send_action);
+  gtk_widget_class_install_action (widget_class, "chat.join", NULL, join_action);
+  gtk_widget_class_install_action (widget_class, "chat.leave", NULL, leave_action);
+  gtk_widget_class_install_action (widget_class, "chat.add-network", NULL, add_network_action);
+  gtk_widget_class_install_action (widget_class, "chat.search", NULL, search_action);
+  gtk_widget_class_install_action (widget_class, "chat.complete", NULL, complete_action);
+  gtk_widget_class_install_action (widget_class, "chat.history-previous", NULL, history_previous_action);
+  gtk_widget_class_install_action (widget_class, "chat.history-next", NULL, history_next_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "chat.search", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_j, GDK_CONTROL_MASK, "chat.join", NULL);
+}
+
+static GtkListItemFactory *
+factory_new (TdChatView *self,
+             GCallback   setup,
+             GCallback   bind,
+             GCallback   unbind)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+
+  g_signal_connect (factory, "setup", setup, self);
+  g_signal_connect (factory, "bind", bind, self);
+  if (unbind != NULL)
+    g_signal_connect (factory, "unbind", unbind, self);
+  return factory;
+}
+
+static void
+td_chat_view_init (TdChatView *self)
+{
+  g_autoptr(GtkListItemFactory) sidebar_factory = NULL;
+  g_autoptr(GtkListItemFactory) message_factory = NULL;
+  g_autoptr(GtkListItemFactory) member_factory = NULL;
+  GtkEventController *keys;
+  GtkAdjustment *adj;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  /* Not bound as a template child: AdwBin owns and disposes its child. */
+  self->leaflet = ADW_LEAFLET (adw_bin_get_child (ADW_BIN (self)));
+
+  self->settings = g_settings_new ("io.github.tidings.Tidings");
+  self->networks = g_ptr_array_new_with_free_func ((GDestroyNotify) chat_network_free);
+  self->input_history = g_ptr_array_new_with_free_func (g_free);
+  self->mailbox = td_mailbox_open (g_main_context_default (), G_PRIORITY_DEFAULT, view_mail_cb, self, NULL);
+  self->hover = td_hover_timer_new (self->mailbox, MAIL_HOVER, 0);
+  self->stick_to_bottom = TRUE;
+
+  self->css = gtk_css_provider_new ();
+  gtk_css_provider_load_from_resource (self->css, "/io/github/tidings/Tidings/td-chat-view.css");
+  gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (self->css),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+
+  self->buffers = g_list_store_new (TD_TYPE_CHAT_BUFFER);
+  self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->buffers)));
+  gtk_single_selection_set_autoselect (self->selection, TRUE);
+  g_signal_connect_swapped (self->selection, "notify::selected-item", G_CALLBACK (selection_changed_cb), self);
+  g_signal_connect_swapped (self->selection, "items-changed", G_CALLBACK (selected_notify_cb), self);
+  sidebar_factory = factory_new (self, G_CALLBACK (sidebar_setup_cb), G_CALLBACK (sidebar_bind_cb),
+                                 G_CALLBACK (sidebar_unbind_cb));
+  gtk_list_view_set_factory (self->sidebar_list, sidebar_factory);
+  gtk_list_view_set_model (self->sidebar_list, GTK_SELECTION_MODEL (self->selection));
+
+  self->message_model = gtk_no_selection_new (NULL);
+  message_factory = factory_new (self, G_CALLBACK (message_setup_cb), G_CALLBACK (message_bind_cb), NULL);
+  gtk_list_view_set_factory (self->message_list, message_factory);
+  gtk_list_view_set_model (self->message_list, GTK_SELECTION_MODEL (self->message_model));
+  g_signal_connect_swapped (self->message_model, "items-changed", G_CALLBACK (selected_notify_cb), self);
+
+  self->member_model = gtk_no_selection_new (NULL);
+  member_factory = factory_new (self, G_CALLBACK (member_setup_cb), G_CALLBACK (member_bind_cb), NULL);
+  gtk_list_view_set_factory (self->members_list, member_factory);
+  gtk_list_view_set_model (self->members_list, GTK_SELECTION_MODEL (self->member_model));
+  gtk_list_view_set_single_click_activate (self->members_list, FALSE);
+  g_signal_connect (self->members_list, "activate", G_CALLBACK (member_activate_cb), self);
+
+  adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
+  g_signal_connect (adj, "changed", G_CALLBACK (adjustment_changed_cb), self);
+  g_signal_connect (adj, "value-changed", G_CALLBACK (adjustment_value_cb), self);
+
+  keys = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (composer_key_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->composer), keys);
+
+  g_signal_connect_swapped (self->members_button, "toggled", G_CALLBACK (td_chat_view_update_header), self);
+  g_signal_connect_swapped (self->back_button, "clicked", G_CALLBACK (back_clicked_cb), self);
+  gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
+
+  self->hover_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->hover_label, 0);
+  self->hover_popover = g_object_ref_sink (GTK_POPOVER (gtk_popover_new ()));
+  gtk_popover_set_child (self->hover_popover, GTK_WIDGET (self->hover_label));
+  gtk_popover_set_autohide (self->hover_popover, TRUE);
+  gtk_widget_set_parent (GTK_WIDGET (self->hover_popover), GTK_WIDGET (self));
+
+  g_signal_connect (self, "notify::root", G_CALLBACK (root_changed_cb), NULL);
+  td_chat_view_update_header (self);
+}
+
+GtkWidget *
+td_chat_view_new (void)
+{
+  return g_object_new (TD_TYPE_CHAT_VIEW, NULL);
+}
+
+GListModel *
+td_chat_view_get_buffers (TdChatView *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), NULL);
+  return G_LIST_MODEL (self->buffers);
+}
+
+gboolean
+td_chat_view_is_ready (TdChatView *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), FALSE);
+  return self->ready;
+}
