@@ -147,17 +147,18 @@ chunks_push (TdConn *conn,
 
   if (conn->chunk_count == conn->chunk_cap)
     {
+      /* A power of two, so ring positions are masks. */
       guint new_cap = conn->chunk_cap ? conn->chunk_cap * 2 : 16;
       TdOutChunk *grown = g_new (TdOutChunk, new_cap);
 
       for (guint i = 0; i < conn->chunk_count; i++)
-        grown[i] = conn->chunks[(conn->chunk_head + i) % conn->chunk_cap];
+        grown[i] = conn->chunks[(conn->chunk_head + i) & (conn->chunk_cap - 1)];
       g_free (conn->chunks);
       conn->chunks = grown;
       conn->chunk_cap = new_cap;
       conn->chunk_head = 0;
     }
-  chunk = &conn->chunks[(conn->chunk_head + conn->chunk_count) % conn->chunk_cap];
+  chunk = &conn->chunks[(conn->chunk_head + conn->chunk_count) & (conn->chunk_cap - 1)];
   chunk->bytes = bytes;
   chunk->sent = sent;
   conn->chunk_count++;
@@ -169,7 +170,7 @@ conn_drop_output (TdConn *conn)
   while (conn->chunk_count > 0)
     {
       g_bytes_unref (conn->chunks[conn->chunk_head].bytes);
-      conn->chunk_head = (conn->chunk_head + 1) % conn->chunk_cap;
+      conn->chunk_head = (conn->chunk_head + 1) & (conn->chunk_cap - 1);
       conn->chunk_count--;
     }
   conn->chunk_head = 0;
@@ -240,6 +241,12 @@ conn_check_output (TdConn *conn)
   const TdPubsubConfig *config = &conn->server->config;
 
   if (conn->closing)
+    return;
+
+  /* Fast path for every delivery: well under both limits. */
+  if (conn->soft_since == 0 &&
+      (config->output_soft_limit == 0 || conn_queued (conn) < config->output_soft_limit) &&
+      (config->output_hard_limit == 0 || conn_queued (conn) < config->output_hard_limit))
     return;
 
   if (td_broker_client_count (conn->sub) > 0)
@@ -359,7 +366,7 @@ conn_advance (TdConn *conn,
       n -= left;
       conn->queued -= left;
       g_bytes_unref (chunk->bytes);
-      conn->chunk_head = (conn->chunk_head + 1) % conn->chunk_cap;
+      conn->chunk_head = (conn->chunk_head + 1) & (conn->chunk_cap - 1);
       conn->chunk_count--;
     }
   conn->reply_sent += n;
@@ -388,7 +395,7 @@ conn_flush (TdConn *conn)
 
       for (guint i = 0; i < conn->chunk_count && n_iov < TD_CONN_IOV_BATCH; i++)
         {
-          TdOutChunk *chunk = &conn->chunks[(conn->chunk_head + i) % conn->chunk_cap];
+          TdOutChunk *chunk = &conn->chunks[(conn->chunk_head + i) & (conn->chunk_cap - 1)];
           gsize size;
           const char *data = g_bytes_get_data (chunk->bytes, &size);
 

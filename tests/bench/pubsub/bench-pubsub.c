@@ -41,7 +41,7 @@
 #define BENCH_WINDOW          16      /* PUBLISH in flight per publisher (like redis-benchmark -P 16) */
 #define BENCH_WARMUP_US       (500 * 1000)
 #define BENCH_MEASURE_US      (3 * 1000 * 1000)
-#define BENCH_ROUNDS          2
+#define BENCH_ROUNDS          3
 #define BENCH_CHANNEL         "bench-ch"
 #define BENCH_LAT_BUCKETS     (1000 * 1000)   /* 1 µs buckets up to 1 s */
 #define BENCH_READ_SIZE       (256 * 1024)
