@@ -72,8 +72,11 @@ ensure_instance (Cli     *cli,
   argv[0] = self_exe;
   argv[1] = "--gapplication-service";
   argv[2] = NULL;
+  /* The instance outlives this command: it must not hold on to our
+   * output, or a script reading it would wait until the instance quits. */
   if (!g_spawn_async (NULL, (char **) argv, NULL,
-                      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDIN_FROM_DEV_NULL,
+                      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL |
+                      G_SPAWN_STDIN_FROM_DEV_NULL,
                       NULL, NULL, NULL, error))
     return FALSE;
 

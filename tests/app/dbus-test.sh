@@ -25,7 +25,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..27"
+echo "1..29"
 
 TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
@@ -129,3 +129,12 @@ while [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do sleep 0.05; i=$((i + 1)); d
 check "quit over D-Bus ends the app" '! kill -0 $pid 2>/dev/null'
 
 check "the view chosen by the second instance was saved" "grep -q \"last-view='pubsub'\" \"$KEYFILE\""
+
+start=$(date +%s)
+out=$("$TIDINGS" --unread 2>&1); rc=$?
+end=$(date +%s)
+check "with no instance, --unread starts one and answers at once" '[ $rc -eq 0 ] && echo "$out" | grep -q "^feeds	0$" && [ $((end - start)) -lt 5 ]'
+check "the instance started for a command shows no window and stays on the bus" 'on_bus'
+call --method org.gtk.Actions.Activate quit '[]' '{}' >/dev/null 2>&1
+i=0
+while [ $i -lt 100 ] && on_bus; do sleep 0.05; i=$((i + 1)); done
