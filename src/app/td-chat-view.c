@@ -2236,6 +2236,7 @@ sidebar_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_add_css_class (status, "chat-sidebar-status");
   gtk_widget_add_css_class (status, "dim-label");
   gtk_widget_set_hexpand (texts, TRUE);
+  gtk_widget_set_valign (texts, GTK_ALIGN_CENTER);
   gtk_box_append (GTK_BOX (texts), name);
   gtk_box_append (GTK_BOX (texts), status);
   gtk_widget_add_css_class (mentions, "chat-badge");
