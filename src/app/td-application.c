@@ -166,7 +166,11 @@ td_application_start_server (TdApplication *self)
   config->pubsub_port = g_settings_get_int (self->settings, "local-pubsub-port");
   config->line_port = g_settings_get_int (self->settings, "local-line-port");
   config->chat_port = g_settings_get_int (self->settings, "local-chat-port");
-  config->files_port = -1;
+  config->files_port = g_settings_get_int (self->settings, "local-files-port");
+
+  /* Tests and side-by-side instances ask for any free ports. */
+  if (g_strcmp0 (g_getenv ("TIDINGS_LOCAL_PORTS"), "any") == 0)
+    config->pubsub_port = config->line_port = config->chat_port = config->files_port = 0;
   config->db_path = g_build_filename (g_get_user_data_dir (), "tidings", "server.db", NULL);
 
   self->server_starting = TRUE;

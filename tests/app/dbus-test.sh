@@ -16,6 +16,7 @@ cat > "$KEYFILE" <<KF
 local-pubsub-port=0
 local-line-port=0
 local-chat-port=0
+local-files-port=0
 KF
 n=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }

@@ -51,6 +51,7 @@ run_app (AppCheck check)
   g_settings_set_int (settings, "local-pubsub-port", 0);
   g_settings_set_int (settings, "local-line-port", 0);
   g_settings_set_int (settings, "local-chat-port", 0);
+  g_settings_set_int (settings, "local-files-port", 0);
 
   g_signal_connect_after (app, "activate", G_CALLBACK (activate_cb), check);
   g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
