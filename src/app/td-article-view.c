@@ -53,6 +53,7 @@ typedef struct
   GPtrArray     *tags;         /* active tags, innermost last */
   gboolean       pre;          /* keep white space */
   gboolean       space_pending;
+  guint          space_tags;   /* tags open when the pending space was seen */
   guint          newlines;     /* newlines at the end of the text so far */
   GArray        *list_counters; /* per open list: 0 for ul, n for ol */
 } Render;
@@ -87,10 +88,12 @@ ensure_tag (GtkTextBuffer *buffer,
   return tag;
 }
 
+/* Inserts @text with the first @n_tags open tags. */
 static void
-render_insert (Render     *r,
-               const char *text,
-               gssize      len)
+render_insert_tagged (Render     *r,
+                      const char *text,
+                      gssize      len,
+                      guint       n_tags)
 {
   GtkTextIter start;
   int offset = gtk_text_iter_get_offset (&r->end);
@@ -99,8 +102,16 @@ render_insert (Render     *r,
     return;
   gtk_text_buffer_insert (r->buffer, &r->end, text, len);
   gtk_text_buffer_get_iter_at_offset (r->buffer, &start, offset);
-  for (guint i = 0; i < r->tags->len; i++)
+  for (guint i = 0; i < MIN (n_tags, r->tags->len); i++)
     gtk_text_buffer_apply_tag (r->buffer, g_ptr_array_index (r->tags, i), &start, &r->end);
+}
+
+static void
+render_insert (Render     *r,
+               const char *text,
+               gssize      len)
+{
+  render_insert_tagged (r, text, len, r->tags->len);
 }
 
 /* Ends the current block with up to @n newlines (never at the start). */
@@ -141,13 +152,17 @@ render_text (Render     *r,
         {
           while (*p && g_ascii_isspace (*p))
             p++;
+          if (!r->space_pending)
+            r->space_tags = r->tags->len;
           r->space_pending = TRUE;
           continue;
         }
       while (*p && !g_ascii_isspace (*p))
         p++;
+      /* A space between words takes only the tags open on both sides:
+       * no underline before a link, no bold before a bold word. */
       if (r->space_pending && r->newlines == 0 && !gtk_text_iter_is_start (&r->end))
-        render_insert (r, " ", 1);
+        render_insert_tagged (r, " ", 1, r->space_tags);
       r->space_pending = FALSE;
       render_insert (r, word, p - word);
       r->newlines = 0;
@@ -268,7 +283,11 @@ render_element (Render  *r,
 
       if (is_safe_link (href))
         {
+          const GdkRGBA *color = g_object_get_data (G_OBJECT (r->buffer), "td-link-color");
+
           tag = gtk_text_buffer_create_tag (r->buffer, NULL, "underline", PANGO_UNDERLINE_SINGLE, NULL);
+          if (color != NULL)
+            g_object_set (tag, "foreground-rgba", color, NULL);
           g_object_set_data_full (G_OBJECT (tag), "href", g_steal_pointer (&href), g_free);
         }
     }
@@ -281,7 +300,11 @@ render_element (Render  *r,
            || g_str_equal (name, "figcaption") || g_str_equal (name, "summary"))
     block = 1;
   else if (g_str_equal (name, "td") || g_str_equal (name, "th"))
-    r->space_pending = TRUE;
+    {
+      if (!r->space_pending)
+        r->space_tags = r->tags->len;
+      r->space_pending = TRUE;
+    }
 
   if (block > 0 && !g_str_equal (name, "li"))
     render_break (r, block);
@@ -513,6 +536,23 @@ td_article_view_class_init (TdArticleViewClass *klass)
   gtk_widget_class_install_action (widget_class, "article.open-link", NULL, open_link_action);
 }
 
+/* The article's text sits on the page, not in a box of its own. */
+static void
+ensure_css (void)
+{
+  static gboolean loaded;
+  GtkCssProvider *provider;
+
+  if (loaded || gdk_display_get_default () == NULL)
+    return;
+  loaded = TRUE;
+  provider = gtk_css_provider_new ();
+  gtk_css_provider_load_from_resource (provider, "/io/github/tidings/Tidings/td-feeds-view.css");
+  gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (provider),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+  g_object_unref (provider);
+}
+
 static void
 td_article_view_init (TdArticleView *self)
 {
@@ -520,6 +560,7 @@ td_article_view_init (TdArticleView *self)
   GtkEventController *motion;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  ensure_css ();
 
   click = gtk_gesture_click_new ();
   gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_PRIMARY);
@@ -573,7 +614,7 @@ td_article_view_set_item (TdArticleView    *self,
     {
       g_autoptr(GDateTime) date = g_date_time_new_from_unix_local (item->published / G_USEC_PER_SEC);
       /* Translators: the date of an article, see g_date_time_format() */
-      g_autofree char *text = date ? g_date_time_format (date, _("%A, %e %B %Y, %H:%M")) : NULL;
+      g_autofree char *text = date ? g_date_time_format (date, _("%A, %-d %B %Y, %H:%M")) : NULL;
 
       if (text != NULL)
         g_string_append_printf (meta, " · %s", text);
@@ -586,6 +627,15 @@ td_article_view_set_item (TdArticleView    *self,
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "article.open-link", is_safe_link (item->link));
 
   buffer = gtk_text_buffer_new (NULL);
+  /* Links in the theme's accent colour, which suits light and dark. */
+  {
+    GdkRGBA color;
+
+    if (gtk_style_context_lookup_color (gtk_widget_get_style_context (GTK_WIDGET (self->text_view)),
+                                        "accent_color", &color))
+      g_object_set_data_full (G_OBJECT (buffer), "td-link-color", gdk_rgba_copy (&color),
+                              (GDestroyNotify) gdk_rgba_free);
+  }
   td_article_render_html (buffer, item->content && *item->content ? item->content : item->summary);
   gtk_text_view_set_buffer (self->text_view, buffer);
   g_object_unref (buffer);

@@ -78,9 +78,9 @@ format_date (gint64 usec)
     return g_date_time_format (date, "%a %H:%M");
   if (g_date_time_get_year (date) == g_date_time_get_year (now))
     /* Translators: a date in the item list, see g_date_time_format() */
-    return g_date_time_format (date, _("%e %b"));
+    return g_date_time_format (date, _("%-d %b"));
   /* Translators: a date in the item list, see g_date_time_format() */
-  return g_date_time_format (date, _("%e %b %Y"));
+  return g_date_time_format (date, _("%-d %b %Y"));
 }
 
 static void

@@ -1419,6 +1419,24 @@ column_dup (sqlite3_stmt *stmt,
   return g_strdup ((const char *) sqlite3_column_text (stmt, column));
 }
 
+/* A name for a feed that has none yet (never fetched, or failing): the
+ * file name of a local feed, else the host and path. */
+static char *
+short_url (const char *url)
+{
+  g_autoptr(GUri) uri = url ? g_uri_parse (url, G_URI_FLAGS_NONE, NULL) : NULL;
+  const char *path;
+
+  if (uri == NULL)
+    return g_strdup (url);
+  path = g_uri_get_path (uri);
+  if (g_strcmp0 (g_uri_get_scheme (uri), "file") == 0)
+    return g_path_get_basename (path);
+  if (g_uri_get_host (uri) == NULL)
+    return g_strdup (url);
+  return g_strconcat (g_uri_get_host (uri), g_strcmp0 (path, "/") == 0 ? "" : path, NULL);
+}
+
 static TdFeedInfo *
 feed_info_from_row (sqlite3_stmt *stmt)
 {
@@ -1438,9 +1456,12 @@ feed_info_from_row (sqlite3_stmt *stmt)
   info->last_fetch = sqlite3_column_int64 (stmt, 11);
   info->unread = sqlite3_column_int (stmt, 12);
   info->n_items = sqlite3_column_int (stmt, 13);
-  info->title = g_strdup (info->title_override && *info->title_override ? info->title_override
-                          : info->feed_title && *info->feed_title ? info->feed_title
-                          : info->url);
+  if (info->title_override && *info->title_override)
+    info->title = g_strdup (info->title_override);
+  else if (info->feed_title && *info->feed_title)
+    info->title = g_strdup (info->feed_title);
+  else
+    info->title = short_url (info->url);
   return info;
 }
 
