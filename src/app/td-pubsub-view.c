@@ -105,6 +105,7 @@ struct _TdPubsubView
   TdPubsubConnection  *publish_connection; /* borrowed; the one publish_request went to */
   gboolean             paused;
   gboolean             follow;           /* keep the newest message in view */
+  double               last_upper;       /* of the list's adjustment, to tell growth from scrolling */
   gboolean             loaded;           /* saved connections were read (or there is no store) */
 };
 
@@ -194,6 +195,8 @@ update_actions (TdPubsubView *self)
                                  *gtk_editable_get_text (GTK_EDITABLE (self->publish_channel_entry)) != '\0');
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "pubsub.add-connection", *host != '\0');
 }
+
+static void follow_newest (TdPubsubView *self);
 
 /* ------------------------------------------------------------------ */
 /* Persistence                                                         */
@@ -396,6 +399,7 @@ messages_cb (TdPubsubConnection *connection,
   if (n > 0)
     start_animation (self);
   update_counts (self);
+  follow_newest (self);
 }
 
 static void
@@ -462,28 +466,31 @@ filter_match (gpointer item,
   return td_pubsub_message_item_contains (message, self->filter_text);
 }
 
+/* Shows the newest message, unless the user scrolled away from it. */
 static void
-scroll_to_end (TdPubsubView *self)
+follow_newest (TdPubsubView *self)
 {
-  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->messages_scroller);
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->filtered));
 
-  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  if (self->follow && n > 0 && gtk_widget_get_mapped (GTK_WIDGET (self->messages_list)))
+    gtk_widget_activate_action (GTK_WIDGET (self->messages_list), "list.scroll-to-item", "u", n - 1);
 }
 
-static void
-adjustment_changed_cb (GtkAdjustment *adj,
-                       TdPubsubView  *self)
-{
-  if (self->follow)
-    scroll_to_end (self);
-}
-
+/* Only the user's own scrolling decides whether the list follows the
+ * newest message; moves that come with the list growing or shrinking do
+ * not. */
 static void
 adjustment_value_changed_cb (GtkAdjustment *adj,
                              TdPubsubView  *self)
 {
-  self->follow = gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj)
-                 >= gtk_adjustment_get_upper (adj) - 2;
+  double upper = gtk_adjustment_get_upper (adj);
+
+  if (upper != self->last_upper)
+    {
+      self->last_upper = upper;
+      return;
+    }
+  self->follow = gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >= upper - 2;
 }
 
 /* ------------------------------------------------------------------ */
@@ -694,7 +701,8 @@ connection_setup_cb (GtkSignalListItemFactory *factory,
   gtk_label_set_xalign (GTK_LABEL (title), 0);
   gtk_label_set_ellipsize (GTK_LABEL (title), PANGO_ELLIPSIZE_END);
   gtk_label_set_wrap (GTK_LABEL (status), TRUE);
-  gtk_label_set_ellipsize (GTK_LABEL (status), PANGO_ELLIPSIZE_NONE);
+  gtk_label_set_wrap_mode (GTK_LABEL (status), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_ellipsize (GTK_LABEL (status), PANGO_ELLIPSIZE_END);
   gtk_label_set_lines (GTK_LABEL (status), 3);
   gtk_label_set_max_width_chars (GTK_LABEL (status), 28);
   gtk_widget_set_hexpand (texts, TRUE);
@@ -864,7 +872,7 @@ channel_setup_cb (GtkSignalListItemFactory *factory,
   gtk_label_set_xalign (GTK_LABEL (name), 0);
   gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
   gtk_widget_set_hexpand (name, TRUE);
-  gtk_widget_set_size_request (spark, 64, 18);
+  gtk_widget_set_size_request (spark, 56, 18);
   gtk_widget_set_valign (spark, GTK_ALIGN_CENTER);
   gtk_label_set_xalign (GTK_LABEL (rate), 1);
   gtk_label_set_width_chars (GTK_LABEL (rate), 6);
@@ -1333,7 +1341,6 @@ td_pubsub_view_init (TdPubsubView *self)
   gtk_list_view_set_model (self->messages_list, GTK_SELECTION_MODEL (message_selection));
 
   adj = gtk_scrolled_window_get_vadjustment (self->messages_scroller);
-  g_signal_connect (adj, "changed", G_CALLBACK (adjustment_changed_cb), self);
   g_signal_connect (adj, "value-changed", G_CALLBACK (adjustment_value_changed_cb), self);
 
   update_counts (self);
@@ -1608,6 +1615,7 @@ td_pubsub_view_set_paused (TdPubsubView *self,
       g_free (items);
     }
   update_counts (self);
+  follow_newest (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
 }
 
