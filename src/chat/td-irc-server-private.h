@@ -163,6 +163,7 @@ struct _TdIrcServer
   GSocket           *listener;
   GSource           *accept_source;
   GSource           *tick_source;
+  GSource           *flush_source;    /* writes queued output before each poll */
   guint16            port;
   TdMailboxId        mailbox;
 

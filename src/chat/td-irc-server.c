@@ -628,6 +628,48 @@ after_dispatch (TdIrcServer *server)
     }
 }
 
+/* Callbacks only reap; output is written once per main-loop iteration,
+ * just before the context polls (Redis's beforeSleep()), so that every
+ * line queued for a client during one iteration goes out in one write. */
+static void
+reap_dead (TdIrcServer *server)
+{
+  while (server->dead->len > 0)
+    {
+      for (guint i = 0; i < server->dead->len; i++)
+        client_destroy (g_ptr_array_index (server->dead, i), TRUE);
+      g_ptr_array_set_size (server->dead, 0);
+    }
+}
+
+typedef struct
+{
+  GSource      source;
+  TdIrcServer *server;
+} FlushSource;
+
+static gboolean
+flush_prepare (GSource *source,
+               gint    *timeout)
+{
+  TdIrcServer *server = ((FlushSource *) source)->server;
+
+  *timeout = -1;
+  if (server->dead->len > 0 || server->pending_writes->len > 0)
+    after_dispatch (server);
+  return FALSE;
+}
+
+static gboolean
+flush_dispatch (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_funcs = { flush_prepare, NULL, flush_dispatch, NULL, NULL, NULL };
+
 static gboolean
 out_cb (GSocket      *socket,
         GIOCondition  condition,
@@ -844,7 +886,7 @@ resume_cb (gpointer user_data)
   g_clear_pointer (&client->resume_source, g_source_unref);
   client->throttled = FALSE;
   process_input (client);
-  after_dispatch (server);
+  reap_dead (server);
   return G_SOURCE_REMOVE;
 }
 
@@ -867,7 +909,7 @@ in_cb (GSocket      *socket,
       if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         return G_SOURCE_CONTINUE;
       _td_irc_client_kill (client, n == 0 ? "Connection closed" : "Read error", NULL);
-      after_dispatch (server);
+      reap_dead (server);
       return G_SOURCE_CONTINUE;
     }
   g_byte_array_set_size (client->inbuf, old_len + n);
@@ -888,7 +930,7 @@ in_cb (GSocket      *socket,
       g_source_attach (client->resume_source, server->context);
     }
 
-  after_dispatch (server);
+  reap_dead (server);
   return G_SOURCE_CONTINUE;
 }
 
@@ -973,7 +1015,7 @@ accept_cb (GSocket      *listener,
         }
       client_new (server, socket);
     }
-  after_dispatch (server);
+  reap_dead (server);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1030,7 +1072,7 @@ tick_cb (gpointer user_data)
         }
     }
   td_irc_accounts_expire_failures (server->accounts, g_get_real_time ());
-  after_dispatch (server);
+  reap_dead (server);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1124,7 +1166,7 @@ mail_cb (TdMailboxId  id,
   client->auth_pending = FALSE;
   _td_irc_auth_done (client, auth->register_account, auth->account,
                      result->result, result->result != NULL);
-  after_dispatch (server);
+  reap_dead (server);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1208,6 +1250,9 @@ td_irc_server_listen (TdIrcServer   *server,
   server->tick_source = g_timeout_source_new (TD_IRC_TICK_MS);
   g_source_set_callback (server->tick_source, tick_cb, server, NULL);
   g_source_attach (server->tick_source, server->context);
+  server->flush_source = g_source_new (&flush_funcs, sizeof (FlushSource));
+  ((FlushSource *) server->flush_source)->server = server;
+  g_source_attach (server->flush_source, server->context);
   server->mailbox = td_mailbox_open (server->context, G_PRIORITY_DEFAULT, mail_cb, server, NULL);
   return TRUE;
 }
@@ -1267,6 +1312,7 @@ td_irc_server_stop (TdIrcServer *server)
     }
   destroy_source (&server->accept_source);
   destroy_source (&server->tick_source);
+  destroy_source (&server->flush_source);
   if (server->listener != NULL)
     {
       g_socket_close (server->listener, NULL);
