@@ -16,6 +16,9 @@
  *   PING                       answers `PONG` (a barrier: the commands before
  *                              it have taken effect)
  *   QUIT                       close the connection
+ *   AUTH password              when the server has a password (tidingsd
+ *                              --requirepass), required before SUB, UNSUB
+ *                              and PUB; answers `OK` or `ERR invalid password`
  *
  * Subscribers receive `UPDATED topic message text`. Lines end with `\n`; a
  * `\r` before it is dropped, so telnet's `\r\n` works. Everything the
@@ -132,6 +135,50 @@ td_line_cmd_pub (TdConn     *conn,
   td_broker_publish (_td_conn_broker (conn), topic, len, message, (gsize) (end - message));
 }
 
+/* Constant-time comparison of digests, as for RESP AUTH. */
+static gboolean
+password_matches (const char *password,
+                  const char *given,
+                  gsize       given_len)
+{
+  g_autoptr(GChecksum) a = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(GChecksum) b = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 da[32], db[32];
+  gsize la = sizeof da, lb = sizeof db;
+  guint8 diff = 0;
+
+  g_checksum_update (a, (const guchar *) password, (gssize) strlen (password));
+  g_checksum_update (b, (const guchar *) given, (gssize) given_len);
+  g_checksum_get_digest (a, da, &la);
+  g_checksum_get_digest (b, db, &lb);
+  for (gsize i = 0; i < sizeof da; i++)
+    diff |= da[i] ^ db[i];
+  return diff == 0;
+}
+
+static void
+td_line_cmd_auth (TdConn     *conn,
+                  const char *p,
+                  const char *end)
+{
+  const char *password = _td_conn_config (conn)->password;
+  const char *given;
+  gsize len;
+
+  if (!next_token (&p, end, &given, &len))
+    {
+      reply_line (conn, "ERR usage: AUTH password");
+      return;
+    }
+  if (password != NULL && !password_matches (password, given, len))
+    {
+      reply_line (conn, "ERR invalid password");
+      return;
+    }
+  conn->authenticated = TRUE;
+  reply_line (conn, "OK");
+}
+
 /* Runs one line (without its line ending). */
 void
 _td_line_execute (TdConn     *conn,
@@ -146,7 +193,11 @@ _td_line_execute (TdConn     *conn,
   if (!next_token (&p, end, &verb, &verb_len))
     return;
 
-  if (verb_is (verb, verb_len, "PUB"))
+  if (!conn->authenticated &&
+      (verb_is (verb, verb_len, "PUB") || verb_is (verb, verb_len, "SUB") ||
+       verb_is (verb, verb_len, "UNSUB")))
+    reply_line (conn, "ERR authentication required");
+  else if (verb_is (verb, verb_len, "PUB"))
     td_line_cmd_pub (conn, p, end);
   else if (verb_is (verb, verb_len, "SUB"))
     td_line_cmd_sub (conn, p, end);
@@ -156,6 +207,8 @@ _td_line_execute (TdConn     *conn,
     reply_line (conn, "PONG");
   else if (verb_is (verb, verb_len, "QUIT"))
     _td_conn_close_after_reply (conn);
+  else if (verb_is (verb, verb_len, "AUTH"))
+    td_line_cmd_auth (conn, p, end);
   else
     {
       g_autofree char *shown = g_strndup (verb, MIN (verb_len, 64));

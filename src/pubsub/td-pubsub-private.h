@@ -49,8 +49,8 @@ struct _TdConn
 
   TdBrokerClient   *sub;           /* owned */
 
-  /* RESP session */
-  gboolean          authenticated;
+  /* Session */
+  gboolean          authenticated; /* AUTH done, or no password configured */
   char             *name;          /* CLIENT SETNAME */
 
   guint             in_pending : 1;
@@ -65,7 +65,6 @@ GByteArray   *_td_conn_reply               (TdConn *conn);
 void          _td_conn_close_after_reply   (TdConn *conn);
 TdBroker     *_td_conn_broker              (TdConn *conn);
 const TdPubsubConfig *_td_conn_config      (TdConn *conn);
-void          _td_pubsub_count_protocol_error (TdPubsubServer *server);
 
 /* td-resp-commands.c */
 void          _td_resp_execute             (TdConn          *conn,

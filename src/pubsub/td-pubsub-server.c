@@ -314,12 +314,6 @@ _td_conn_config (TdConn *conn)
   return &conn->server->config;
 }
 
-void
-_td_pubsub_count_protocol_error (TdPubsubServer *server)
-{
-  server->n_protocol_errors++;
-}
-
 static void
 conn_deliver_cb (TdBrokerClient *client,
                  GBytes         *frame,
@@ -725,7 +719,7 @@ conn_new (TdPubsubServer   *server,
     }
   else
     server->n_line++;
-  conn->authenticated = server->config.password == NULL || protocol == TD_PUBSUB_PROTOCOL_LINE;
+  conn->authenticated = server->config.password == NULL;
 
   g_hash_table_add (server->conns, conn);
   server->n_accepted++;

@@ -129,6 +129,24 @@ test_line_too_long (void)
   td_test_server_stop (ts);
 }
 
+static void
+test_line_auth (void)
+{
+  TdPubsubConfig config;
+  TdTestServer *ts;
+  int fd;
+
+  td_pubsub_config_init (&config);
+  config.password = (char *) "sekret";
+  ts = td_test_server_start (&config);
+  fd = td_test_connect (ts->line_port);
+  td_test_send_str (fd, "SUB a\nPUB a x\nPING\nAUTH\nAUTH nope\nAUTH sekret\nSUB a\nPUB a hi\n");
+  EXPECT (fd, "ERR authentication required\nERR authentication required\nPONG\n"
+              "ERR usage: AUTH password\nERR invalid password\nOK\nUPDATED a hi\n");
+  close (fd);
+  td_test_server_stop (ts);
+}
+
 /* A PUB on the line port reaches RESP subscribers, and a RESP PUBLISH
  * reaches line subscribers. */
 static void
@@ -593,6 +611,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/td/pubsub/server/line/basics", test_line_basics);
   g_test_add_func ("/td/pubsub/server/line/too-long", test_line_too_long);
+  g_test_add_func ("/td/pubsub/server/line/auth", test_line_auth);
   g_test_add_func ("/td/pubsub/server/cross-delivery", test_cross_delivery);
   g_test_add_func ("/td/pubsub/server/disconnect-cleanup", test_disconnect_cleanup);
   g_test_add_func ("/td/pubsub/server/slow-subscriber/hard", test_slow_subscriber_hard);
