@@ -1332,6 +1332,14 @@ net_caps_offered (TdIrcNet   *net,
     }
 }
 
+/* g_ptr_array_sort() passes pointers to the elements. */
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return g_ascii_strcasecmp (*(const char * const *) a, *(const char * const *) b);
+}
+
 static void
 net_emit_caps (TdIrcNet *net)
 {
@@ -1343,7 +1351,7 @@ net_emit_caps (TdIrcNet *net)
   g_hash_table_iter_init (&iter, net->caps);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (names, g_strdup (key));
-  g_ptr_array_sort (names, (GCompareFunc) g_ascii_strcasecmp);
+  g_ptr_array_sort (names, compare_names);
   g_ptr_array_add (names, NULL);
   event->params = (GStrv) g_ptr_array_free (names, FALSE);
   event->text = g_strjoinv (" ", event->params);
