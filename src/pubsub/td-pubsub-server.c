@@ -735,38 +735,20 @@ conn_new (TdPubsubServer   *server,
 /* ------------------------------------------------------------------ */
 /* Flusher                                                             */
 
-static gboolean
-flusher_prepare (GSource *source,
-                 gint    *timeout)
-{
-  FlusherSource *flusher = (FlusherSource *) source;
-
-  *timeout = -1;
-  return flusher->server->pending->len > 0;
-}
-
-static gboolean
-flusher_check (GSource *source)
-{
-  FlusherSource *flusher = (FlusherSource *) source;
-
-  return flusher->server->pending->len > 0;
-}
-
 /* Flushes every connection that has new output and frees those that were
- * closed; this is the equivalent of Redis' beforeSleep() write pass. */
-static gboolean
-flusher_dispatch (GSource     *source,
-                  GSourceFunc  callback,
-                  gpointer     user_data)
+ * closed. */
+static void
+server_flush_pending (TdPubsubServer *server)
 {
-  TdPubsubServer *server = ((FlusherSource *) source)->server;
   GPtrArray *batch = server->pending;
 
   server->pending = server->pending_spare;
   server->pending_spare = batch;
 
-  for (guint i = 0; i < batch->len; i++)
+  /* Newest first, as Redis does: a publisher is queued after the
+   * subscribers its first PUBLISH reached, and answering it first lets it
+   * send its next commands while the fan-out is still being written. */
+  for (guint i = batch->len; i-- > 0; )
     {
       TdConn *conn = g_ptr_array_index (batch, i);
 
@@ -780,6 +762,40 @@ flusher_dispatch (GSource     *source,
         }
     }
   g_ptr_array_set_size (batch, 0);
+}
+
+/* The write pass runs in prepare(), before the context polls: the
+ * equivalent of Redis' beforeSleep(). Everything the previous iteration's
+ * dispatches queued goes out in one write per connection, without an
+ * extra poll and dispatch round for the flush itself. What is still
+ * pending afterwards (a connection over its per-flush cap, or one closed
+ * while flushing) makes the source ready, so the poll does not block. */
+static gboolean
+flusher_prepare (GSource *source,
+                 gint    *timeout)
+{
+  TdPubsubServer *server = ((FlusherSource *) source)->server;
+
+  if (server->pending->len > 0)
+    server_flush_pending (server);
+  *timeout = -1;
+  return server->pending->len > 0;
+}
+
+static gboolean
+flusher_check (GSource *source)
+{
+  FlusherSource *flusher = (FlusherSource *) source;
+
+  return flusher->server->pending->len > 0;
+}
+
+static gboolean
+flusher_dispatch (GSource     *source,
+                  GSourceFunc  callback,
+                  gpointer     user_data)
+{
+  server_flush_pending (((FlusherSource *) source)->server);
   return G_SOURCE_CONTINUE;
 }
 
