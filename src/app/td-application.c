@@ -44,6 +44,13 @@ struct _TdApplication
 
 G_DEFINE_FINAL_TYPE (TdApplication, td_application, ADW_TYPE_APPLICATION)
 
+enum {
+  LOCAL_SERVER_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static const char * const view_names[] = { "chat", "pubsub", "feeds", NULL };
 
 static gboolean
@@ -137,6 +144,7 @@ start_server_cb (GObject      *object,
       g_message ("The local server did not start: %s", error->message);
       g_free (self->server_error);
       self->server_error = g_strdup (error->message);
+      g_signal_emit (self, signals[LOCAL_SERVER_CHANGED], 0);
       return;
     }
 
@@ -148,6 +156,7 @@ start_server_cb (GObject      *object,
 
   self->server = server;
   td_application_update_ports (self);
+  g_signal_emit (self, signals[LOCAL_SERVER_CHANGED], 0);
 }
 
 /* Binds the embedded server's listeners on a thread of their own; the
@@ -178,6 +187,28 @@ td_application_start_server (TdApplication *self)
   g_task_set_source_tag (task, td_application_start_server);
   g_task_set_task_data (task, config, (GDestroyNotify) td_server_config_free);
   g_task_run_in_thread (task, start_server_worker);
+}
+
+/* TRUE while the embedded server is binding its listeners. */
+gboolean
+td_application_is_local_server_starting (TdApplication *self)
+{
+  g_return_val_if_fail (TD_IS_APPLICATION (self), FALSE);
+
+  return self->server_starting;
+}
+
+/* Why the embedded server is not running, or NULL. */
+const char *
+td_application_get_local_server_error (TdApplication *self)
+{
+  g_return_val_if_fail (TD_IS_APPLICATION (self), NULL);
+
+  if (self->server != NULL || self->server_starting)
+    return NULL;
+  if (self->server_error != NULL)
+    return self->server_error;
+  return _("The local server is turned off in Preferences");
 }
 
 guint16
@@ -700,6 +731,12 @@ td_application_class_init (TdApplicationClass *klass)
   app_class->command_line = td_application_command_line;
   app_class->handle_local_options = td_application_handle_local_options;
   app_class->shutdown = td_application_shutdown;
+
+  /* The embedded server finished starting: its ports are known, or it
+   * failed (td_application_get_local_server_error()). */
+  signals[LOCAL_SERVER_CHANGED] =
+    g_signal_new ("local-server-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   app_class->dbus_register = td_application_dbus_register;
   app_class->dbus_unregister = td_application_dbus_unregister;
 }

@@ -17,5 +17,7 @@ GSettings     *td_application_get_settings (TdApplication     *self);
 guint16        td_application_get_local_port (TdApplication   *self,
                                               const char      *listener);
 TdRecorder    *td_application_get_recorder (TdApplication     *self);
+gboolean       td_application_is_local_server_starting (TdApplication *self);
+const char    *td_application_get_local_server_error   (TdApplication *self);
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include "app/td-dbus-service.h"
 #include "app/td-feeds-app.h"
 #include "core/td-mailbox.h"
+#include "pubsub/td-pubsub-client.h"
 
 static const GDBusErrorEntry td_dbus_error_entries[] = {
   { TD_DBUS_ERROR_INVALID_ARGS, "io.github.tidings.Tidings1.Error.InvalidArgs" },
@@ -37,6 +38,19 @@ td_dbus_error_quark (void)
 /* ------------------------------------------------------------------ */
 /* The service                                                          */
 
+/* A Publish waits this long for the server's receiver count before it is
+ * answered with NotConnected: a server that is down is retried with
+ * backoff for ever, a script must not wait for ever. */
+#define TD_DBUS_PUBLISH_TIMEOUT_S      10
+/* Longest channel or pattern name accepted, and longest message: far
+ * beyond real use, small enough that a call cannot make Tidings buffer
+ * without bound. */
+#define TD_DBUS_MAX_CHANNEL            (64 * 1024)
+#define TD_DBUS_MAX_MESSAGE            (16 * 1024 * 1024)
+/* MessageReceived signals sent for one batch of pub/sub messages; the
+ * rest of a flood is not broadcast on the bus (it is still counted). */
+#define TD_DBUS_MAX_SIGNALS_PER_BATCH  256
+
 struct _TdDBusService
 {
   TdApplication  *app;          /* borrowed: the service lives inside it */
@@ -44,6 +58,10 @@ struct _TdDBusService
   TdFeedsApp     *feeds;        /* owned ref */
   TdMailboxId     feed_events;  /* listener mailbox of the feed manager */
   GPtrArray      *feed_list;    /* TdFeedInfo, from the last FEEDS event; NULL before */
+  GHashTable     *links;        /* connection name -> PubsubLink */
+  GPtrArray      *waiting;      /* PubsubOp: calls for the local broker while it starts */
+  gulong          server_changed_id;
+  guint64         n_signals_dropped;
 };
 
 enum {
@@ -133,10 +151,10 @@ feed_reply_cb (TdMailboxId  id,
     {
       if (call->kind == CALL_MARK_READ && g_error_matches (reply->error, TD_FEED_MANAGER_ERROR,
                                                            TD_FEED_MANAGER_ERROR_NOT_FOUND))
-        g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_NO_SUCH_ITEM,
+        g_dbus_method_invocation_return_error (g_steal_pointer (&invocation), TD_DBUS_ERROR, TD_DBUS_ERROR_NO_SUCH_ITEM,
                                                "No item with id %" G_GINT64_FORMAT, call->id);
       else
-        return_manager_error (invocation, reply->error);
+        return_manager_error (g_steal_pointer (&invocation), reply->error);
       return;
     }
 
@@ -153,7 +171,7 @@ feed_reply_cb (TdMailboxId  id,
 
               g_string_append_printf (urls, "%s%s", i ? ", " : "", choice->url);
             }
-          g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_SEVERAL_FEEDS,
+          g_dbus_method_invocation_return_error (g_steal_pointer (&invocation), TD_DBUS_ERROR, TD_DBUS_ERROR_SEVERAL_FEEDS,
                                                  "The page offers several feeds; add one of: %s", urls->str);
           return;
         }
@@ -197,7 +215,7 @@ call_mailbox (TdDBusService         *service,
   Call *call = g_new0 (Call, 1);
 
   call->kind = kind;
-  call->invocation = g_object_ref (invocation);
+  call->invocation = invocation;   /* the handler's reference, answered once */
   call->service = service;
   call->id = id;
   return td_mailbox_open_transient (NULL, G_PRIORITY_DEFAULT, feed_reply_cb, call,
@@ -401,6 +419,425 @@ feed_event_cb (TdMailboxId  id,
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Pub/sub commands                                                     */
+
+typedef enum
+{
+  OP_PUBLISH,
+  OP_SUBSCRIBE,
+  OP_UNSUBSCRIBE,
+} PubsubOpKind;
+
+typedef struct
+{
+  PubsubOpKind           kind;
+  GDBusMethodInvocation *invocation;   /* owned */
+  char                  *connection;
+  char                  *channel;
+  char                  *message;
+} PubsubOp;
+
+static void
+pubsub_op_free (PubsubOp *op)
+{
+  if (op->invocation != NULL)
+    g_dbus_method_invocation_return_error (op->invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
+                                           "Tidings is shutting down");
+  g_free (op->connection);
+  g_free (op->channel);
+  g_free (op->message);
+  g_free (op);
+}
+
+/* One connection of the D-Bus service to a broker: "" is the embedded
+ * broker, anything else HOST:PORT. */
+typedef struct
+{
+  TdDBusService  *service;
+  char           *name;
+  TdPubsubClient *client;
+  TdMailboxId     mailbox;
+  TdPubsubState   state;
+  char           *last_error;
+  GHashTable     *publishes;       /* guint64 request -> PendingPublish */
+  GHashTable     *subscriptions;   /* channel or pattern names */
+} PubsubLink;
+
+typedef struct
+{
+  GDBusMethodInvocation *invocation;   /* owned */
+  guint                  timeout_id;
+  PubsubLink            *link;         /* borrowed */
+  guint64                request;
+} PendingPublish;
+
+static void
+pending_publish_free (PendingPublish *pending)
+{
+  g_clear_handle_id (&pending->timeout_id, g_source_remove);
+  if (pending->invocation != NULL)
+    g_dbus_method_invocation_return_error (pending->invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
+                                           "Tidings is shutting down");
+  g_free (pending);
+}
+
+static void
+pubsub_link_free (PubsubLink *link)
+{
+  /* Pending calls are answered (by pending_publish_free) before the
+   * client goes away. */
+  g_hash_table_destroy (link->publishes);
+  if (link->client != NULL)
+    {
+      td_pubsub_client_stop (link->client);
+      td_pubsub_client_free (link->client);
+    }
+  td_mailbox_close (link->mailbox);
+  g_hash_table_destroy (link->subscriptions);
+  g_free (link->last_error);
+  g_free (link->name);
+  g_free (link);
+}
+
+static const char *
+state_name (TdPubsubState state)
+{
+  switch (state)
+    {
+    case TD_PUBSUB_STATE_CONNECTED:
+      return "connected";
+    case TD_PUBSUB_STATE_CONNECTING:
+      return "connecting";
+    case TD_PUBSUB_STATE_RETRYING:
+      return "retrying";
+    case TD_PUBSUB_STATE_DISCONNECTED:
+    default:
+      return "disconnected";
+    }
+}
+
+static gboolean
+publish_timeout_cb (gpointer user_data)
+{
+  PendingPublish *pending = user_data;
+  PubsubLink *link = pending->link;
+  g_autoptr(GDBusMethodInvocation) invocation = g_steal_pointer (&pending->invocation);
+
+  pending->timeout_id = 0;
+  g_dbus_method_invocation_return_error (g_steal_pointer (&invocation), TD_DBUS_ERROR, TD_DBUS_ERROR_NOT_CONNECTED,
+                                         "No answer from the pub/sub server%s%s",
+                                         link->last_error ? ": " : "",
+                                         link->last_error ? link->last_error : "");
+  g_hash_table_remove (link->publishes, &pending->request);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+link_published (PubsubLink         *link,
+                TdPubsubPublished  *published)
+{
+  PendingPublish *pending = g_hash_table_lookup (link->publishes, &published->request);
+  g_autoptr(GDBusMethodInvocation) invocation = NULL;
+
+  if (pending == NULL)
+    return;   /* answered already (timed out) */
+
+  invocation = g_steal_pointer (&pending->invocation);
+  if (published->error != NULL)
+    g_dbus_method_invocation_return_error_literal (g_steal_pointer (&invocation), TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
+                                                   published->error->message);
+  else
+    td_dbus_tidings1_complete_publish (link->service->skeleton, g_steal_pointer (&invocation),
+                                       (gint32) CLAMP (published->receivers, 0, G_MAXINT32));
+  g_hash_table_remove (link->publishes, &published->request);
+}
+
+static void
+link_messages (PubsubLink    *link,
+               TdPubsubBatch *batch)
+{
+  TdDBusService *service = link->service;
+
+  for (guint i = 0; i < batch->messages->len; i++)
+    {
+      TdPubsubMessage *message = g_ptr_array_index (batch->messages, i);
+      g_autofree char *channel = NULL;
+      g_autofree char *text = NULL;
+      gsize size;
+      const char *data;
+
+      if (i >= TD_DBUS_MAX_SIGNALS_PER_BATCH)
+        {
+          service->n_signals_dropped += batch->messages->len - i;
+          break;
+        }
+
+      /* D-Bus strings are UTF-8: anything else is made valid, never sent raw. */
+      data = g_bytes_get_data (message->payload, &size);
+      channel = g_utf8_make_valid (message->channel, message->channel_len);
+      text = g_utf8_make_valid (data ? data : "", size);
+      td_dbus_tidings1_emit_message_received (service->skeleton, "pubsub", channel,
+                                              message->pattern ? message->pattern : channel, text);
+    }
+}
+
+static void
+link_mail_cb (TdMailboxId  id,
+              TdMail      *mail,
+              gpointer     user_data)
+{
+  PubsubLink *link = user_data;
+
+  switch (mail->kind)
+    {
+    case TD_PUBSUB_MAIL_STATUS:
+      {
+        TdPubsubStatus *status = mail->data;
+
+        g_clear_pointer (&link->last_error, g_free);
+        if (status->error != NULL)
+          link->last_error = g_strdup (status->error->message);
+        if (status->state != link->state)
+          {
+            link->state = status->state;
+            td_dbus_tidings1_emit_connection_state_changed (link->service->skeleton, "pubsub",
+                                                            *link->name ? link->name : "local",
+                                                            state_name (status->state));
+          }
+      }
+      break;
+
+    case TD_PUBSUB_MAIL_MESSAGES:
+      link_messages (link, mail->data);
+      break;
+
+    case TD_PUBSUB_MAIL_PUBLISHED:
+      link_published (link, mail->data);
+      break;
+
+    default:
+      break;
+    }
+}
+
+/* Returns the link for @connection, creating it; NULL with @error when
+ * the name is no HOST:PORT or the local server is not running. */
+static PubsubLink *
+pubsub_link (TdDBusService  *service,
+             const char     *connection,
+             GError        **error)
+{
+  PubsubLink *link = g_hash_table_lookup (service->links, connection);
+  TdPubsubClientOptions options;
+  g_autofree char *host = NULL;
+  guint16 port;
+
+  if (link != NULL)
+    return link;
+
+  if (*connection == '\0')
+    {
+      port = td_application_get_local_port (service->app, "pubsub");
+      if (port == 0)
+        {
+          g_set_error (error, TD_DBUS_ERROR, TD_DBUS_ERROR_NOT_CONNECTED,
+                       "The local pub/sub server is not running: %s",
+                       td_application_get_local_server_error (service->app));
+          return NULL;
+        }
+      host = g_strdup ("127.0.0.1");
+    }
+  else
+    {
+      g_autoptr(GSocketConnectable) address = g_network_address_parse (connection, 0, NULL);
+
+      port = address ? g_network_address_get_port (G_NETWORK_ADDRESS (address)) : 0;
+      if (address == NULL || port == 0 || strlen (connection) > TD_DBUS_MAX_URL_LEN)
+        {
+          g_set_error (error, TD_DBUS_ERROR, TD_DBUS_ERROR_NO_SUCH_CONNECTION,
+                       "Not a connection: use \"\" for the local server or HOST:PORT");
+          return NULL;
+        }
+      host = g_strdup (g_network_address_get_hostname (G_NETWORK_ADDRESS (address)));
+    }
+
+  link = g_new0 (PubsubLink, 1);
+  link->service = service;
+  link->name = g_strdup (connection);
+  link->publishes = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                           (GDestroyNotify) pending_publish_free);
+  link->subscriptions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  link->mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, link_mail_cb, link, NULL);
+
+  td_pubsub_client_options_init (&options);
+  options.host = g_steal_pointer (&host);
+  options.port = port;
+  link->client = td_pubsub_client_new (&options, link->mailbox);
+  td_pubsub_client_options_clear (&options);
+  td_pubsub_client_start (link->client);
+
+  g_hash_table_insert (service->links, link->name, link);
+  return link;
+}
+
+static gboolean
+validate_channel (GDBusMethodInvocation *invocation,
+                  const char            *channel)
+{
+  if (*channel == '\0' || strlen (channel) > TD_DBUS_MAX_CHANNEL)
+    {
+      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
+                                             "A channel name must have 1 to %d bytes", TD_DBUS_MAX_CHANNEL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Runs a pub/sub call; takes @op. */
+static void
+pubsub_run (TdDBusService *service,
+            PubsubOp      *op)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusMethodInvocation) invocation = g_steal_pointer (&op->invocation);
+  PubsubLink *link;
+  gboolean pattern = td_pubsub_is_pattern (op->channel);
+
+  /* The local broker binds on its own thread; calls wait for it. */
+  if (*op->connection == '\0' && td_application_is_local_server_starting (service->app))
+    {
+      op->invocation = g_steal_pointer (&invocation);
+      g_ptr_array_add (service->waiting, op);
+      return;
+    }
+
+  link = pubsub_link (service, op->connection, &error);
+  if (link == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (g_steal_pointer (&invocation), error);
+      pubsub_op_free (op);
+      return;
+    }
+
+  switch (op->kind)
+    {
+    case OP_PUBLISH:
+      {
+        PendingPublish *pending = g_new0 (PendingPublish, 1);
+
+        pending->link = link;
+        pending->invocation = g_steal_pointer (&invocation);
+        pending->request = td_pubsub_client_publish (link->client, op->channel,
+                                                     op->message, strlen (op->message));
+        pending->timeout_id = g_timeout_add_seconds (TD_DBUS_PUBLISH_TIMEOUT_S, publish_timeout_cb, pending);
+        g_hash_table_insert (link->publishes, &pending->request, pending);
+      }
+      break;
+
+    case OP_SUBSCRIBE:
+      if (pattern)
+        td_pubsub_client_psubscribe (link->client, op->channel);
+      else
+        td_pubsub_client_subscribe (link->client, op->channel);
+      g_hash_table_add (link->subscriptions, g_strdup (op->channel));
+      td_dbus_tidings1_complete_subscribe (service->skeleton, g_steal_pointer (&invocation));
+      break;
+
+    case OP_UNSUBSCRIBE:
+      if (!g_hash_table_remove (link->subscriptions, op->channel))
+        {
+          g_dbus_method_invocation_return_error (g_steal_pointer (&invocation), TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
+                                                 "Not subscribed to “%s”", op->channel);
+          break;
+        }
+      if (pattern)
+        td_pubsub_client_punsubscribe (link->client, op->channel);
+      else
+        td_pubsub_client_unsubscribe (link->client, op->channel);
+      td_dbus_tidings1_complete_unsubscribe (service->skeleton, g_steal_pointer (&invocation));
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+
+  pubsub_op_free (op);
+}
+
+static void
+local_server_changed_cb (TdApplication *app,
+                         TdDBusService *service)
+{
+  g_autoptr(GPtrArray) waiting = g_steal_pointer (&service->waiting);
+
+  service->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) pubsub_op_free);
+  for (guint i = 0; i < waiting->len; i++)
+    pubsub_run (service, g_ptr_array_steal_index (waiting, i--));
+}
+
+static void
+pubsub_call (TdDBusService         *service,
+             PubsubOpKind           kind,
+             GDBusMethodInvocation *invocation,
+             const char            *connection,
+             const char            *channel,
+             const char            *message)
+{
+  PubsubOp *op;
+
+  if (!validate_channel (invocation, channel))
+    return;
+  if (message != NULL && strlen (message) > TD_DBUS_MAX_MESSAGE)
+    {
+      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
+                                             "A message may have at most %d bytes", TD_DBUS_MAX_MESSAGE);
+      return;
+    }
+
+  op = g_new0 (PubsubOp, 1);
+  op->kind = kind;
+  op->invocation = invocation;     /* the handler's reference, answered once */
+  op->connection = g_strdup (connection);
+  op->channel = g_strdup (channel);
+  op->message = g_strdup (message);
+  pubsub_run (service, op);
+}
+
+static gboolean
+handle_publish_cb (TdDBusTidings1        *skeleton,
+                   GDBusMethodInvocation *invocation,
+                   const char            *connection,
+                   const char            *channel,
+                   const char            *message,
+                   TdDBusService         *service)
+{
+  pubsub_call (service, OP_PUBLISH, invocation, connection, channel, message);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_subscribe_cb (TdDBusTidings1        *skeleton,
+                     GDBusMethodInvocation *invocation,
+                     const char            *connection,
+                     const char            *channel,
+                     TdDBusService         *service)
+{
+  pubsub_call (service, OP_SUBSCRIBE, invocation, connection, channel, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_unsubscribe_cb (TdDBusTidings1        *skeleton,
+                       GDBusMethodInvocation *invocation,
+                       const char            *connection,
+                       const char            *channel,
+                       TdDBusService         *service)
+{
+  pubsub_call (service, OP_UNSUBSCRIBE, invocation, connection, channel, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 TdDBusService *
 td_dbus_service_new (gpointer app,
                      gpointer skeleton)
@@ -420,6 +857,14 @@ td_dbus_service_new (gpointer app,
   g_signal_connect (skeleton, "handle-list-feeds", G_CALLBACK (handle_list_feeds_cb), service);
   g_signal_connect (skeleton, "handle-mark-read", G_CALLBACK (handle_mark_read_cb), service);
   g_signal_connect (skeleton, "handle-get-unread-counts", G_CALLBACK (handle_get_unread_counts_cb), service);
+  g_signal_connect (skeleton, "handle-publish", G_CALLBACK (handle_publish_cb), service);
+  g_signal_connect (skeleton, "handle-subscribe", G_CALLBACK (handle_subscribe_cb), service);
+  g_signal_connect (skeleton, "handle-unsubscribe", G_CALLBACK (handle_unsubscribe_cb), service);
+
+  service->links = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) pubsub_link_free);
+  service->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) pubsub_op_free);
+  service->server_changed_id = g_signal_connect (app, "local-server-changed",
+                                                 G_CALLBACK (local_server_changed_cb), service);
 
   service->feeds = td_feeds_app_ref (td_feeds_app_get (app));
   service->feed_events = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, feed_event_cb, service, NULL);
@@ -438,6 +883,9 @@ td_dbus_service_free (TdDBusService *service)
     return;
 
   g_signal_handlers_disconnect_by_data (service->skeleton, service);
+  g_clear_signal_handler (&service->server_changed_id, service->app);
+  g_clear_pointer (&service->waiting, g_ptr_array_unref);
+  g_clear_pointer (&service->links, g_hash_table_destroy);
   manager = td_feeds_app_get_manager (service->feeds);
   if (manager != NULL)
     td_feed_manager_remove_listener (manager, service->feed_events);

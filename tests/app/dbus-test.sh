@@ -26,7 +26,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..29"
+echo "1..41"
 
 TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
@@ -114,6 +114,55 @@ check "RemoveFeed removes the feed" '[ $? -eq 0 ] && ! call --method io.github.t
 
 out=$(call --method io.github.tidings.Tidings1.RemoveFeed "$feed_id" 2>&1)
 check "RemoveFeed of a removed feed says NoSuchFeed" 'echo "$out" | grep -q "Error.NoSuchFeed"'
+
+out=$(call --method io.github.tidings.Tidings1.Publish "" nobody-listens hello)
+check "Publish to the local broker answers the receiver count" '[ "$out" = "(0,)" ]'
+
+out=$(call --method io.github.tidings.Tidings1.Publish "" "" hello 2>&1)
+check "Publish refuses an empty channel" 'echo "$out" | grep -q "Error.InvalidArgs"'
+
+out=$(call --method io.github.tidings.Tidings1.Publish "no port here" news hello 2>&1)
+check "Publish refuses a connection that is no HOST:PORT" 'echo "$out" | grep -q "Error.NoSuchConnection"'
+
+out=$(call --method io.github.tidings.Tidings1.Unsubscribe "" never-subscribed 2>&1)
+check "Unsubscribe from something never subscribed is refused" 'echo "$out" | grep -q "Error.InvalidArgs"'
+
+gdbus monitor --session --dest $APP_ID --object-path $OBJ > "$TMP/monitor2.log" 2>&1 &
+monitor=$!
+sleep 0.3
+call --method io.github.tidings.Tidings1.Subscribe "" news >/dev/null && \
+  call --method io.github.tidings.Tidings1.Subscribe "" "n*" >/dev/null
+check "Subscribe takes a channel and a pattern" '[ $? -eq 0 ]'
+i=0
+out=""
+while [ $i -lt 100 ]; do
+  out=$(call --method io.github.tidings.Tidings1.Publish "" news "hello subscribers")
+  [ "$out" = "(2,)" ] && break
+  sleep 0.05; i=$((i + 1))
+done
+check "a publish reaches the channel and the pattern subscription" '[ "$out" = "(2,)" ]'
+
+port=$(call --method org.freedesktop.DBus.Properties.Get io.github.tidings.Tidings1 LocalServerPorts |
+       sed -n "s/.*'pubsub': uint16 \([0-9]*\).*/\1/p")
+check "LocalServerPorts names the pub/sub port" '[ -n "$port" ] && [ "$port" -gt 0 ]'
+if command -v redis-cli >/dev/null 2>&1; then
+  redis-cli -h 127.0.0.1 -p "$port" publish news "from redis-cli" >/dev/null 2>&1
+fi
+i=0
+while [ $i -lt 100 ] && ! grep -q "from redis-cli" "$TMP/monitor2.log"; do sleep 0.05; i=$((i + 1)); done
+kill $monitor 2>/dev/null
+check "MessageReceived carries pub/sub messages" 'grep -q "MessageReceived (.pubsub., .news., .news., .hello subscribers.)" "$TMP/monitor2.log"'
+if command -v redis-cli >/dev/null 2>&1; then
+  check "redis-cli publishes through the local broker" 'grep -q "MessageReceived (.pubsub., .news., .n\*., .from redis-cli.)" "$TMP/monitor2.log"'
+else
+  n=$((n + 1)); echo "ok $n # SKIP redis-cli is not installed"
+fi
+
+out=$("$TIDINGS" --publish news hello from the command line)
+check "--publish prints the receiver count" 'echo "$out" | grep -q "Published to 2 receivers"'
+
+out=$("$TIDINGS" --publish news 2>&1); rc=$?
+check "--publish without a message is refused" '[ $rc -eq 2 ]'
 
 "$TIDINGS" --show pubsub > "$TMP/second.out" 2>&1
 check "a second instance forwards --show and exits 0" '[ $? -eq 0 ]'
