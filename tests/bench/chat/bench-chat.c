@@ -484,6 +484,13 @@ peer_start (Peer        *peer,
   return wait_port (peer->port);
 }
 
+static gboolean
+quit_cb (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
 /* `bench-chat --serve PORT`: the IRC server as tidingsd runs it, with
  * flood control off as the benchmark asks. */
 static int
@@ -503,7 +510,7 @@ serve (guint16 port)
       g_printerr ("bench-chat: %s\n", error->message);
       return 1;
     }
-  g_unix_signal_add (SIGTERM, (GSourceFunc) g_main_loop_quit, loop);
+  g_unix_signal_add (SIGTERM, quit_cb, loop);
   g_main_loop_run (loop);
   return 0;
 }
