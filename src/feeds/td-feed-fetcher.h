@@ -127,7 +127,9 @@ TdFeedFetchResult  *td_feed_fetcher_fetch_finish     (TdFeedFetcher             
                                                       GAsyncResult              *result);
 
 /* Returns TRUE if a fetch that failed with @error is worth retrying soon:
- * connection and DNS errors, timeouts, HTTP 5xx, 429 and 408. */
+ * connection and DNS errors, and timeouts. TLS errors, local files and
+ * limits are not. HTTP statuses need the status itself: the result's
+ * transient field has the verdict for them (5xx, 429 and 408 are). */
 gboolean            td_feed_fetch_error_is_transient (const GError              *error);
 
 /* Parses a Retry-After value in delta-seconds or HTTP-date form (RFC 9110

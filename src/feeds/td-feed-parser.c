@@ -293,14 +293,11 @@ entry_choose_link (TdFeedEntry *entry)
 
       if (g_strcmp0 (link->rel, "alternate") != 0)
         continue;
-      if (link->type == NULL || g_ascii_strcasecmp (link->type, "text/html") == 0 ||
-          g_ascii_strcasecmp (link->type, "application/xhtml+xml") == 0)
+      if (link->type != NULL && (g_ascii_strcasecmp (link->type, "text/html") == 0 ||
+                                 g_ascii_strcasecmp (link->type, "application/xhtml+xml") == 0))
         {
-          if (link->type != NULL)
-            {
-              entry->link = g_strdup (link->href);
-              return;
-            }
+          entry->link = g_strdup (link->href);
+          return;
         }
       if (any == NULL)
         any = link;

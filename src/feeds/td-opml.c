@@ -179,7 +179,6 @@ clean_url (Reader     *r,
            const char *url)
 {
   g_autofree char *resolved = NULL;
-  const char *scheme_end;
 
   if (url == NULL)
     return NULL;
@@ -192,8 +191,7 @@ clean_url (Reader     *r,
   else
     resolved = _td_feed_resolve_url (r->base_url, url);
 
-  scheme_end = strchr (resolved, ':');
-  if (!_td_feed_url_is_absolute (resolved) || scheme_end == NULL)
+  if (!_td_feed_url_is_absolute (resolved))
     return NULL;
 
   if (g_ascii_strncasecmp (resolved, "http:", 5) == 0 ||
