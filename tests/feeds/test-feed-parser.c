@@ -635,6 +635,47 @@ test_struct_api (void)
   g_assert_cmpint (((TdFeedLink *) g_ptr_array_index (entry->links, 0))->length, ==, -1);
 }
 
+/* Workers parse in parallel: the per-thread parser contexts, the shared
+ * entity table and libxml2's error hooks must not get in each other's
+ * way. Each thread checks its own results. */
+static gpointer
+parse_in_thread (gpointer user_data)
+{
+  const char *files[] = { "rss091-entities.xml", "atom10-full.xml", "malformed-unclosed.xml",
+                          "json11.json", "enc-latin1-cp1252.xml", "bomb.xml" };
+  guint seed = GPOINTER_TO_UINT (user_data);
+
+  for (guint round = 0; round < 30; round++)
+    {
+      const char *name = files[(round + seed) % G_N_ELEMENTS (files)];
+      g_autoptr(GBytes) bytes = feeds_load_fixture (name);
+      g_autoptr(TdFeed) feed = NULL;
+      gsize len;
+      const char *text = g_bytes_get_data (bytes, &len);
+
+      feed = td_feed_parse (text, len, "http://example.org/feed/", NULL, NULL);
+      g_assert_nonnull (feed);
+      if (g_str_equal (name, "rss091-entities.xml"))
+        g_assert_cmpstr (feed->info->title, ==, "Café & Crème");
+      else if (g_str_equal (name, "malformed-unclosed.xml") || g_str_equal (name, "bomb.xml"))
+        g_assert_nonnull (strstr (g_ptr_array_index (feed->warnings, 0), "not well-formed"));
+      else if (g_str_equal (name, "atom10-full.xml"))
+        g_assert_cmpuint (feed->entries->len, ==, 3);
+    }
+  return NULL;
+}
+
+static void
+test_threads (void)
+{
+  GThread *threads[4];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("parse", parse_in_thread, GUINT_TO_POINTER (i));
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+}
+
 /* RFC 3986 §5.4: every normal and abnormal example. */
 static void
 test_resolve_rfc3986 (void)
@@ -713,6 +754,7 @@ main (int   argc,
   g_test_add_func ("/td/feed-parser/truncated-prefixes", test_truncated_prefixes);
   g_test_add_func ("/td/feed-parser/struct-api", test_struct_api);
   g_test_add_func ("/td/feed-parser/resolve-rfc3986", test_resolve_rfc3986);
+  g_test_add_func ("/td/feed-parser/threads", test_threads);
 
   return g_test_run ();
 }
