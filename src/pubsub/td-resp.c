@@ -946,6 +946,11 @@ td_resp_reader_pop (TdRespReader  *reader,
       gsize len = reader->buf->len;
       TdRespValue *item = NULL;
 
+      /* Nothing buffered (the array may not even be allocated yet, and
+       * NULL + 0 is undefined): every kind of reply needs more. */
+      if (reader->pos == len)
+        return TD_RESP_READ_NEED_MORE;
+
       if (reader->pending_bulk >= 0)
         {
           gsize need = (gsize) reader->pending_bulk + 2;
