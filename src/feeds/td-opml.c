@@ -162,7 +162,12 @@ attr_get (Reader     *r,
 
       out = g_string_new (NULL);
       _td_xml_collect_text (out, a->children, TD_FEED_MAX_FIELD_LENGTH, &r->entity_budget);
-      value = g_strstrip (g_string_free (out, FALSE));
+      /* A document that is not UTF-8 (a charset libxml2 does not know,
+       * recovered errors) can leave other bytes in the text; titles and
+       * URLs go to the window and the database, so make them UTF-8 the
+       * way the feed parser does. */
+      value = g_strstrip (_td_feed_utf8_clamp (out->str, (gssize) out->len, TD_FEED_MAX_FIELD_LENGTH));
+      g_string_free (out, TRUE);
       if (*value == '\0')
         {
           g_free (value);
@@ -352,7 +357,8 @@ td_opml_parse (const char  *data,
           GString *out = g_string_new (NULL);
 
           _td_xml_collect_text (out, title->children, TD_FEED_MAX_FIELD_LENGTH, &r.entity_budget);
-          opml->title = g_strstrip (g_string_free (out, FALSE));
+          opml->title = g_strstrip (_td_feed_utf8_clamp (out->str, (gssize) out->len, TD_FEED_MAX_FIELD_LENGTH));
+          g_string_free (out, TRUE);
           if (*opml->title == '\0')
             g_clear_pointer (&opml->title, g_free);
         }
