@@ -58,8 +58,8 @@ typedef struct
   guint64 n_delivered;         /* frames handed to deliver functions */
 } TdBrokerStats;
 
-/* A line subscriber's frame replaces CR and LF in the payload with spaces:
- * the line protocol has no way to carry them. */
+/* Start of a line subscriber's frame. The frame replaces CR and LF in the
+ * channel and payload with spaces: the line protocol cannot carry them. */
 #define TD_BROKER_LINE_PREFIX "UPDATED "
 
 TdBroker       *td_broker_new                    (void);

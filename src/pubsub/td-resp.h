@@ -36,8 +36,9 @@ G_BEGIN_DECLS
 #define TD_RESP_UNAUTH_MAX_MULTIBULK    10
 #define TD_RESP_UNAUTH_MAX_BULK         16384
 
-/* Arguments preallocated for one request; a bigger `*N` grows the array as
- * arguments arrive, so a huge announced count costs nothing up front. */
+/* Elements preallocated for an array (a request's arguments, a reply's
+ * elements); a bigger `*N` grows the array as elements arrive, so a huge
+ * announced count costs nothing up front. */
 #define TD_RESP_ARGV_PREALLOC           1024
 
 /* ------------------------------------------------------------------ */
