@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -347,6 +348,14 @@ td_test_assert_bytes (const guint8 *got,
 /* ------------------------------------------------------------------ */
 /* redis-server                                                        */
 
+/* Runs in the child before exec: the server dies with the test even when
+ * an assertion aborts the test before td_test_redis_stop(). */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 /* Starts `redis-server` (no persistence) on a free loopback port and waits
  * until it accepts connections. Returns NULL if it is not installed. */
 TdTestRedis *
@@ -388,9 +397,13 @@ td_test_redis_start (const char *password)
         }
       g_ptr_array_add (argv, NULL);
 
-      redis->process = g_subprocess_newv ((const char *const *) argv->pdata,
-                                          G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                          G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+      {
+        g_autoptr(GSubprocessLauncher) launcher =
+          g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+
+        g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+        redis->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+      }
       if (redis->process == NULL)
         break;
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -175,6 +176,13 @@ typedef struct
   guint16      port;
 } Redis;
 
+/* The peer dies with the benchmark, even if the benchmark aborts. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static Redis *
 redis_start (void)
 {
@@ -190,9 +198,14 @@ redis_start (void)
   r->dir = g_dir_make_tmp ("bench-redis-XXXXXX", NULL);
   r->port = free_port ();
   port = g_strdup_printf ("%u", r->port);
-  r->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
-                                 binary, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", r->dir, NULL);
+  {
+    g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+
+    g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+    r->process = g_subprocess_launcher_spawn (launcher, &error, binary, "--port", port, "--bind", "127.0.0.1",
+                                              "--save", "", "--appendonly", "no", "--dir", r->dir, NULL);
+  }
   if (r->process == NULL)
     g_error ("redis-server: %s", error->message);
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
