@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -434,6 +435,60 @@ test_non_reader_paused (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Many connections on one thread                                      */
+
+#define MANY_CONNECTIONS 2000
+
+static void
+test_many_connections (void)
+{
+  static const char frame[] = "*3\r\n$7\r\nmessage\r\n$4\r\nmany\r\n$2\r\nhi\r\n";
+  static const char ack[] = "*3\r\n$9\r\nsubscribe\r\n$4\r\nmany\r\n:1\r\n";
+  struct rlimit limit;
+  g_autofree int *fds = NULL;
+  g_autofree char *reply = NULL;
+  TdTestServer *ts;
+  int n, pub;
+
+  /* Both ends of every connection live in this process. */
+  getrlimit (RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &limit);
+    }
+  n = (int) MIN ((rlim_t) MANY_CONNECTIONS, (limit.rlim_cur - 64) / 2);
+  if (n < 100)
+    {
+      g_test_skip ("too few file descriptors");
+      return;
+    }
+
+  ts = start_default ();
+  fds = g_new (int, n);
+  for (int i = 0; i < n; i++)
+    {
+      fds[i] = td_test_connect (ts->resp_port);
+      td_test_send_str (fds[i], "SUBSCRIBE many\r\n");
+    }
+  for (int i = 0; i < n; i++)
+    expect (fds[i], ack, sizeof ack - 1);
+
+  pub = td_test_connect (ts->resp_port);
+  td_test_send_str (pub, "PUBLISH many hi\r\n");
+  reply = g_strdup_printf (":%d\r\n", n);
+  expect (pub, reply, strlen (reply));
+  for (int i = 0; i < n; i++)
+    {
+      expect (fds[i], frame, sizeof frame - 1);
+      close (fds[i]);
+    }
+  close (pub);
+  wait_connections (ts, 0);
+  td_test_server_stop (ts);
+}
+
+/* ------------------------------------------------------------------ */
 /* Malformed input                                                     */
 
 static void
@@ -619,6 +674,7 @@ main (int   argc,
   g_test_add_func ("/td/pubsub/server/non-reader-paused", test_non_reader_paused);
   g_test_add_func ("/td/pubsub/server/fuzz", test_fuzz);
   g_test_add_func ("/td/pubsub/server/max-clients", test_max_clients);
+  g_test_add_func ("/td/pubsub/server/many-connections", test_many_connections);
   g_test_add_func ("/td/pubsub/server/redis-cli", test_redis_cli);
   return g_test_run ();
 }

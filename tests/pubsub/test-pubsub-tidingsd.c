@@ -174,6 +174,27 @@ test_tidingsd_pubsub (void)
   EXPECT (sub, "*3\r\n$7\r\nmessage\r\n$6\r\nd.news\r\n$2\r\nhi\r\n");
   EXPECT (line, "UPDATED d.news hi\n");
 
+  /* redis-cli publishes through tidingsd too. */
+  {
+    g_autofree char *cli = g_find_program_in_path ("redis-cli");
+
+    if (cli != NULL)
+      {
+        g_autofree char *port = g_strdup_printf ("%u", d.pubsub_port);
+        g_autofree char *out = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GSubprocess) p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, cli, "-p", port,
+                                                     "publish", "d.news", "from cli", NULL);
+
+        g_assert_no_error (error);
+        g_subprocess_communicate_utf8 (p, NULL, NULL, &out, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpstr (out, ==, "2\n");
+        EXPECT (sub, "*3\r\n$7\r\nmessage\r\n$6\r\nd.news\r\n$8\r\nfrom cli\r\n");
+        EXPECT (line, "UPDATED d.news from cli\n");
+      }
+  }
+
   /* Subscribers still connected at SIGTERM do not delay the exit. */
   daemon_stop (&d);
   g_assert_true (td_test_wait_eof (sub, TD_TEST_IO_TIMEOUT_MS));
