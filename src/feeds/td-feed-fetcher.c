@@ -272,14 +272,32 @@ hop_end (FetchOp *op)
   g_clear_object (&op->hop_cancellable);
 }
 
+static gboolean
+cancel_on_fetch_thread_cb (gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs on the cancelling thread (a task-loop worker's farm, a caller).
+ * The op's cancellable is cancelled on the fetch thread instead: libsoup
+ * and GIO watch it (through the hop's) with GCancellableSources that they
+ * dispose on the fetch thread, and GLib (2.74) leaks such a source when
+ * it is disposed while another thread is still emitting "cancelled" on
+ * its cancellable. The idle holds the cancellable, not the op, so it is
+ * harmless when the op has completed meanwhile. */
 static void
 user_cancelled_cb (GCancellable *cancellable,
                    gpointer      user_data)
 {
   FetchOp *op = user_data;
+  GSource *source = g_idle_source_new ();
 
-  /* Runs on the cancelling thread; GCancellable is thread-safe. */
-  g_cancellable_cancel (op->cancellable);
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_callback (source, cancel_on_fetch_thread_cb, g_object_ref (op->cancellable), g_object_unref);
+  g_source_set_static_name (source, "[td-feed-fetch] cancel");
+  g_source_attach (source, op->fetcher->context);
+  g_source_unref (source);
 }
 
 static gboolean
@@ -696,7 +714,8 @@ op_start_cb (gpointer user_data)
   if (op->user_cancellable != NULL)
     op->user_cancel_id = g_cancellable_connect (op->user_cancellable, G_CALLBACK (user_cancelled_cb), op, NULL);
 
-  if (fetcher->shutting_down)
+  if (fetcher->shutting_down ||
+      (op->user_cancellable != NULL && g_cancellable_is_cancelled (op->user_cancellable)))
     g_cancellable_cancel (op->cancellable);
 
   op->deadline = g_timeout_source_new (fetcher->config.deadline_ms);
