@@ -1200,6 +1200,16 @@ text_equal (sqlite3_stmt *stmt,
 
 #define SQL_ITEM_DELETE "DELETE FROM items WHERE id = ?"
 
+/* Deleting an item leaves a tombstone under its key, so that the next
+ * refresh does not store it again while the feed still carries it. */
+#define SQL_ITEM_TOMBSTONE \
+  "INSERT OR REPLACE INTO deleted_items (feed_id, guid, deleted_at)" \
+  " SELECT feed_id, guid, ? FROM items WHERE id = ?"
+
+#define SQL_TOMBSTONES "SELECT guid FROM deleted_items WHERE feed_id = ?"
+
+#define SQL_TOMBSTONE_DELETE "DELETE FROM deleted_items WHERE feed_id = ? AND guid = ?"
+
 typedef struct
 {
   FeedOutcome *outcome;       /* owned */
@@ -1273,8 +1283,58 @@ prune_items (TdStoreConn  *conn,
   return TRUE;
 }
 
+/* Reads the tombstones of @feed_id into @out (guid -> NULL) and drops
+ * those the feed no longer carries (@rows, the whole document): an item
+ * gone from the feed cannot come back by itself, so its tombstone has
+ * done its job, and a feed's tombstones never outnumber its document. */
+static gboolean
+load_tombstones (TdStoreConn  *conn,
+                 gint64        feed_id,
+                 GPtrArray    *rows,
+                 GHashTable   *out,
+                 GError      **error)
+{
+  g_autoptr(GHashTable) current = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func (g_free);
+  sqlite3_stmt *stmt;
+  int rc;
+
+  for (guint i = 0; i < rows->len; i++)
+    g_hash_table_add (current, ((ItemRow *) g_ptr_array_index (rows, i))->guid);
+
+  if ((stmt = td_store_conn_prepare (conn, SQL_TOMBSTONES, error)) == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, feed_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *guid = (const char *) sqlite3_column_text (stmt, 0);
+
+      if (guid == NULL)
+        continue;
+      if (g_hash_table_contains (current, guid))
+        g_hash_table_add (out, g_strdup (guid));
+      else
+        g_ptr_array_add (stale, g_strdup (guid));
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      td_sqlite_set_error (error, td_store_conn_get_db (conn), rc, "read tombstones");
+      return FALSE;
+    }
+
+  for (guint i = 0; i < stale->len; i++)
+    if (!td_store_conn_exec (conn, SQL_TOMBSTONE_DELETE,
+                             (TdValue[]) { TD_INT (feed_id), TD_TEXT (g_ptr_array_index (stale, i)) },
+                             2, error))
+      return FALSE;
+
+  return TRUE;
+}
+
 /* One refresh or first fetch of one feed, in the batch transaction:
- * update the feed, upsert its items, prune. Repeatable: counts restart. */
+ * update the feed, upsert its items (never one the user deleted), prune.
+ * Repeatable: counts restart. */
 static gboolean
 apply_outcome (TdStoreConn  *conn,
                gpointer      user_data,
@@ -1282,6 +1342,7 @@ apply_outcome (TdStoreConn  *conn,
 {
   ApplyData *data = user_data;
   FeedOutcome *o = data->outcome;
+  g_autoptr(GHashTable) deleted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   sqlite3_stmt *stmt;
   int rc;
 
@@ -1321,11 +1382,17 @@ apply_outcome (TdStoreConn  *conn,
   if (!step_done (conn, stmt, "update feed", error))
     return FALSE;
 
+  if (o->rows != NULL && !load_tombstones (conn, o->feed_id, o->rows, deleted, error))
+    return FALSE;
+
   for (guint i = 0; o->rows != NULL && i < o->rows->len; i++)
     {
       ItemRow *row = g_ptr_array_index (o->rows, i);
       gint64 item_id = 0;
       gboolean changed = FALSE;
+
+      if (g_hash_table_contains (deleted, row->guid))
+        continue;
 
       if ((stmt = td_store_conn_prepare (conn, SQL_ITEM_FIND, error)) == NULL)
         return FALSE;
@@ -3201,41 +3268,39 @@ td_feed_manager_set_starred (TdFeedManager *self,
   feeds_changed (self);
 }
 
+/* Recorder thread: marks read what a list query with @data (an
+ * ItemsQuery) shows, search included. */
+static gboolean
+mark_read_matching (TdStoreConn  *conn,
+                    gpointer      data,
+                    GError      **error)
+{
+  ItemsQuery *q = data;
+  g_autoptr(GString) sql = g_string_new ("UPDATE items SET read = 1 WHERE read = 0 AND id IN"
+                                         " (SELECT i.id FROM items i");
+  g_autoptr(GArray) params = g_array_new (FALSE, FALSE, sizeof (TdValue));
+  g_autoptr(TdRows) rows = NULL;
+
+  items_where (q, sql, params);
+  g_string_append_c (sql, ')');
+  /* A query, not an exec: the statement text is built here and does not
+   * outlive the call, which only the query cache allows. */
+  rows = td_store_conn_query (conn, sql->str, (TdValue *) params->data, params->len, error);
+  return rows != NULL;
+}
+
 void
 td_feed_manager_mark_all_read (TdFeedManager     *self,
                                const TdFeedQuery *query)
 {
-  TdFeedFilter filter = query ? query->filter : TD_FEED_FILTER_ALL;
+  ItemsQuery *q;
 
   g_return_if_fail (self != NULL);
 
-  switch (filter)
-    {
-    case TD_FEED_FILTER_FEED:
-      td_recorder_save_values (self->recorder,
-                               "UPDATE items SET read = 1 WHERE read = 0 AND feed_id = ?",
-                               TD_INT (query->feed_id));
-      break;
-    case TD_FEED_FILTER_FOLDER:
-      td_recorder_save_values (self->recorder,
-                               "UPDATE items SET read = 1 WHERE read = 0 AND feed_id IN"
-                               " (SELECT id FROM feeds WHERE folder = ?)",
-                               TD_TEXT (query->folder));
-      break;
-    case TD_FEED_FILTER_STARRED:
-      td_recorder_save_values (self->recorder,
-                               "UPDATE items SET read = 1 WHERE read = 0 AND starred = ?",
-                               TD_INT (1));
-      break;
-    case TD_FEED_FILTER_ALL:
-    case TD_FEED_FILTER_UNREAD:
-    default:
-      td_recorder_save_values (self->recorder, "UPDATE items SET read = 1 WHERE read = 0 AND ?",
-                               TD_INT (1));
-      break;
-    }
+  q = items_query_new (query);
+  td_recorder_save_func (self->recorder, mark_read_matching, q, (GDestroyNotify) items_query_free);
 
-  items_changed (self, filter == TD_FEED_FILTER_FEED ? query->feed_id : 0, 0);
+  items_changed (self, q->filter == TD_FEED_FILTER_FEED ? q->feed_id : 0, 0);
   feeds_changed (self);
 }
 
@@ -3245,6 +3310,7 @@ td_feed_manager_delete_item (TdFeedManager *self,
 {
   g_return_if_fail (self != NULL);
 
+  td_recorder_save_values (self->recorder, SQL_ITEM_TOMBSTONE, TD_INT (g_get_real_time ()), TD_INT (item_id));
   td_recorder_save_values (self->recorder, SQL_ITEM_DELETE, TD_INT (item_id));
   items_changed (self, 0, 0);
   feeds_changed (self);

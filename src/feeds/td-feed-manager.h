@@ -287,9 +287,12 @@ void           td_feed_manager_set_read          (TdFeedManager      *self,
 void           td_feed_manager_set_starred       (TdFeedManager      *self,
                                                   gint64              item_id,
                                                   gboolean            starred);
-/* Marks every item matching @query read (the search is ignored). */
+/* Marks read every item a list query with @query shows: the filter,
+ * unread_only and the search words alike. */
 void           td_feed_manager_mark_all_read     (TdFeedManager      *self,
                                                   const TdFeedQuery  *query);
+/* Deletes an item for good: a refresh of a feed that still carries it
+ * does not bring it back. */
 void           td_feed_manager_delete_item       (TdFeedManager      *self,
                                                   gint64              item_id);
 

@@ -172,10 +172,23 @@ static const char app_v3[] =
   "END;"
   "INSERT INTO chat_messages_fts (chat_messages_fts) VALUES ('rebuild');";
 
+/* v4: tombstones of deleted feed items, so that a refresh that still
+ * carries an item the user deleted does not bring it back. A tombstone
+ * lives while the feed still carries its item: the refresh that no
+ * longer does removes it, as does unsubscribing (cascade). */
+static const char app_v4[] =
+  "CREATE TABLE deleted_items ("
+  "  feed_id    INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,"
+  "  guid       TEXT NOT NULL,"
+  "  deleted_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (feed_id, guid)"
+  ") WITHOUT ROWID;";
+
 static const TdMigration app_migrations[] = {
   { 1, app_v1 },
   { 2, app_v2 },
   { 3, app_v3 },
+  { 4, app_v4 },
 };
 
 static const TdSchema app_schema = {

@@ -905,6 +905,132 @@ test_search_and_marks (Fixture       *f,
   g_assert_cmpuint (((TdFeedInfo *) g_ptr_array_index (feeds, 0))->n_items, ==, 4);
 }
 
+/* A deleted item stays deleted while the feed carries it; once the feed
+ * has dropped it, its tombstone goes, and an item published again under
+ * the same key is new again. */
+static void
+test_deleted_stay_deleted (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *url = server_url (f->srv, "/tomb");
+  g_autofree char *rss = make_rss ("Tomb", "t", 1, 3, NULL);
+  g_autofree char *rss_more = make_rss ("Tomb", "t", 1, 4, NULL);
+  g_autofree char *rss_changed = make_rss ("Tomb", "t", 1, 4, " (edited)");
+  g_autofree char *rss_dropped = make_rss ("Tomb", "t", 3, 2, NULL);
+  g_autoptr(TdFeedInfo) info = NULL;
+  g_autoptr(TdFeedReply) before = NULL;
+  g_autoptr(TdFeedReply) after = NULL;
+  g_autoptr(TdFeedReply) edited = NULL;
+  g_autoptr(TdFeedReply) back = NULL;
+  g_autoptr(GPtrArray) feeds = NULL;
+  TdFeedEvent *summary;
+
+  server_set (f->srv, "/tomb", 200, rss, "\"t1\"");
+  info = add_ok (f, url, NULL, 3);
+  before = feed_items (f, info->id);
+  td_feed_manager_delete_item (f->manager, item_by_title (before, "t item 2")->id);
+
+  /* The feed still carries item 2, and has a new one. */
+  server_set (f->srv, "/tomb", 200, rss_more, "\"t2\"");
+  td_feed_manager_refresh (f->manager, info->id, TRUE);
+  summary = wait_summary (f, 1);
+  g_assert_cmpuint (summary->n_new, ==, 1);
+  after = feed_items (f, info->id);
+  g_assert_cmpuint (after->total, ==, 3);
+  g_assert_null (item_by_title (after, "t item 2"));
+  g_assert_nonnull (item_by_title (after, "t item 4"));
+
+  /* Edited upstream: still not back, not even as an update. */
+  server_set (f->srv, "/tomb", 200, rss_changed, "\"t3\"");
+  td_feed_manager_refresh (f->manager, info->id, TRUE);
+  summary = wait_summary (f, 2);
+  g_assert_cmpuint (summary->n_new, ==, 0);
+  edited = feed_items (f, info->id);
+  g_assert_cmpuint (edited->total, ==, 3);
+  g_assert_null (item_by_title (edited, "t item 2 (edited)"));
+  g_assert_nonnull (item_by_title (edited, "t item 1 (edited)"));
+  feeds = list_feeds (f);
+  g_assert_cmpuint (find_feed (feeds, info->id)->n_items, ==, 3);
+
+  /* The feed drops item 2: the tombstone goes with it. Published again,
+   * it is a new item. */
+  server_set (f->srv, "/tomb", 200, rss_dropped, "\"t4\"");
+  td_feed_manager_refresh (f->manager, info->id, TRUE);
+  wait_summary (f, 3);
+  server_set (f->srv, "/tomb", 200, rss_more, "\"t5\"");
+  td_feed_manager_refresh (f->manager, info->id, TRUE);
+  summary = wait_summary (f, 4);
+  g_assert_cmpuint (summary->n_new, ==, 1);
+  back = feed_items (f, info->id);
+  g_assert_nonnull (item_by_title (back, "t item 2"));
+  g_assert_false (item_by_title (back, "t item 2")->read);
+}
+
+static guint
+count_unread (TdFeedReply *reply)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < reply->items->len; i++)
+    if (!((TdFeedItem *) g_ptr_array_index (reply->items, i))->read)
+      n++;
+  return n;
+}
+
+/* "Mark all read" marks what the list shows: the filter and the search. */
+static void
+test_mark_all_read_search (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *rss_q = make_rss ("Queue", "q", 1, 5, NULL);
+  g_autofree char *rss_p = make_rss ("Pile", "p", 1, 3, NULL);
+  g_autofree char *path_q = g_build_filename (f->dir, "q.xml", NULL);
+  g_autofree char *path_p = g_build_filename (f->dir, "p.xml", NULL);
+  g_autoptr(TdFeedInfo) q = NULL;
+  g_autoptr(TdFeedInfo) p = NULL;
+  TdFeedQuery all = { .filter = TD_FEED_FILTER_ALL };
+  struct {
+    TdFeedQuery  query;
+    const char  *now_read[3];
+    guint        unread_left;
+  } steps[] = {
+    /* Both feeds have a "word3" item. */
+    { { .filter = TD_FEED_FILTER_ALL, .search = "word3" }, { "q item 3", "p item 3" }, 6 },
+    /* One feed only, though the other's item 1 matches too. */
+    { { .filter = TD_FEED_FILTER_FEED, .search = "word1" }, { "q item 1" }, 5 },
+    /* The Unread view, searched: the words are prefixes. */
+    { { .filter = TD_FEED_FILTER_UNREAD, .search = "pile" }, { NULL }, 5 },
+    { { .filter = TD_FEED_FILTER_UNREAD, .search = "p ite" }, { "p item 1", "p item 2" }, 3 },
+    /* A folder with unread_only, searched. */
+    { { .filter = TD_FEED_FILTER_FOLDER, .folder = "Work", .unread_only = TRUE, .search = "word5" },
+      { "q item 5" }, 2 },
+    /* No search: everything the filter shows. */
+    { { .filter = TD_FEED_FILTER_ALL }, { "q item 2", "q item 4" }, 0 },
+  };
+
+  g_assert_true (g_file_set_contents (path_q, rss_q, -1, NULL));
+  g_assert_true (g_file_set_contents (path_p, rss_p, -1, NULL));
+  q = add_ok (f, path_q, "Work", 5);
+  p = add_ok (f, path_p, NULL, 3);
+  steps[1].query.feed_id = q->id;
+
+  for (guint s = 0; s < G_N_ELEMENTS (steps); s++)
+    {
+      g_autoptr(TdFeedReply) items = NULL;
+      g_autoptr(GPtrArray) feeds = NULL;
+
+      td_feed_manager_mark_all_read (f->manager, &steps[s].query);
+      items = load_items (f, &all);
+      g_assert_cmpuint (count_unread (items), ==, steps[s].unread_left);
+      for (guint i = 0; i < G_N_ELEMENTS (steps[s].now_read) && steps[s].now_read[i]; i++)
+        g_assert_true (item_by_title (items, steps[s].now_read[i])->read);
+
+      feeds = list_feeds (f);
+      g_assert_cmpuint (find_feed (feeds, q->id)->unread + find_feed (feeds, p->id)->unread, ==,
+                        steps[s].unread_left);
+    }
+}
+
 static void
 collect_urls (GPtrArray  *outlines,
               const char *folder,
@@ -1076,6 +1202,8 @@ main (int   argc,
   ADD ("remove-in-flight", test_remove_in_flight);
   ADD ("many-feeds", test_many_feeds);
   ADD ("search-marks", test_search_and_marks);
+  ADD ("deleted-stay-deleted", test_deleted_stay_deleted);
+  ADD ("mark-all-read-search", test_mark_all_read_search);
   ADD ("opml", test_opml);
   ADD ("restart", test_restart);
 

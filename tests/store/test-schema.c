@@ -74,11 +74,11 @@ test_fresh_app (void)
   g_assert_cmpint (query_int (db, "PRAGMA synchronous"), ==, 1);  /* NORMAL */
   g_assert_cmpint (query_int (db, "PRAGMA application_id"), !=, 0);
 
-  for (guint i = 0; i < 8; i++)
+  for (guint i = 0; i < 9; i++)
     {
       static const char * const tables[] = {
         "feeds", "items", "chat_networks", "chat_buffers", "chat_messages",
-        "pubsub_connections", "pubsub_subscriptions", "pubsub_messages",
+        "pubsub_connections", "pubsub_subscriptions", "pubsub_messages", "deleted_items",
       };
       g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM sqlite_master "
                                               "WHERE type = 'table' AND name = '%s'",
@@ -138,8 +138,12 @@ test_app_fts_and_cascade (void)
 
   /* Foreign keys are on: deleting a feed removes its items and their
    * index entries, deleting a network its buffers and messages. */
+  exec_ok (db, "INSERT INTO deleted_items (feed_id, guid, deleted_at) VALUES (1, 'gone', 5);");
+  g_assert_cmpint (sqlite3_exec (db, "INSERT INTO deleted_items (feed_id, guid, deleted_at) VALUES (1, 'gone', 6)",
+                                 NULL, NULL, NULL) & 0xff, ==, SQLITE_CONSTRAINT);
   exec_ok (db, "DELETE FROM feeds WHERE id = 1; DELETE FROM chat_networks WHERE id = 1;");
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM items"), ==, 0);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM deleted_items"), ==, 0);
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'heron'"), ==, 0);
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM chat_messages"), ==, 0);
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM chat_messages_fts WHERE chat_messages_fts MATCH 'analytical'"), ==, 0);
@@ -216,6 +220,8 @@ fill_app_version (sqlite3 *db,
                  "INSERT INTO chat_buffers (id, network_id, name) VALUES (1, 1, '#b');"
                  "INSERT INTO chat_messages (network_id, buffer_id, time, text)"
                  " VALUES (1, 1, 1, 'trilobite fossils');");
+  if (version >= 4)
+    exec_ok (db, "INSERT INTO deleted_items (feed_id, guid, deleted_at) VALUES (7, 'dodo', 1);");
 }
 
 static void
@@ -267,6 +273,12 @@ test_migrations (gconstpointer data)
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM items WHERE guid = 'old'"), ==, 1);
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'archaeopteryx'"), ==, 1);
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM chat_messages_fts WHERE chat_messages_fts MATCH 'trilobite'"), ==, 1);
+          /* v4's tombstones: an upgraded file has the table, empty, and
+           * it takes tombstones of the items it already had. */
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM deleted_items"), ==, 0);
+          exec_ok (db, "INSERT INTO deleted_items (feed_id, guid, deleted_at)"
+                       " SELECT feed_id, guid, 1 FROM items WHERE guid = 'old'");
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM deleted_items WHERE feed_id = 7"), ==, 1);
         }
       if (schema == td_schema_server () && from >= 1)
         {
