@@ -12,6 +12,7 @@
 #include "feeds/td-feed-parser.h"
 #include "feeds/td-feed-date.h"
 #include "feeds/td-feed-discover.h"
+#include "feeds/td-feed-icon.h"
 #include "feeds/td-opml.h"
 
 /*
@@ -38,6 +39,7 @@ enum
   MAIL_OPML_READ,
   MAIL_OPML_WRITTEN,
   MAIL_LOAD_FEEDS,
+  MAIL_ICON,
   MAIL_FIRST_REQUEST = 64,
 };
 
@@ -94,6 +96,10 @@ typedef struct
   guint     error_count;
   gboolean  gone;
   gboolean  in_round;       /* counted in the current refresh round */
+  char     *icon_url;       /* as the feed names it */
+  char     *site_link;
+  char     *icon_want;      /* the icon's URL (td_feed_icon_url ()); NULL: none */
+  TdFeedIcon *icon;         /* what is shown; may be for an older icon_want */
 } Feed;
 
 typedef struct
@@ -182,6 +188,9 @@ struct _TdFeedManager
   TdTaskLoop          *loop;          /* borrowed */
   TdFeedManagerConfig  config;
   FetcherRef          *fetcher;       /* owned ref */
+  FetcherRef          *icon_fetcher;  /* owned ref; its size cap is an icon's */
+  char                *icon_dir;
+  GHashTable          *icons_loading; /* icon url -> NULL: fetches in flight */
   TdFarm              *farm;          /* owned */
   TdMailboxId          mailbox;
   GArray              *listeners;     /* Listener */
@@ -236,6 +245,8 @@ td_feed_info_copy (const TdFeedInfo *info)
   copy->icon_url = g_strdup (info->icon_url);
   copy->folder = g_strdup (info->folder);
   copy->error_text = g_strdup (info->error_text);
+  copy->icon_small = info->icon_small ? g_bytes_ref (info->icon_small) : NULL;
+  copy->icon_large = info->icon_large ? g_bytes_ref (info->icon_large) : NULL;
   return copy;
 }
 
@@ -253,6 +264,8 @@ td_feed_info_free (TdFeedInfo *info)
   g_free (info->icon_url);
   g_free (info->folder);
   g_free (info->error_text);
+  g_clear_pointer (&info->icon_small, g_bytes_unref);
+  g_clear_pointer (&info->icon_large, g_bytes_unref);
   g_free (info);
 }
 
@@ -371,6 +384,10 @@ feed_free (Feed *feed)
   g_free (feed->last_modified);
   g_free (feed->title);
   g_free (feed->folder);
+  g_free (feed->icon_url);
+  g_free (feed->site_link);
+  g_free (feed->icon_want);
+  td_feed_icon_free (feed->icon);
   g_free (feed);
 }
 
@@ -1843,6 +1860,142 @@ items_changed (TdFeedManager *self,
 }
 
 /* ------------------------------------------------------------------ */
+/* Icons                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  char       *url;
+  char       *dir;
+  FetcherRef *fetcher;
+} IconJob;
+
+static void
+icon_job_free (IconJob *job)
+{
+  g_free (job->url);
+  g_free (job->dir);
+  fetcher_unref (job->fetcher);
+  g_free (job);
+}
+
+/* Worker: the icon from the disk cache, else from the network. */
+static gpointer
+icon_worker (TdTask        *task,
+             gpointer       task_data,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  IconJob *job = task_data;
+
+  return td_feed_icon_load (job->fetcher->fetcher, job->dir, job->url, cancellable, error);
+}
+
+/* Gives listed feeds the icons the manager holds. */
+static void
+attach_icons (TdFeedManager *self,
+              GPtrArray     *feeds)
+{
+  for (guint i = 0; feeds != NULL && i < feeds->len; i++)
+    {
+      TdFeedInfo *info = g_ptr_array_index (feeds, i);
+      Feed *feed = g_hash_table_lookup (self->feeds, &info->id);
+
+      if (feed == NULL || feed->icon == NULL)
+        continue;
+      g_clear_pointer (&info->icon_small, g_bytes_unref);
+      g_clear_pointer (&info->icon_large, g_bytes_unref);
+      info->icon_small = g_bytes_ref (feed->icon->rgba_small);
+      info->icon_large = g_bytes_ref (feed->icon->rgba_large);
+    }
+}
+
+/* Works out which icon @feed should show now (after a refresh, at start)
+ * and gets it: shared with a feed that has it already, or fetched on
+ * the task loop once per URL. Until it arrives the old one stays. */
+static void
+update_icon (TdFeedManager *self,
+             Feed          *feed)
+{
+  GHashTableIter iter;
+  Feed *other;
+  IconJob *job;
+  TdTask *task;
+
+  g_free (feed->icon_want);
+  feed->icon_want = self->config.skip_icons ? NULL
+                    : td_feed_icon_url (feed->url, feed->icon_url, feed->site_link);
+
+  if (feed->icon_want == NULL)
+    {
+      if (feed->icon != NULL)
+        {
+          g_clear_pointer (&feed->icon, td_feed_icon_free);
+          feeds_changed (self);
+        }
+      return;
+    }
+
+  if (feed->icon != NULL && g_str_equal (feed->icon->url, feed->icon_want))
+    return;
+
+  g_hash_table_iter_init (&iter, self->feeds);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &other))
+    if (other->icon != NULL && g_str_equal (other->icon->url, feed->icon_want))
+      {
+        td_feed_icon_free (feed->icon);
+        feed->icon = td_feed_icon_copy (other->icon);
+        feeds_changed (self);
+        return;
+      }
+
+  if (g_hash_table_contains (self->icons_loading, feed->icon_want))
+    return;
+  g_hash_table_add (self->icons_loading, g_strdup (feed->icon_want));
+
+  job = g_new0 (IconJob, 1);
+  job->url = g_strdup (feed->icon_want);
+  job->dir = g_strdup (self->icon_dir);
+  job->fetcher = fetcher_ref (self->icon_fetcher);
+  task = td_task_new (icon_worker, job, (GDestroyNotify) icon_job_free, (GDestroyNotify) td_feed_icon_free);
+  td_task_set_reply (task, self->mailbox, MAIL_ICON);
+  td_task_loop_push (self->loop, task);
+}
+
+/* An icon fetch ended: every feed that wants that icon shows it, or,
+ * when there is none, the placeholder. */
+static void
+icon_loaded (TdFeedManager *self,
+             TdTaskResult  *result)
+{
+  IconJob *job = result->task_data;
+  g_autoptr(TdFeedIcon) icon = result->error == NULL ? td_task_result_steal (result) : NULL;
+  GHashTableIter iter;
+  Feed *feed;
+  gboolean changed = FALSE;
+
+  g_hash_table_remove (self->icons_loading, job->url);
+  if (result->error != NULL && !g_error_matches (result->error, TD_FEED_ICON_ERROR,
+                                                 TD_FEED_ICON_ERROR_FAILED_RECENTLY))
+    g_debug ("No icon: %s", result->error->message);
+
+  g_hash_table_iter_init (&iter, self->feeds);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &feed))
+    {
+      if (g_strcmp0 (feed->icon_want, job->url) != 0)
+        continue;
+      if (icon == NULL && feed->icon == NULL)
+        continue;
+      td_feed_icon_free (feed->icon);
+      feed->icon = td_feed_icon_copy (icon);
+      changed = TRUE;
+    }
+
+  if (changed)
+    feeds_changed (self);
+}
+
+/* ------------------------------------------------------------------ */
 /* Scheduling and refresh rounds                                       */
 /* ------------------------------------------------------------------ */
 
@@ -2051,6 +2204,19 @@ store_outcome (TdFeedManager *self,
       g_free (feed->title);
       feed->title = g_strdup (outcome->title);
     }
+  /* As the apply does: what the feed no longer says is kept. */
+  if (outcome->icon_url != NULL)
+    {
+      g_free (feed->icon_url);
+      feed->icon_url = g_strdup (outcome->icon_url);
+    }
+  if (outcome->site_link != NULL)
+    {
+      g_free (feed->site_link);
+      feed->site_link = g_strdup (outcome->site_link);
+    }
+  if (!outcome->gone && !outcome->not_modified)
+    update_icon (self, feed);
   feed->gone = outcome->gone;
   feed->error_count = 0;
   feed->last_fetch = now;
@@ -2145,6 +2311,8 @@ feed_insert (TdFeedManager *self,
   feed->url = g_strdup (url);
   feed->title = g_strdup (title);
   feed->folder = empty_to_null (folder);
+  feed->icon_url = g_strdup (icon_url);
+  feed->site_link = g_strdup (site_link);
   g_hash_table_insert (self->feeds, &feed->id, feed);
   g_hash_table_insert (self->urls, feed->url, feed);
 
@@ -2504,7 +2672,7 @@ load_feeds (TdFeedManager *self)
   td_recorder_load (self->recorder,
                     "SELECT id, url, etag, last_modified, last_fetch, next_fetch,"
                     " refresh_interval, gone, error_count, folder,"
-                    " coalesce (title_override, title) FROM feeds",
+                    " coalesce (title_override, title), icon_url, site_link FROM feeds",
                     NULL, 0, self->mailbox,
                     request_add (self, REQ_LOAD_FEEDS, TD_MAILBOX_NONE, 0, 0));
 }
@@ -2541,6 +2709,8 @@ feeds_loaded (TdFeedManager *self,
       feed->error_count = (guint) td_rows_get_int (rows, r, 8);
       feed->folder = g_strdup (td_rows_get_text (rows, r, 9));
       feed->title = g_strdup (td_rows_get_text (rows, r, 10));
+      feed->icon_url = g_strdup (td_rows_get_text (rows, r, 11));
+      feed->site_link = g_strdup (td_rows_get_text (rows, r, 12));
       if (feed->url == NULL)
         {
           feed_free (feed);
@@ -2554,6 +2724,14 @@ feeds_loaded (TdFeedManager *self,
     }
 
   self->ready = TRUE;
+  {
+    GHashTableIter iter;
+    Feed *feed;
+
+    g_hash_table_iter_init (&iter, self->feeds);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &feed))
+      update_icon (self, feed);
+  }
   while (!g_queue_is_empty (&self->deferred))
     {
       Deferred *d = g_queue_pop_head (&self->deferred);
@@ -2599,6 +2777,7 @@ store_answer (TdFeedManager *self,
 
           event->type = TD_FEED_EVENT_FEEDS;
           event->feeds = td_store_result_steal (sr);
+          attach_icons (self, event->feeds);
           broadcast (self, event);
         }
       if (self->list_dirty)
@@ -2613,11 +2792,15 @@ store_answer (TdFeedManager *self,
         if (sr->error != NULL)
           reply->error = g_steal_pointer (&sr->error);
         else if (req->type == REQ_LIST)
-          reply->feeds = td_store_result_steal (sr);
+          {
+            reply->feeds = td_store_result_steal (sr);
+            attach_icons (self, reply->feeds);
+          }
         else
           {
             g_autoptr(GPtrArray) feeds = td_store_result_steal (sr);
 
+            attach_icons (self, feeds);
             if (feeds->len > 0)
               reply->feed = td_feed_info_copy (g_ptr_array_index (feeds, 0));
             else
@@ -2748,6 +2931,10 @@ manager_mail_cb (TdMailboxId  id,
       load_feeds (self);
       break;
 
+    case MAIL_ICON:
+      icon_loaded (self, mail->data);
+      break;
+
     case MAIL_OPML_WRITTEN:
       {
         TdTaskResult *result = mail->data;
@@ -2821,6 +3008,20 @@ td_feed_manager_new (TdRecorder                *recorder,
   g_atomic_ref_count_init (&self->fetcher->ref_count);
   self->fetcher->fetcher = td_feed_fetcher_new (&fetcher_config);
 
+  /* Icons get a fetcher of their own: an icon's size cap, a short
+   * deadline, and connections that never hold up a feed. */
+  fetcher_config = (TdFeedFetcherConfig) {
+    .max_conns = 2, .max_conns_per_host = 1, .deadline_ms = TD_FEED_ICON_DEADLINE_MS,
+    .max_body_size = TD_FEED_ICON_MAX_BYTES,
+  };
+  self->icon_fetcher = g_new0 (FetcherRef, 1);
+  g_atomic_ref_count_init (&self->icon_fetcher->ref_count);
+  self->icon_fetcher->fetcher = td_feed_fetcher_new (&fetcher_config);
+  self->icon_dir = self->config.icon_dir ? g_strdup (self->config.icon_dir) : td_feed_icon_default_dir ();
+  /* The caller's string need not outlive the call. */
+  self->config.icon_dir = NULL;
+  self->icons_loading = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
   self->mailbox = td_mailbox_open (self->context, G_PRIORITY_DEFAULT, manager_mail_cb, self, NULL);
   self->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
   self->feeds = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) feed_free);
@@ -2856,6 +3057,9 @@ td_feed_manager_free (TdFeedManager *self)
   td_mail_cancel_timeout (self->load_timeout);
   g_clear_pointer (&self->farm, td_farm_free);
   fetcher_unref (self->fetcher);
+  fetcher_unref (self->icon_fetcher);
+  g_free (self->icon_dir);
+  g_hash_table_unref (self->icons_loading);
 
   while (!g_queue_is_empty (&self->deferred))
     {

@@ -61,6 +61,8 @@ typedef struct
   gboolean  gone;             /* HTTP 410: no longer refreshed */
   guint     refresh_interval; /* seconds; 0: the manager's default */
   gint64    last_fetch;       /* 0: never */
+  GBytes   *icon_small;       /* the feed's icon, 16 × 16 straight RGBA rows; NULL: none (yet) */
+  GBytes   *icon_large;       /* the same at 32 × 32 */
 } TdFeedInfo;
 
 /* A feed offered by a page (autodiscovery). */
@@ -171,6 +173,8 @@ typedef struct
   guint          refresh_interval;  /* seconds between refreshes; 0: one hour */
   guint          items_kept;        /* per feed; 0: TD_FEED_MANAGER_DEFAULT_ITEMS_KEPT */
   int            startup_delay_ms;  /* refresh due feeds this long after start; < 0: never */
+  const char    *icon_dir;          /* icon cache; NULL: $XDG_CACHE_HOME/tidings/icons */
+  gboolean       skip_icons;        /* TRUE: fetch no icons (tests, benchmarks) */
 } TdFeedManagerConfig;
 
 /* Eight feeds at once keep a thousand-feed refresh short while staying

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
 #include "core/td-farm.h"
 #include "core/td-task-loop.h"
+#include "feeds/td-feed-icon.h"
 #include "feeds/td-feed-manager.h"
 #include "feeds/td-opml.h"
 #include "store/td-recorder.h"
@@ -15,7 +17,7 @@
  * The feed manager against a SoupServer on 127.0.0.1 (port 0) in this
  * process and against file:// documents: subscribing, conditional
  * refreshes, updates in place, redirects, 410, errors, removal in flight,
- * 500 feeds on the farm, pruning, search and OPML.
+ * 500 feeds on the farm, pruning, search, tombstones, OPML and icons.
  */
 
 #define DEADLINE_MS 20000
@@ -29,6 +31,7 @@ typedef struct
 {
   guint    status;
   char    *body;
+  gsize    len;             /* of body, which may hold NULs */
   char    *etag;
   char    *location;
   guint    delay_ms;        /* answer after this long */
@@ -74,9 +77,23 @@ server_set (Server     *srv,
   doc->status = status;
   g_free (doc->body);
   doc->body = g_strdup (body);
+  doc->len = body ? strlen (body) : 0;
   g_free (doc->etag);
   doc->etag = g_strdup (etag);
   g_clear_pointer (&doc->location, g_free);
+  return doc;
+}
+
+static Doc *
+server_set_data (Server     *srv,
+                 const char *path,
+                 const char *data,
+                 gsize       len)
+{
+  Doc *doc = server_set (srv, path, 200, NULL, NULL);
+
+  doc->body = g_memdup2 (data, len);
+  doc->len = len;
   return doc;
 }
 
@@ -117,7 +134,7 @@ answer (SoupServerMessage *msg,
     soup_message_headers_replace (out, "ETag", doc->etag);
   if (doc->body != NULL)
     soup_server_message_set_response (msg, "application/rss+xml", SOUP_MEMORY_COPY,
-                                      doc->body, strlen (doc->body));
+                                      doc->body, doc->len);
 }
 
 typedef struct
@@ -295,7 +312,7 @@ fixture_setup_full (Fixture                   *f,
   g_autofree char *db = NULL;
   TdFeedManagerConfig defaults = {
     .max_running = 4, .max_per_host = 2, .deadline_ms = 10000, .max_attempts = 2,
-    .retry = { 20, 2.0, 100, 0.0 }, .startup_delay_ms = -1,
+    .retry = { 20, 2.0, 100, 0.0 }, .startup_delay_ms = -1, .skip_icons = TRUE,
   };
 
   f->dir = g_dir_make_tmp ("td-feed-manager-XXXXXX", NULL);
@@ -328,7 +345,10 @@ remove_tree (const char *path)
     {
       g_autofree char *child = g_build_filename (path, name, NULL);
 
-      g_remove (child);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_remove (child);
     }
   g_rmdir (path);
 }
@@ -1031,6 +1051,250 @@ test_mark_all_read_search (Fixture       *f,
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Icons                                                               */
+
+/* A @width × @height PNG of one opaque colour. */
+static char *
+make_png (guint  width,
+          guint  height,
+          guint32 rgb,
+          gsize  *len)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, width, height);
+  char *data = NULL;
+
+  gdk_pixbuf_fill (pixbuf, (rgb << 8) | 0xff);
+  g_assert_true (gdk_pixbuf_save_to_buffer (pixbuf, &data, len, "png", NULL, NULL));
+  return data;
+}
+
+static void
+serve_png (Server     *srv,
+           const char *path,
+           guint       width,
+           guint       height,
+           guint32     rgb)
+{
+  gsize len = 0;
+  g_autofree char *png = make_png (width, height, rgb, &len);
+
+  server_set_data (srv, path, png, len);
+}
+
+/* An RSS feed with one item, its site at @site and its channel image
+ * at @image (or none). */
+static char *
+rss_with_image (const char *title,
+                const char *site,
+                const char *image)
+{
+  g_autofree char *element = image ? g_strdup_printf ("<image><url>%s</url><title>%s</title>"
+                                                      "<link>%s</link></image>", image, title, site)
+                                   : g_strdup ("");
+
+  return g_strdup_printf ("<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel>"
+                          "<title>%s</title><link>%s</link><description>test</description>%s"
+                          "<item><guid>%s-1</guid><title>%s item</title></item></channel></rss>\n",
+                          title, site, element, title, title);
+}
+
+/* The colour (0xRRGGBB) at the centre of @feed_id's large icon, or -1 if
+ * it has none. */
+static gint64
+icon_colour (Fixture *f,
+             gint64   feed_id)
+{
+  g_autoptr(GPtrArray) feeds = list_feeds (f);
+  TdFeedInfo *info = find_feed (feeds, feed_id);
+  const guint8 *p;
+  gsize len;
+
+  g_assert_nonnull (info);
+  if (info->icon_large == NULL)
+    return -1;
+  g_assert_nonnull (info->icon_small);
+  g_assert_cmpuint (g_bytes_get_size (info->icon_small), ==, 16 * 16 * 4);
+  p = g_bytes_get_data (info->icon_large, &len);
+  g_assert_cmpuint (len, ==, 32 * 32 * 4);
+  p += (16 * 32 + 16) * 4;
+  g_assert_cmpuint (p[3], ==, 0xff);
+  return (p[0] << 16) | (p[1] << 8) | p[2];
+}
+
+/* Waits until @feed_id's icon is @colour (-1: none). */
+static void
+wait_icon (Fixture *f,
+           gint64   feed_id,
+           gint64   colour)
+{
+  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * 1000;
+
+  while (icon_colour (f, feed_id) != colour)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("feed %" G_GINT64_FORMAT " did not get icon %06" G_GINT64_MODIFIER "x", feed_id, colour);
+      iterate_for (20);
+    }
+}
+
+static guint
+count_files (const char *path,
+             const char *suffix)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, suffix))
+      n++;
+  return n;
+}
+
+static void
+test_icon_url (void)
+{
+  static const struct { const char *feed, *icon, *site, *expected; } cases[] = {
+    { "https://a.example/feed", "https://cdn.example/i.png", NULL, "https://cdn.example/i.png" },
+    { "https://a.example/feed", NULL, "http://www.a.example:8080/blog/", "http://www.a.example:8080/favicon.ico" },
+    { "https://a.example/x/feed.xml", NULL, NULL, "https://a.example/favicon.ico" },
+    { "https://a.example/feed", "", "mailto:x@example.org", "https://a.example/favicon.ico" },
+    { "https://a.example/feed", "data:image/png;base64,AAAA", NULL, "https://a.example/favicon.ico" },
+    /* Local feeds never cause a network request. */
+    { "file:///tmp/f.xml", "https://cdn.example/i.png", "https://a.example/", NULL },
+    { "file:///tmp/f.xml", "file:///tmp/i.png", NULL, "file:///tmp/i.png" },
+    { "not a url", NULL, NULL, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *url = td_feed_icon_url (cases[i].feed, cases[i].icon, cases[i].site);
+
+      g_assert_cmpstr (url, ==, cases[i].expected);
+    }
+}
+
+static void
+test_icon_decode (void)
+{
+  gsize len = 0;
+  g_autofree char *wide = make_png (40, 10, 0x00ff00, &len);
+  g_autofree char *huge = NULL;
+  g_autoptr(TdFeedIcon) icon = NULL;
+  g_autoptr(TdFeedIcon) none = NULL;
+  g_autoptr(GError) error = NULL;
+  const guint8 *p;
+
+  /* Wider than high: centred, transparent above and below. */
+  icon = td_feed_icon_decode ("u", (const guint8 *) wide, len, &error);
+  g_assert_no_error (error);
+  p = g_bytes_get_data (icon->rgba_large, NULL);
+  g_assert_cmpuint (p[3], ==, 0);
+  g_assert_cmpuint (p[(16 * 32 + 16) * 4 + 1], ==, 0xff);
+  g_assert_cmpuint (p[(16 * 32 + 16) * 4 + 3], ==, 0xff);
+
+  /* More pixels than an icon may have: refused before decoding. */
+  huge = make_png (2000, 600, 0xff0000, &len);
+  none = td_feed_icon_decode ("u", (const guint8 *) huge, len, &error);
+  g_assert_null (none);
+  g_assert_error (error, TD_FEED_ICON_ERROR, TD_FEED_ICON_ERROR_REFUSED);
+  g_clear_error (&error);
+
+  none = td_feed_icon_decode ("u", (const guint8 *) "<svg xmlns='http://www.w3.org/2000/svg'/>", 41, &error);
+  g_assert_null (none);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  none = td_feed_icon_decode ("u", (const guint8 *) "not an image", 12, &error);
+  g_assert_null (none);
+  g_assert_nonnull (error);
+}
+
+static gboolean
+has_failed_icon (Fixture *f)
+{
+  g_autofree char *icon_dir = g_build_filename (f->dir, "icons", NULL);
+
+  return count_files (icon_dir, ".failed") > 0;
+}
+
+/* Icons: the feed's image, else the site's favicon; fetched once per
+ * URL, cached on disk, replaced when the feed names another one, and
+ * failures remembered. */
+static void
+test_icons (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *icon_dir = g_build_filename (f->dir, "icons", NULL);
+  g_autofree char *red_url = server_url (f->srv, "/red.png");
+  g_autofree char *blue_url = server_url (f->srv, "/blue.png");
+  g_autofree char *huge_url = server_url (f->srv, "/huge.png");
+  g_autofree char *feed1_url = server_url (f->srv, "/f1");
+  g_autofree char *feed2_url = server_url (f->srv, "/f2");
+  g_autofree char *feed3_url = server_url (f->srv, "/f3");
+  g_autofree char *site = server_url (f->srv, "/site/");
+  g_autofree char *rss1 = rss_with_image ("one", "https://example.org/", red_url);
+  g_autofree char *rss1b = rss_with_image ("one", "https://example.org/", blue_url);
+  g_autofree char *rss2 = rss_with_image ("two", site, NULL);
+  g_autofree char *rss3 = rss_with_image ("three", site, huge_url);
+  g_autoptr(TdFeedInfo) one = NULL;
+  g_autoptr(TdFeedInfo) two = NULL;
+  g_autoptr(TdFeedInfo) three = NULL;
+  TdFeedManagerConfig config = {
+    .max_running = 4, .max_per_host = 2, .startup_delay_ms = -1, .icon_dir = icon_dir,
+  };
+  Doc *red, *blue, *favicon, *huge;
+
+  g_clear_pointer (&f->manager, td_feed_manager_free);
+  f->manager = td_feed_manager_new (f->recorder, f->loop, &config);
+  td_feed_manager_add_listener (f->manager, f->mailbox, MAIL_EVENT);
+
+  serve_png (f->srv, "/red.png", 64, 64, 0xff0000);
+  serve_png (f->srv, "/blue.png", 16, 16, 0x0000ff);
+  serve_png (f->srv, "/favicon.ico", 32, 32, 0x00ff00);
+  serve_png (f->srv, "/huge.png", 2000, 600, 0x00ffff);
+  red = g_hash_table_lookup (f->srv->docs, "/red.png");
+  blue = g_hash_table_lookup (f->srv->docs, "/blue.png");
+  favicon = g_hash_table_lookup (f->srv->docs, "/favicon.ico");
+  huge = g_hash_table_lookup (f->srv->docs, "/huge.png");
+  server_set (f->srv, "/f1", 200, rss1, "\"a\"");
+  server_set (f->srv, "/f2", 200, rss2, NULL);
+  server_set (f->srv, "/f3", 200, rss3, NULL);
+
+  one = add_ok (f, feed1_url, NULL, 1);
+  two = add_ok (f, feed2_url, NULL, 1);
+  three = add_ok (f, feed3_url, NULL, 1);
+  wait_icon (f, one->id, 0xff0000);
+  /* No image in the feed: the site's favicon. */
+  wait_icon (f, two->id, 0x00ff00);
+  /* Too many pixels: the placeholder, and no second try for a day. */
+  iterate_until (has_failed_icon, f);
+  g_assert_cmpint (icon_colour (f, three->id), ==, -1);
+  g_assert_cmpuint (count_files (icon_dir, ".png"), ==, 4);
+  g_assert_cmpuint (count_files (icon_dir, ".failed"), ==, 1);
+  td_feed_manager_refresh (f->manager, three->id, TRUE);
+  wait_summary (f, 1);
+  iterate_for (100);
+  g_assert_cmpuint (huge->hits, ==, 1);
+  g_assert_cmpuint (red->hits, ==, 1);
+  g_assert_cmpuint (favicon->hits, ==, 1);
+
+  /* The feed names another image: it replaces the old one. */
+  server_set (f->srv, "/f1", 200, rss1b, "\"b\"");
+  td_feed_manager_refresh (f->manager, one->id, TRUE);
+  wait_icon (f, one->id, 0x0000ff);
+  g_assert_cmpuint (blue->hits, ==, 1);
+
+  /* A new manager on the same cache reads the icons from the disk. */
+  g_clear_pointer (&f->manager, td_feed_manager_free);
+  f->manager = td_feed_manager_new (f->recorder, f->loop, &config);
+  wait_icon (f, one->id, 0x0000ff);
+  wait_icon (f, two->id, 0x00ff00);
+  g_assert_cmpuint (blue->hits, ==, 1);
+  g_assert_cmpuint (favicon->hits, ==, 1);
+}
+
 static void
 collect_urls (GPtrArray  *outlines,
               const char *folder,
@@ -1148,7 +1412,8 @@ test_restart (Fixture       *f,
   g_autoptr(TdFeedReply) items = NULL;
   g_autoptr(GPtrArray) feeds = NULL;
   g_autofree char *db = g_build_filename (f->dir, "test.db", NULL);
-  TdFeedManagerConfig config = { .startup_delay_ms = 0, .max_per_host = 2, .refresh_interval = 1 };
+  TdFeedManagerConfig config = { .startup_delay_ms = 0, .max_per_host = 2, .refresh_interval = 1,
+                                 .skip_icons = TRUE };
   TdFeedEvent *summary;
   Doc *doc;
   gint64 id;
@@ -1192,6 +1457,9 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/td/feed-manager/icon-url", test_icon_url);
+  g_test_add_func ("/td/feed-manager/icon-decode", test_icon_decode);
+
 #define ADD(name, func) \
   g_test_add ("/td/feed-manager/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -1204,6 +1472,7 @@ main (int   argc,
   ADD ("search-marks", test_search_and_marks);
   ADD ("deleted-stay-deleted", test_deleted_stay_deleted);
   ADD ("mark-all-read-search", test_mark_all_read_search);
+  ADD ("icons", test_icons);
   ADD ("opml", test_opml);
   ADD ("restart", test_restart);
 
@@ -1211,7 +1480,7 @@ main (int   argc,
 
   {
     static const TdFeedManagerConfig kept5 = {
-      .max_running = 4, .max_per_host = 2, .items_kept = 5, .startup_delay_ms = -1,
+      .max_running = 4, .max_per_host = 2, .items_kept = 5, .startup_delay_ms = -1, .skip_icons = TRUE,
     };
 
     g_test_add ("/td/feed-manager/items-kept", Fixture, &kept5, fixture_setup, test_items_kept,
