@@ -211,6 +211,16 @@ td_application_get_local_server_error (TdApplication *self)
   return _("The local server is turned off in Preferences");
 }
 
+/* The chat view of the main window; with no window, one is made but not
+ * shown (commands from D-Bus and the command line need the networks). */
+TdChatView *
+td_application_get_chat_view (TdApplication *self)
+{
+  g_return_val_if_fail (TD_IS_APPLICATION (self), NULL);
+
+  return td_window_get_chat_view (td_application_ensure_window (self));
+}
+
 guint16
 td_application_get_local_port (TdApplication *self,
                                const char    *listener)

@@ -5,6 +5,8 @@
 
 #include "store/td-recorder.h"
 
+typedef struct _TdChatView TdChatView;
+
 G_BEGIN_DECLS
 
 #define TD_TYPE_APPLICATION (td_application_get_type ())
@@ -19,5 +21,6 @@ guint16        td_application_get_local_port (TdApplication   *self,
 TdRecorder    *td_application_get_recorder (TdApplication     *self);
 gboolean       td_application_is_local_server_starting (TdApplication *self);
 const char    *td_application_get_local_server_error   (TdApplication *self);
+TdChatView    *td_application_get_chat_view (TdApplication    *self);
 
 G_END_DECLS

@@ -169,6 +169,13 @@ struct _TdChatView
 
 G_DEFINE_FINAL_TYPE (TdChatView, td_chat_view, ADW_TYPE_BIN)
 
+enum {
+  MESSAGE_RECEIVED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 typedef struct
 {
   char      *nick;
@@ -483,6 +490,9 @@ add_line (TdChatView   *self,
         td_chat_buffer_add_unread (buffer, 1, mention ? 1 : 0);
       if (mention)
         notify_line (self, buffer, line);
+      g_signal_emit (self, signals[MESSAGE_RECEIVED], 0,
+                     mention ? "mention" : "chat", td_chat_line_get_nick (line),
+                     td_chat_buffer_get_name (buffer), td_chat_line_get_text (line));
     }
   pending_add (pending, buffer, line);
 }
@@ -2768,6 +2778,13 @@ td_chat_view_class_init (TdChatViewClass *klass)
   object_class->dispose = td_chat_view_dispose;
   object_class->finalize = td_chat_view_finalize;
 
+  /* A live message from someone else: kind ("chat" or "mention"), the
+   * sender's nick, the buffer (channel or query) and the text. */
+  signals[MESSAGE_RECEIVED] =
+    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+
   g_type_ensure (TD_TYPE_CHAT_BUFFER);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-chat-view.ui");
   gtk_widget_class_bind_template_child (widget_class, TdChatView, sidebar_list);
@@ -2902,4 +2919,111 @@ td_chat_view_is_ready (TdChatView *self)
 {
   g_return_val_if_fail (TD_IS_CHAT_VIEW (self), FALSE);
   return self->ready;
+}
+
+G_DEFINE_QUARK (td-chat-view-error-quark, td_chat_view_error)
+
+/* Finds @network and checks that it is connected. */
+static ChatNetwork *
+connected_network (TdChatView  *self,
+                   const char  *network,
+                   GError     **error)
+{
+  ChatNetwork *net = find_network (self, network);
+
+  if (net == NULL)
+    {
+      g_set_error (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_NO_NETWORK,
+                   _("No network named “%s”"), network);
+      return NULL;
+    }
+  if (net->client == NULL || net->state != TD_IRC_STATE_CONNECTED)
+    {
+      g_set_error (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_NOT_CONNECTED,
+                   _("%s is not connected"), network);
+      return NULL;
+    }
+  return net;
+}
+
+/* Sends @text to @target (a channel the user is in, or a nick) on
+ * @network, one message per line, as the composer would. Returns FALSE
+ * with @error when the network is unknown or not connected, the target is
+ * no channel or nick, or the user is not in the channel. */
+gboolean
+td_chat_view_send_message (TdChatView  *self,
+                           const char  *network,
+                           const char  *target,
+                           const char  *text,
+                           GError     **error)
+{
+  g_auto(GStrv) lines = NULL;
+  ChatNetwork *net;
+  gboolean channel;
+  guint n_sent = 0;
+
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), FALSE);
+  g_return_val_if_fail (network != NULL && target != NULL && text != NULL, FALSE);
+
+  if ((net = connected_network (self, network, error)) == NULL)
+    return FALSE;
+
+  channel = td_irc_channel_is_valid (target, TD_IRC_MAX_LINE);
+  if (!channel && !td_irc_nick_is_valid (target, TD_IRC_MAX_LINE))
+    {
+      g_set_error (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_INVALID,
+                   _("“%s” is neither a channel nor a nick"), target);
+      return FALSE;
+    }
+  if (channel)
+    {
+      TdChatBuffer *buffer = td_chat_view_find_buffer (self, network, target);
+
+      if (buffer == NULL || !td_chat_buffer_get_joined (buffer))
+        {
+          g_set_error (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_NOT_JOINED,
+                       _("Not in %s: join it first"), target);
+          return FALSE;
+        }
+    }
+
+  lines = g_strsplit_set (text, "\r\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (*lines[i] != '\0')
+      {
+        td_irc_client_privmsg (net->client, target, lines[i]);
+        n_sent++;
+      }
+  if (n_sent == 0)
+    {
+      g_set_error_literal (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_INVALID,
+                           _("The message is empty"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Joins @channel on @network; the channel appears once the server says
+ * the user is in it. */
+gboolean
+td_chat_view_join_channel (TdChatView  *self,
+                           const char  *network,
+                           const char  *channel,
+                           GError     **error)
+{
+  ChatNetwork *net;
+
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), FALSE);
+  g_return_val_if_fail (network != NULL && channel != NULL, FALSE);
+
+  if ((net = connected_network (self, network, error)) == NULL)
+    return FALSE;
+  if (!td_irc_channel_is_valid (channel, TD_IRC_MAX_LINE))
+    {
+      g_set_error (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_INVALID,
+                   _("“%s” is not a channel name"), channel);
+      return FALSE;
+    }
+  td_irc_client_join (net->client, channel, NULL);
+  return TRUE;
 }

@@ -32,6 +32,18 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (TdChatView, td_chat_view, TD, CHAT_VIEW, AdwBin)
 
+#define TD_CHAT_VIEW_ERROR (td_chat_view_error_quark ())
+
+typedef enum
+{
+  TD_CHAT_VIEW_ERROR_NO_NETWORK,
+  TD_CHAT_VIEW_ERROR_NOT_CONNECTED,
+  TD_CHAT_VIEW_ERROR_NOT_JOINED,
+  TD_CHAT_VIEW_ERROR_INVALID,
+} TdChatViewError;
+
+GQuark        td_chat_view_error_quark        (void);
+
 GtkWidget    *td_chat_view_new                (void);
 
 /* Adds a network and connects to it; returns FALSE if the name is taken. */
@@ -57,5 +69,14 @@ void          td_chat_view_submit             (TdChatView  *self,
 gboolean      td_chat_view_is_ready           (TdChatView  *self);
 void          td_chat_view_search             (TdChatView  *self,
                                                const char  *query);
+gboolean      td_chat_view_send_message       (TdChatView  *self,
+                                               const char  *network,
+                                               const char  *target,
+                                               const char  *text,
+                                               GError     **error);
+gboolean      td_chat_view_join_channel       (TdChatView  *self,
+                                               const char  *network,
+                                               const char  *channel,
+                                               GError     **error);
 
 G_END_DECLS

@@ -6,9 +6,12 @@
 #include <string.h>
 
 #include "app/td-application.h"
+#include "app/td-chat-view.h"
+#include "app/td-window.h"
 #include "app/td-dbus-generated.h"
 #include "app/td-dbus-service.h"
 #include "app/td-feeds-app.h"
+#include "chat/td-irc-message.h"
 #include "core/td-mailbox.h"
 #include "pubsub/td-pubsub-client.h"
 
@@ -61,8 +64,22 @@ struct _TdDBusService
   GHashTable     *links;        /* connection name -> PubsubLink */
   GPtrArray      *waiting;      /* PubsubOp: calls for the local broker while it starts */
   gulong          server_changed_id;
+  gulong          window_added_id;
   guint64         n_signals_dropped;
+  GPtrArray      *chat_ops;     /* ChatOp waiting for a network to connect */
+  guint           hidden_close_id;
 };
+
+/* A chat command waits this long for its network to connect (and for the
+ * channels of the last session to be joined again) before it fails: an
+ * instance started for the command connects first. */
+#define TD_DBUS_CHAT_WAIT_MS        10000
+#define TD_DBUS_CHAT_POLL_MS        100
+/* The longest text one SendMessage may carry (split into IRC lines). */
+#define TD_DBUS_MAX_CHAT_TEXT       (16 * 1024)
+/* A window made only to carry out commands is closed this long after the
+ * last one, so the line has left and the instance can quit when idle. */
+#define TD_DBUS_HIDDEN_WINDOW_MS    5000
 
 enum {
   MAIL_FEED_EVENT = 1,
@@ -838,6 +855,206 @@ handle_unsubscribe_cb (TdDBusTidings1        *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ------------------------------------------------------------------ */
+/* Chat commands                                                        */
+
+typedef struct
+{
+  TdDBusService         *service;      /* borrowed */
+  gboolean               join;
+  GDBusMethodInvocation *invocation;   /* owned */
+  char                  *network;
+  char                  *target;
+  char                  *text;
+  gint64                 deadline;
+  guint                  retry_id;
+} ChatOp;
+
+static void
+chat_op_free (ChatOp *op)
+{
+  g_clear_handle_id (&op->retry_id, g_source_remove);
+  if (op->invocation != NULL)
+    g_dbus_method_invocation_return_error (op->invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
+                                           "Tidings is shutting down");
+  g_free (op->network);
+  g_free (op->target);
+  g_free (op->text);
+  g_free (op);
+}
+
+static gboolean
+close_hidden_windows_cb (gpointer user_data)
+{
+  TdDBusService *service = user_data;
+
+  service->hidden_close_id = 0;
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (service->app)); l != NULL; )
+    {
+      GtkWindow *window = l->data;
+
+      l = l->next;
+      if (!gtk_widget_get_visible (GTK_WIDGET (window)))
+        gtk_window_destroy (window);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean chat_op_retry_cb (gpointer user_data);
+
+/* Tries @op once; takes it when it is done (answered), re-arms it when
+ * its network is not ready yet and time is left. */
+static void
+chat_op_try (ChatOp *op)
+{
+  TdDBusService *service = op->service;
+  g_autoptr(GError) error = NULL;
+  TdChatView *view = td_application_get_chat_view (service->app);
+  gboolean ok;
+  TdDBusError code = TD_DBUS_ERROR_FAILED;
+
+  if (op->join)
+    ok = td_chat_view_join_channel (view, op->network, op->target, &error);
+  else
+    ok = td_chat_view_send_message (view, op->network, op->target, op->text, &error);
+
+  if (!ok && error->domain == TD_CHAT_VIEW_ERROR && error->code != TD_CHAT_VIEW_ERROR_INVALID &&
+      g_get_monotonic_time () < op->deadline)
+    {
+      op->retry_id = g_timeout_add (TD_DBUS_CHAT_POLL_MS, chat_op_retry_cb, op);
+      return;
+    }
+
+  {
+    guint index;
+
+    /* Taken out without freeing: it is answered and freed below. */
+    if (g_ptr_array_find (service->chat_ops, op, &index))
+      g_ptr_array_steal_index_fast (service->chat_ops, index);
+  }
+  if (ok)
+    {
+      if (op->join)
+        td_dbus_tidings1_complete_join_channel (service->skeleton, g_steal_pointer (&op->invocation));
+      else
+        td_dbus_tidings1_complete_send_message (service->skeleton, g_steal_pointer (&op->invocation));
+    }
+  else
+    {
+      if (error->domain == TD_CHAT_VIEW_ERROR)
+        switch (error->code)
+          {
+          case TD_CHAT_VIEW_ERROR_NO_NETWORK:
+            code = TD_DBUS_ERROR_NO_SUCH_CONNECTION;
+            break;
+          case TD_CHAT_VIEW_ERROR_NOT_CONNECTED:
+            code = TD_DBUS_ERROR_NOT_CONNECTED;
+            break;
+          default:
+            code = TD_DBUS_ERROR_INVALID_ARGS;
+            break;
+          }
+      g_dbus_method_invocation_return_error_literal (g_steal_pointer (&op->invocation),
+                                                     TD_DBUS_ERROR, code, error->message);
+    }
+  chat_op_free (op);
+
+  /* A window made just for commands goes once they are done. */
+  g_clear_handle_id (&service->hidden_close_id, g_source_remove);
+  service->hidden_close_id = g_timeout_add (TD_DBUS_HIDDEN_WINDOW_MS, close_hidden_windows_cb, service);
+}
+
+static gboolean
+chat_op_retry_cb (gpointer user_data)
+{
+  ChatOp *op = user_data;
+
+  op->retry_id = 0;
+  chat_op_try (op);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+chat_call (TdDBusService         *service,
+           gboolean               join,
+           GDBusMethodInvocation *invocation,
+           const char            *network,
+           const char            *target,
+           const char            *text)
+{
+  ChatOp *op;
+
+  if (*network == '\0' || *target == '\0' || strlen (target) > TD_IRC_MAX_LINE ||
+      strlen (network) > TD_IRC_MAX_LINE)
+    {
+      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
+                                             "A network and a target are needed");
+      return;
+    }
+  if (text != NULL && strlen (text) > TD_DBUS_MAX_CHAT_TEXT)
+    {
+      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
+                                             "A message may have at most %d bytes", TD_DBUS_MAX_CHAT_TEXT);
+      return;
+    }
+
+  op = g_new0 (ChatOp, 1);
+  op->service = service;
+  op->join = join;
+  op->invocation = invocation;     /* the handler's reference, answered once */
+  op->network = g_strdup (network);
+  op->target = g_strdup (target);
+  op->text = g_strdup (text);
+  op->deadline = g_get_monotonic_time () + TD_DBUS_CHAT_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+  g_ptr_array_add (service->chat_ops, op);
+  chat_op_try (op);
+}
+
+static gboolean
+handle_send_message_cb (TdDBusTidings1        *skeleton,
+                        GDBusMethodInvocation *invocation,
+                        const char            *network,
+                        const char            *target,
+                        const char            *text,
+                        TdDBusService         *service)
+{
+  chat_call (service, FALSE, invocation, network, target, text);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_join_channel_cb (TdDBusTidings1        *skeleton,
+                        GDBusMethodInvocation *invocation,
+                        const char            *network,
+                        const char            *channel,
+                        TdDBusService         *service)
+{
+  chat_call (service, TRUE, invocation, network, channel, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+chat_message_cb (TdChatView    *view,
+                 const char    *kind,
+                 const char    *source,
+                 const char    *target,
+                 const char    *text,
+                 TdDBusService *service)
+{
+  td_dbus_tidings1_emit_message_received (service->skeleton, kind, source ? source : "",
+                                          target ? target : "", text ? text : "");
+}
+
+static void
+window_added_cb (GtkApplication *app,
+                 GtkWindow      *window,
+                 TdDBusService  *service)
+{
+  if (TD_IS_WINDOW (window))
+    g_signal_connect (td_window_get_chat_view (TD_WINDOW (window)), "message-received",
+                      G_CALLBACK (chat_message_cb), service);
+}
+
 TdDBusService *
 td_dbus_service_new (gpointer app,
                      gpointer skeleton)
@@ -860,6 +1077,13 @@ td_dbus_service_new (gpointer app,
   g_signal_connect (skeleton, "handle-publish", G_CALLBACK (handle_publish_cb), service);
   g_signal_connect (skeleton, "handle-subscribe", G_CALLBACK (handle_subscribe_cb), service);
   g_signal_connect (skeleton, "handle-unsubscribe", G_CALLBACK (handle_unsubscribe_cb), service);
+  g_signal_connect (skeleton, "handle-send-message", G_CALLBACK (handle_send_message_cb), service);
+  g_signal_connect (skeleton, "handle-join-channel", G_CALLBACK (handle_join_channel_cb), service);
+
+  service->chat_ops = g_ptr_array_new_with_free_func ((GDestroyNotify) chat_op_free);
+  service->window_added_id = g_signal_connect (app, "window-added", G_CALLBACK (window_added_cb), service);
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
+    window_added_cb (app, l->data, service);
 
   service->links = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) pubsub_link_free);
   service->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) pubsub_op_free);
@@ -884,6 +1108,12 @@ td_dbus_service_free (TdDBusService *service)
 
   g_signal_handlers_disconnect_by_data (service->skeleton, service);
   g_clear_signal_handler (&service->server_changed_id, service->app);
+  g_clear_signal_handler (&service->window_added_id, service->app);
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (service->app)); l != NULL; l = l->next)
+    if (TD_IS_WINDOW (l->data))
+      g_signal_handlers_disconnect_by_data (td_window_get_chat_view (l->data), service);
+  g_clear_handle_id (&service->hidden_close_id, g_source_remove);
+  g_clear_pointer (&service->chat_ops, g_ptr_array_unref);
   g_clear_pointer (&service->waiting, g_ptr_array_unref);
   g_clear_pointer (&service->links, g_hash_table_destroy);
   manager = td_feeds_app_get_manager (service->feeds);

@@ -5,9 +5,9 @@
 
 #include <glib/gi18n.h>
 
+#include "app/td-chat-view.h"
 #include "app/td-pubsub-view.h"
 #include "app/td-feeds-view.h"
-#include "app/td-chat-view.h"
 #include "app/td-window.h"
 
 struct _TdWindow
@@ -18,6 +18,7 @@ struct _TdWindow
   AdwViewStack         *stack;
   AdwToastOverlay      *toast_overlay;
   GtkMenuButton        *menu_button;
+  TdChatView           *chat_page;
 
   /* Owned */
   GSettings            *settings;
@@ -86,13 +87,14 @@ td_window_class_init (TdWindowClass *klass)
   object_class->dispose = td_window_dispose;
   window_class->close_request = td_window_close_request;
 
+  g_type_ensure (TD_TYPE_CHAT_VIEW);
   g_type_ensure (TD_TYPE_PUBSUB_VIEW);
   g_type_ensure (TD_TYPE_FEEDS_VIEW);
-  g_type_ensure (TD_TYPE_CHAT_VIEW);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-window.ui");
   gtk_widget_class_bind_template_child (widget_class, TdWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, TdWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, TdWindow, menu_button);
+  gtk_widget_class_bind_template_child (widget_class, TdWindow, chat_page);
 
   gtk_widget_class_install_action (widget_class, "win.show-view", "s", show_view_action);
 }
@@ -157,4 +159,12 @@ td_window_add_toast (TdWindow   *self,
   g_return_if_fail (message != NULL);
 
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+TdChatView *
+td_window_get_chat_view (TdWindow *self)
+{
+  g_return_val_if_fail (TD_IS_WINDOW (self), NULL);
+
+  return self->chat_page;
 }

@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "app/td-application.h"
+#include "app/td-chat-view.h"
 
 G_BEGIN_DECLS
 
@@ -17,5 +18,6 @@ void        td_window_show_view        (TdWindow      *self,
 const char *td_window_get_visible_view (TdWindow      *self);
 void        td_window_add_toast        (TdWindow      *self,
                                         const char    *message);
+TdChatView *td_window_get_chat_view    (TdWindow      *self);
 
 G_END_DECLS

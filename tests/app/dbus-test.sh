@@ -26,7 +26,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..41"
+echo "1..48"
 
 TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
@@ -143,13 +143,13 @@ done
 check "a publish reaches the channel and the pattern subscription" '[ "$out" = "(2,)" ]'
 
 port=$(call --method org.freedesktop.DBus.Properties.Get io.github.tidings.Tidings1 LocalServerPorts |
-       sed -n "s/.*'pubsub': uint16 \([0-9]*\).*/\1/p")
+       sed -n "s/.*'pubsub': \(uint16 \)\{0,1\}\([0-9]*\).*/\2/p")
 check "LocalServerPorts names the pub/sub port" '[ -n "$port" ] && [ "$port" -gt 0 ]'
 if command -v redis-cli >/dev/null 2>&1; then
   redis-cli -h 127.0.0.1 -p "$port" publish news "from redis-cli" >/dev/null 2>&1
 fi
 i=0
-while [ $i -lt 100 ] && ! grep -q "from redis-cli" "$TMP/monitor2.log"; do sleep 0.05; i=$((i + 1)); done
+while [ $i -lt 100 ] && ! grep -q "n\*., .from redis-cli" "$TMP/monitor2.log"; do sleep 0.05; i=$((i + 1)); done
 kill $monitor 2>/dev/null
 check "MessageReceived carries pub/sub messages" 'grep -q "MessageReceived (.pubsub., .news., .news., .hello subscribers.)" "$TMP/monitor2.log"'
 if command -v redis-cli >/dev/null 2>&1; then
@@ -163,6 +163,52 @@ check "--publish prints the receiver count" 'echo "$out" | grep -q "Published to
 
 out=$("$TIDINGS" --publish news 2>&1); rc=$?
 check "--publish without a message is refused" '[ $rc -eq 2 ]'
+
+out=$(call --method io.github.tidings.Tidings1.JoinChannel Tidings "#dbus-test" 2>&1)
+check "JoinChannel joins a channel on the local network" '[ "$out" = "()" ]'
+
+out=$(call --method io.github.tidings.Tidings1.JoinChannel Nowhere "#x" 2>&1)
+check "JoinChannel on an unknown network says NoSuchConnection" 'echo "$out" | grep -q "Error.NoSuchConnection"'
+
+out=$(call --method io.github.tidings.Tidings1.SendMessage Tidings "not a target" hi 2>&1)
+check "SendMessage refuses a target that is no channel or nick" 'echo "$out" | grep -q "Error.InvalidArgs"'
+
+chat_port=$(call --method org.freedesktop.DBus.Properties.Get io.github.tidings.Tidings1 LocalServerPorts |
+            sed -n "s/.*'chat': \(uint16 \)\{0,1\}\([0-9]*\).*/\2/p")
+gdbus monitor --session --dest $APP_ID --object-path $OBJ > "$TMP/monitor3.log" 2>&1 &
+monitor=$!
+sleep 0.3
+# A second IRC client joins, waits for the app's message, then answers.
+python3 - "$chat_port" > "$TMP/irc.log" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15)
+f = s.makefile("rb")
+s.sendall(b"NICK visitor\r\nUSER v 0 * :Visitor\r\nJOIN #dbus-test\r\n")
+deadline = time.time() + 15
+while time.time() < deadline:
+    line = f.readline().decode("utf-8", "replace").rstrip("\r\n")
+    if not line:
+        break
+    print(line, flush=True)
+    if line.startswith("PING"):
+        s.sendall(("PONG " + line[5:] + "\r\n").encode())
+    if "PRIVMSG #dbus-test :hello from dbus" in line:
+        s.sendall(b"PRIVMSG #dbus-test :hello back\r\nQUIT\r\n")
+        break
+PY
+visitor=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q "366 visitor" "$TMP/irc.log"; do sleep 0.05; i=$((i + 1)); done
+out=$(call --method io.github.tidings.Tidings1.SendMessage Tidings "#dbus-test" "hello from dbus" 2>&1)
+check "SendMessage sends to a joined channel" '[ "$out" = "()" ]'
+i=0
+while [ $i -lt 100 ] && ! grep -q "hello back" "$TMP/monitor3.log"; do sleep 0.05; i=$((i + 1)); done
+kill $monitor 2>/dev/null; wait $visitor 2>/dev/null
+check "another client received the message" 'grep -q "PRIVMSG #dbus-test :hello from dbus" "$TMP/irc.log"'
+check "MessageReceived carries chat messages" 'grep -q "MessageReceived (.chat., .visitor., .#dbus-test., .hello back.)" "$TMP/monitor3.log"'
+
+out=$("$TIDINGS" --send Tidings "#dbus-test" from the command line 2>&1); rc=$?
+check "--send sends a chat message" '[ $rc -eq 0 ]'
 
 "$TIDINGS" --show pubsub > "$TMP/second.out" 2>&1
 check "a second instance forwards --show and exits 0" '[ $? -eq 0 ]'
