@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <gtk/gtk.h>
 
 #include "app/td-feed-row.h"
 
@@ -22,6 +23,8 @@ struct _TdFeedRow
   guint          unread;
   char          *error;
   gboolean       gone;
+  GBytes        *icon_rgba;     /* what icon was made from */
+  GdkTexture    *icon;          /* the feed's own icon, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (TdFeedRow, td_feed_row, G_TYPE_OBJECT)
@@ -36,6 +39,7 @@ enum {
   PROP_ICON_NAME,
   PROP_INDENT,
   PROP_IS_FEED,
+  PROP_GICON,
   N_PROPS
 };
 
@@ -50,6 +54,8 @@ td_feed_row_finalize (GObject *object)
   g_free (self->key);
   g_free (self->title);
   g_free (self->error);
+  g_clear_pointer (&self->icon_rgba, g_bytes_unref);
+  g_clear_object (&self->icon);
 
   G_OBJECT_CLASS (td_feed_row_parent_class)->finalize (object);
 }
@@ -102,6 +108,9 @@ td_feed_row_get_property (GObject    *object,
     case PROP_IS_FEED:
       g_value_set_boolean (value, self->kind == TD_FEED_ROW_FEED);
       break;
+    case PROP_GICON:
+      g_value_take_object (value, td_feed_row_get_gicon (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -124,6 +133,7 @@ td_feed_row_class_init (TdFeedRowClass *klass)
   properties[PROP_ICON_NAME] = g_param_spec_string ("icon-name", NULL, NULL, NULL, flags);
   properties[PROP_INDENT] = g_param_spec_int ("indent", NULL, NULL, 0, 100, 0, flags);
   properties[PROP_IS_FEED] = g_param_spec_boolean ("is-feed", NULL, NULL, FALSE, flags);
+  properties[PROP_GICON] = g_param_spec_object ("gicon", NULL, NULL, G_TYPE_ICON, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -244,5 +254,39 @@ td_feed_row_update (TdFeedRow  *self,
     {
       self->gone = gone;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ICON_NAME]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GICON]);
     }
+}
+
+void
+td_feed_row_set_icon (TdFeedRow *self,
+                      GBytes    *rgba,
+                      int        size)
+{
+  g_return_if_fail (TD_IS_FEED_ROW (self));
+  g_return_if_fail (rgba == NULL || g_bytes_get_size (rgba) == (gsize) size * size * 4);
+
+  if (self->icon_rgba == rgba || (self->icon_rgba && rgba && g_bytes_equal (self->icon_rgba, rgba)))
+    return;
+
+  g_clear_pointer (&self->icon_rgba, g_bytes_unref);
+  g_clear_object (&self->icon);
+  if (rgba != NULL)
+    {
+      self->icon_rgba = g_bytes_ref (rgba);
+      self->icon = gdk_memory_texture_new (size, size, GDK_MEMORY_R8G8B8A8, rgba, (gsize) size * 4);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GICON]);
+}
+
+/* Returns a new reference. */
+GIcon *
+td_feed_row_get_gicon (TdFeedRow *self)
+{
+  g_return_val_if_fail (TD_IS_FEED_ROW (self), NULL);
+
+  /* A feed that is gone shows that, not its old icon. */
+  if (self->icon != NULL && !self->gone)
+    return G_ICON (g_object_ref (self->icon));
+  return g_themed_icon_new (td_feed_row_icon_name (self));
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -36,5 +36,13 @@ void           td_feed_row_update         (TdFeedRow     *self,
                                            guint          unread,
                                            const char    *error,
                                            gboolean       gone);
+/* The feed's own icon: @rgba is @size × @size straight RGBA rows (NULL:
+ * the generic icon). The same bytes again change nothing. */
+void           td_feed_row_set_icon       (TdFeedRow     *self,
+                                           GBytes        *rgba,
+                                           int            size);
+/* What the row shows as its icon (a new reference): the feed's, else a
+ * themed one. */
+GIcon         *td_feed_row_get_gicon      (TdFeedRow     *self);
 
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "app/td-item-list.h"
 #include "app/td-item-object.h"
 #include "app/td-window.h"
+#include "core/td-timers.h"
 
 /* New items arrive in bursts during a refresh; the list reloads at most
  * this often, so a refresh of many feeds costs a few queries, not one
@@ -29,6 +30,7 @@ enum
   MAIL_OPML,          /* TdFeedReply to import or export */
   MAIL_PROPERTIES,    /* TdFeedReply to set_properties */
   MAIL_RELOAD,        /* the coalesced list reload is due */
+  MAIL_HOVER,         /* ErrorHover: the pointer rested on an error badge */
 };
 
 struct _TdFeedsView
@@ -48,6 +50,9 @@ struct _TdFeedsView
   TdArticleView      *article_view;
 
   /* Owned */
+  TdHoverTimer       *hover;              /* error badges: the tooltip mailbox */
+  GtkPopover         *error_popover;      /* child of the view */
+  GtkLabel           *error_label;        /* borrowed: the popover's */
   TdFeedsApp         *feeds;              /* NULL until rooted in the app's window */
   TdMailboxId         mailbox;
   GListStore         *sidebar_store;      /* TdFeedRow */
@@ -314,6 +319,100 @@ select_source_by_key (TdFeedsView *self,
     }
 }
 
+/* The feed's icon at the size the display needs: 16 px, or 32 px on a
+ * display that doubles pixels. */
+static void
+set_row_icon (TdFeedsView      *self,
+              TdFeedRow        *row,
+              const TdFeedInfo *info)
+{
+  if (gtk_widget_get_scale_factor (GTK_WIDGET (self)) > 1 && info->icon_large != NULL)
+    td_feed_row_set_icon (row, info->icon_large, 32);
+  else
+    td_feed_row_set_icon (row, info->icon_small, 16);
+}
+
+/* ------------------------------------------------------------------ */
+/* Error badges: the reason on hover, through the tooltip mailbox      */
+
+typedef struct
+{
+  GWeakRef  badge;
+  char     *text;
+} ErrorHover;
+
+static void
+error_hover_free (ErrorHover *hover)
+{
+  g_weak_ref_clear (&hover->badge);
+  g_free (hover->text);
+  g_free (hover);
+}
+
+static void
+hide_error (TdFeedsView *self)
+{
+  if (self->hover != NULL)
+    td_hover_timer_leave (self->hover);
+  if (self->error_popover != NULL && gtk_widget_get_visible (GTK_WIDGET (self->error_popover)))
+    gtk_popover_popdown (self->error_popover);
+}
+
+/* The pointer rested on a badge long enough: point the popover at it,
+ * if it still shows an error. */
+static void
+show_error (TdFeedsView *self,
+            ErrorHover  *hover)
+{
+  g_autoptr(GtkWidget) badge = g_weak_ref_get (&hover->badge);
+  graphene_rect_t bounds;
+  GdkRectangle rect;
+
+  if (badge == NULL || !gtk_widget_get_mapped (badge) || !gtk_widget_is_ancestor (badge, GTK_WIDGET (self))
+      || !gtk_widget_compute_bounds (badge, GTK_WIDGET (self), &bounds))
+    return;
+
+  rect.x = (int) bounds.origin.x;
+  rect.y = (int) bounds.origin.y;
+  rect.width = MAX (1, (int) bounds.size.width);
+  rect.height = MAX (1, (int) bounds.size.height);
+  gtk_label_set_text (self->error_label, hover->text);
+  gtk_popover_set_pointing_to (self->error_popover, &rect);
+  gtk_popover_popup (self->error_popover);
+}
+
+/* Callbacks of the sidebar rows (td-feeds-sidebar-row.ui). */
+static void
+error_badge_enter_cb (GtkEventControllerMotion *motion,
+                      double                    x,
+                      double                    y,
+                      GtkListItem              *list_item)
+{
+  GtkWidget *badge = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (motion));
+  GtkWidget *view = gtk_widget_get_ancestor (badge, TD_TYPE_FEEDS_VIEW);
+  TdFeedRow *row = list_item ? gtk_list_item_get_item (list_item) : NULL;
+  ErrorHover *hover;
+
+  if (view == NULL || row == NULL || td_feed_row_get_error (row) == NULL)
+    return;
+
+  hover = g_new0 (ErrorHover, 1);
+  g_weak_ref_init (&hover->badge, badge);
+  hover->text = g_strdup (td_feed_row_get_error (row));
+  td_hover_timer_enter (TD_FEEDS_VIEW (view)->hover, hover, (GDestroyNotify) error_hover_free);
+}
+
+static void
+error_badge_leave_cb (GtkEventControllerMotion *motion,
+                      GtkListItem              *list_item)
+{
+  GtkWidget *view = gtk_widget_get_ancestor (gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (motion)),
+                                             TD_TYPE_FEEDS_VIEW);
+
+  if (view != NULL)
+    hide_error (TD_FEEDS_VIEW (view));
+}
+
 /* Rebuilds the sidebar from the manager's feed list: rows are updated in
  * place when the shape is the same (the usual case: counts changed), so
  * the selection and the scroll position stay. */
@@ -364,6 +463,7 @@ update_sidebar (TdFeedsView *self,
         }
       row = td_feed_row_new (TD_FEED_ROW_FEED, info->id, info->folder, info->title);
       td_feed_row_update (row, info->title, info->unread, info->error_text, info->gone);
+      set_row_icon (self, row, info);
       g_ptr_array_add (rows, row);
     }
 
@@ -393,7 +493,10 @@ update_sidebar (TdFeedsView *self,
                 if (((TdFeedInfo *) g_ptr_array_index (feeds, j))->id == td_feed_row_get_feed_id (new))
                   info = g_ptr_array_index (feeds, j);
               if (info != NULL)
-                td_feed_row_update (old, info->title, info->unread, info->error_text, info->gone);
+                {
+                  td_feed_row_update (old, info->title, info->unread, info->error_text, info->gone);
+                  set_row_icon (self, old, info);
+                }
             }
         }
     }
@@ -523,7 +626,8 @@ mail_cb (TdMailboxId  id,
          gpointer     user_data)
 {
   TdFeedsView *self = user_data;
-  TdFeedReply *reply = mail->kind != MAIL_EVENT && mail->kind != MAIL_RELOAD ? mail->data : NULL;
+  TdFeedReply *reply = mail->kind != MAIL_EVENT && mail->kind != MAIL_RELOAD && mail->kind != MAIL_HOVER
+                       ? mail->data : NULL;
 
   switch (mail->kind)
     {
@@ -535,6 +639,10 @@ mail_cb (TdMailboxId  id,
       self->reload_timeout = 0;
       if (self->items != NULL)
         td_item_list_reload (self->items);
+      break;
+
+    case MAIL_HOVER:
+      show_error (self, mail->data);
       break;
 
     case MAIL_ADDED:
@@ -1145,6 +1253,20 @@ td_feeds_view_root (GtkWidget *widget)
     g_signal_connect_object (root, "notify::application", G_CALLBACK (root_window_app_cb), self, 0);
 }
 
+/* The error popover is the view's own child: it is placed here. */
+static void
+td_feeds_view_size_allocate (GtkWidget *widget,
+                             int        width,
+                             int        height,
+                             int        baseline)
+{
+  TdFeedsView *self = TD_FEEDS_VIEW (widget);
+
+  GTK_WIDGET_CLASS (td_feeds_view_parent_class)->size_allocate (widget, width, height, baseline);
+  if (self->error_popover != NULL && gtk_widget_get_visible (GTK_WIDGET (self->error_popover)))
+    gtk_popover_present (self->error_popover);
+}
+
 static void
 td_feeds_view_dispose (GObject *object)
 {
@@ -1158,6 +1280,13 @@ td_feeds_view_dispose (GObject *object)
   self->mailbox = TD_MAILBOX_NONE;
   td_mail_cancel_timeout (self->reload_timeout);
   self->reload_timeout = 0;
+  g_clear_pointer (&self->hover, td_hover_timer_free);
+  if (self->error_popover != NULL)
+    {
+      gtk_widget_unparent (GTK_WIDGET (self->error_popover));
+      self->error_popover = NULL;
+      self->error_label = NULL;
+    }
 
   if (self->item_selection != NULL)
     g_signal_handlers_disconnect_by_data (self->item_selection, self);
@@ -1201,6 +1330,7 @@ td_feeds_view_class_init (TdFeedsViewClass *klass)
   object_class->dispose = td_feeds_view_dispose;
   object_class->finalize = td_feeds_view_finalize;
   widget_class->root = td_feeds_view_root;
+  widget_class->size_allocate = td_feeds_view_size_allocate;
 
   g_type_ensure (TD_TYPE_ARTICLE_VIEW);
   g_type_ensure (TD_TYPE_FEED_ROW);
@@ -1243,10 +1373,39 @@ static void
 td_feeds_view_init (TdFeedsView *self)
 {
   GtkEventController *keys;
+  g_autoptr(GtkBuilderScope) scope = NULL;
+  g_autoptr(GtkListItemFactory) factory = NULL;
+  GtkWidget *label;
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, mail_cb, self, NULL);
+  self->hover = td_hover_timer_new (self->mailbox, MAIL_HOVER, TD_HOVER_DEFAULT_DELAY_MS);
+
+  scope = gtk_builder_cscope_new ();
+  gtk_builder_cscope_add_callback_symbols (GTK_BUILDER_CSCOPE (scope),
+                                           "error_badge_enter_cb", G_CALLBACK (error_badge_enter_cb),
+                                           "error_badge_leave_cb", G_CALLBACK (error_badge_leave_cb),
+                                           NULL);
+  factory = gtk_builder_list_item_factory_new_from_resource (scope,
+                                                             "/io/github/tidings/Tidings/td-feeds-sidebar-row.ui");
+  gtk_list_view_set_factory (self->sidebar_list, factory);
+
+  /* Looks and behaves like a tooltip: no focus, no clicks, no autohide
+   * (leaving the badge hides it). */
+  self->error_popover = GTK_POPOVER (gtk_popover_new ());
+  gtk_popover_set_autohide (self->error_popover, FALSE);
+  gtk_popover_set_position (self->error_popover, GTK_POS_BOTTOM);
+  gtk_widget_set_can_target (GTK_WIDGET (self->error_popover), FALSE);
+  gtk_widget_set_can_focus (GTK_WIDGET (self->error_popover), FALSE);
+  gtk_widget_add_css_class (GTK_WIDGET (self->error_popover), "td-error-tooltip");
+  label = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_popover_set_child (self->error_popover, label);
+  self->error_label = GTK_LABEL (label);
+  gtk_widget_set_parent (GTK_WIDGET (self->error_popover), GTK_WIDGET (self));
 
   self->sidebar_store = g_list_store_new (TD_TYPE_FEED_ROW);
   self->sidebar_selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->sidebar_store)));
@@ -1381,6 +1540,16 @@ td_feeds_view_get_article_view (TdFeedsView *self)
   g_return_val_if_fail (TD_IS_FEEDS_VIEW (self), NULL);
 
   return self->article_view;
+}
+
+const char *
+td_feeds_view_get_error_tooltip (TdFeedsView *self)
+{
+  g_return_val_if_fail (TD_IS_FEEDS_VIEW (self), NULL);
+
+  if (self->error_popover == NULL || !gtk_widget_get_visible (GTK_WIDGET (self->error_popover)))
+    return NULL;
+  return gtk_label_get_text (self->error_label);
 }
 
 const char *

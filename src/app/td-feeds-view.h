@@ -35,5 +35,7 @@ GListModel    *td_feeds_view_get_item_model     (TdFeedsView *self);
 TdArticleView *td_feeds_view_get_article_view   (TdFeedsView *self);
 /* The text of the last toast the view showed, for tests. */
 const char    *td_feeds_view_get_last_message   (TdFeedsView *self);
+/* The reason shown for a feed's error badge, NULL while none is shown. */
+const char    *td_feeds_view_get_error_tooltip  (TdFeedsView *self);
 
 G_END_DECLS

@@ -219,6 +219,122 @@ list_feeds (TdApplication *app,
   return feeds;
 }
 
+/* The visible error badge of the sidebar, or NULL. */
+static GtkWidget *
+find_error_badge (GtkWidget *widget)
+{
+  if (GTK_IS_IMAGE (widget) && gtk_widget_has_css_class (widget, "td-error-badge")
+      && gtk_widget_get_mapped (widget))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *badge = find_error_badge (child);
+
+      if (badge != NULL)
+        return badge;
+    }
+  return NULL;
+}
+
+static gboolean
+has_error_badge (TdFeedsView   *view,
+                 gconstpointer  data)
+{
+  return find_error_badge (GTK_WIDGET (view)) != NULL;
+}
+
+static gboolean
+tooltip_shows (TdFeedsView   *view,
+               gconstpointer  data)
+{
+  const char *text = td_feeds_view_get_error_tooltip (view);
+
+  return text != NULL && strstr (text, data) != NULL;
+}
+
+/* The pointer entering or leaving @badge, as its motion controller sees it. */
+static void
+hover_badge (GtkWidget *badge,
+             gboolean   enter)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (badge);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (!GTK_IS_EVENT_CONTROLLER_MOTION (controller))
+        continue;
+      if (enter)
+        g_signal_emit_by_name (controller, "enter", 2.0, 2.0);
+      else
+        g_signal_emit_by_name (controller, "leave");
+      return;
+    }
+  g_error ("the error badge has no motion controller");
+}
+
+static void
+iterate_ms (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
+/* A feed that stops working gets an error badge; resting the pointer on
+ * it shows the reason after the hover delay, leaving hides it, and a
+ * pass over it shorter than the delay shows nothing. */
+static void
+check_error_badge (TdApplication *app,
+                   TdFeedsView   *view,
+                   guint          n_feeds)
+{
+  g_autofree char *path = g_build_filename (tmp_dir, "breaking.xml", NULL);
+  g_autofree char *uri = g_filename_to_uri (path, NULL, NULL);
+  g_autoptr(GPtrArray) feeds = NULL;
+  TdFeedManager *manager = td_feeds_app_get_manager (td_feeds_app_get (app));
+  GtkWidget *badge;
+  gint64 id = 0;
+
+  g_assert_true (g_file_set_contents (path, "<rss version=\"2.0\"><channel><title>Breaking</title>"
+                                      "<item><guid>b1</guid><title>Soon gone</title></item>"
+                                      "</channel></rss>", -1, NULL));
+  td_feeds_view_subscribe (view, uri);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds + 1), "the feed that will break");
+  g_assert_null (find_error_badge (GTK_WIDGET (view)));
+
+  g_remove (path);
+  feeds = list_feeds (app, view);
+  for (guint i = 0; i < feeds->len; i++)
+    if (g_strcmp0 (((TdFeedInfo *) g_ptr_array_index (feeds, i))->url, uri) == 0)
+      id = ((TdFeedInfo *) g_ptr_array_index (feeds, i))->id;
+  g_assert_cmpint (id, >, 0);
+  td_feed_manager_refresh (manager, id, TRUE);
+  wait_for (has_error_badge, view, NULL, "the error badge");
+  badge = find_error_badge (GTK_WIDGET (view));
+
+  /* No tooltip of GTK's own: the reason comes through the mailbox. */
+  g_assert_null (gtk_widget_get_tooltip_text (badge));
+  hover_badge (badge, TRUE);
+  g_assert_null (td_feeds_view_get_error_tooltip (view));
+  wait_for (tooltip_shows, view, "breaking.xml", "the error tooltip");
+  hover_badge (badge, FALSE);
+  g_assert_null (td_feeds_view_get_error_tooltip (view));
+
+  /* Passing over it: cancelled before the delay is up. */
+  hover_badge (badge, TRUE);
+  iterate_ms (100);
+  hover_badge (badge, FALSE);
+  iterate_ms (800);
+  g_assert_null (td_feeds_view_get_error_tooltip (view));
+
+  td_feed_manager_remove (manager, id, TD_MAILBOX_NONE, 0, 0);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds), "the broken feed removed");
+}
+
 /* ------------------------------------------------------------------ */
 /* First run                                                           */
 
@@ -288,6 +404,8 @@ check_first_run (TdApplication *app,
   g_assert_true (g_file_get_contents (opml_path, &written, NULL, NULL));
   g_assert_nonnull (strstr (written, uri));
   g_assert_nonnull (strstr (written, second));
+
+  check_error_badge (app, view, 2);
 
   /* Everything the view sent is stored before the app quits. */
   feeds = list_feeds (app, view);
