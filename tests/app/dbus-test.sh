@@ -26,7 +26,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..48"
+echo "1..47"
 
 TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
