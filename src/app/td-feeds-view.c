@@ -48,11 +48,10 @@ struct _TdFeedsView
   GtkStack           *list_stack;
   AdwStatusPage      *list_status;
   TdArticleView      *article_view;
+  GtkLabel           *error_tooltip;      /* over everything, at the hovered badge */
 
   /* Owned */
   TdHoverTimer       *hover;              /* error badges: the tooltip mailbox */
-  GtkPopover         *error_popover;      /* child of the view */
-  GtkLabel           *error_label;        /* borrowed: the popover's */
   TdFeedsApp         *feeds;              /* NULL until rooted in the app's window */
   TdMailboxId         mailbox;
   GListStore         *sidebar_store;      /* TdFeedRow */
@@ -354,31 +353,32 @@ hide_error (TdFeedsView *self)
 {
   if (self->hover != NULL)
     td_hover_timer_leave (self->hover);
-  if (self->error_popover != NULL && gtk_widget_get_visible (GTK_WIDGET (self->error_popover)))
-    gtk_popover_popdown (self->error_popover);
+  if (self->error_tooltip != NULL)
+    gtk_widget_set_visible (GTK_WIDGET (self->error_tooltip), FALSE);
 }
 
-/* The pointer rested on a badge long enough: point the popover at it,
- * if it still shows an error. */
+/* The pointer rested on a badge long enough: show the reason just below
+ * it, if it still shows an error. */
 static void
 show_error (TdFeedsView *self,
             ErrorHover  *hover)
 {
   g_autoptr(GtkWidget) badge = g_weak_ref_get (&hover->badge);
   graphene_rect_t bounds;
-  GdkRectangle rect;
+  int width = gtk_widget_get_width (GTK_WIDGET (self));
+  int natural = 0;
 
   if (badge == NULL || !gtk_widget_get_mapped (badge) || !gtk_widget_is_ancestor (badge, GTK_WIDGET (self))
       || !gtk_widget_compute_bounds (badge, GTK_WIDGET (self), &bounds))
     return;
 
-  rect.x = (int) bounds.origin.x;
-  rect.y = (int) bounds.origin.y;
-  rect.width = MAX (1, (int) bounds.size.width);
-  rect.height = MAX (1, (int) bounds.size.height);
-  gtk_label_set_text (self->error_label, hover->text);
-  gtk_popover_set_pointing_to (self->error_popover, &rect);
-  gtk_popover_popup (self->error_popover);
+  gtk_label_set_text (self->error_tooltip, hover->text);
+  gtk_widget_measure (GTK_WIDGET (self->error_tooltip), GTK_ORIENTATION_HORIZONTAL, -1, NULL, &natural, NULL, NULL);
+  /* Starts under the badge, moved left as far as needed to stay inside. */
+  gtk_widget_set_margin_start (GTK_WIDGET (self->error_tooltip),
+                               CLAMP ((int) bounds.origin.x, 0, MAX (0, width - natural - 6)));
+  gtk_widget_set_margin_top (GTK_WIDGET (self->error_tooltip), (int) (bounds.origin.y + bounds.size.height) + 4);
+  gtk_widget_set_visible (GTK_WIDGET (self->error_tooltip), TRUE);
 }
 
 /* Callbacks of the sidebar rows (td-feeds-sidebar-row.ui). */
@@ -1253,20 +1253,6 @@ td_feeds_view_root (GtkWidget *widget)
     g_signal_connect_object (root, "notify::application", G_CALLBACK (root_window_app_cb), self, 0);
 }
 
-/* The error popover is the view's own child: it is placed here. */
-static void
-td_feeds_view_size_allocate (GtkWidget *widget,
-                             int        width,
-                             int        height,
-                             int        baseline)
-{
-  TdFeedsView *self = TD_FEEDS_VIEW (widget);
-
-  GTK_WIDGET_CLASS (td_feeds_view_parent_class)->size_allocate (widget, width, height, baseline);
-  if (self->error_popover != NULL && gtk_widget_get_visible (GTK_WIDGET (self->error_popover)))
-    gtk_popover_present (self->error_popover);
-}
-
 static void
 td_feeds_view_dispose (GObject *object)
 {
@@ -1281,12 +1267,6 @@ td_feeds_view_dispose (GObject *object)
   td_mail_cancel_timeout (self->reload_timeout);
   self->reload_timeout = 0;
   g_clear_pointer (&self->hover, td_hover_timer_free);
-  if (self->error_popover != NULL)
-    {
-      gtk_widget_unparent (GTK_WIDGET (self->error_popover));
-      self->error_popover = NULL;
-      self->error_label = NULL;
-    }
 
   if (self->item_selection != NULL)
     g_signal_handlers_disconnect_by_data (self->item_selection, self);
@@ -1295,7 +1275,8 @@ td_feeds_view_dispose (GObject *object)
   if (self->items != NULL)
     g_signal_handlers_disconnect_by_data (self->items, self);
 
-  /* The stack is both the bin's child and a template child. */
+  /* The stack and the tooltip are template children inside the bin's
+   * child. */
   adw_bin_set_child (ADW_BIN (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), TD_TYPE_FEEDS_VIEW);
 
@@ -1330,7 +1311,6 @@ td_feeds_view_class_init (TdFeedsViewClass *klass)
   object_class->dispose = td_feeds_view_dispose;
   object_class->finalize = td_feeds_view_finalize;
   widget_class->root = td_feeds_view_root;
-  widget_class->size_allocate = td_feeds_view_size_allocate;
 
   g_type_ensure (TD_TYPE_ARTICLE_VIEW);
   g_type_ensure (TD_TYPE_FEED_ROW);
@@ -1347,6 +1327,7 @@ td_feeds_view_class_init (TdFeedsViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TdFeedsView, list_stack);
   gtk_widget_class_bind_template_child (widget_class, TdFeedsView, list_status);
   gtk_widget_class_bind_template_child (widget_class, TdFeedsView, article_view);
+  gtk_widget_class_bind_template_child (widget_class, TdFeedsView, error_tooltip);
   gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
 
   gtk_widget_class_install_action (widget_class, "feeds.subscribe", NULL, subscribe_action);
@@ -1375,7 +1356,6 @@ td_feeds_view_init (TdFeedsView *self)
   GtkEventController *keys;
   g_autoptr(GtkBuilderScope) scope = NULL;
   g_autoptr(GtkListItemFactory) factory = NULL;
-  GtkWidget *label;
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
@@ -1390,22 +1370,6 @@ td_feeds_view_init (TdFeedsView *self)
   factory = gtk_builder_list_item_factory_new_from_resource (scope,
                                                              "/io/github/tidings/Tidings/td-feeds-sidebar-row.ui");
   gtk_list_view_set_factory (self->sidebar_list, factory);
-
-  /* Looks and behaves like a tooltip: no focus, no clicks, no autohide
-   * (leaving the badge hides it). */
-  self->error_popover = GTK_POPOVER (gtk_popover_new ());
-  gtk_popover_set_autohide (self->error_popover, FALSE);
-  gtk_popover_set_position (self->error_popover, GTK_POS_BOTTOM);
-  gtk_widget_set_can_target (GTK_WIDGET (self->error_popover), FALSE);
-  gtk_widget_set_can_focus (GTK_WIDGET (self->error_popover), FALSE);
-  gtk_widget_add_css_class (GTK_WIDGET (self->error_popover), "td-error-tooltip");
-  label = gtk_label_new (NULL);
-  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-  gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
-  gtk_label_set_xalign (GTK_LABEL (label), 0);
-  gtk_popover_set_child (self->error_popover, label);
-  self->error_label = GTK_LABEL (label);
-  gtk_widget_set_parent (GTK_WIDGET (self->error_popover), GTK_WIDGET (self));
 
   self->sidebar_store = g_list_store_new (TD_TYPE_FEED_ROW);
   self->sidebar_selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->sidebar_store)));
@@ -1547,9 +1511,9 @@ td_feeds_view_get_error_tooltip (TdFeedsView *self)
 {
   g_return_val_if_fail (TD_IS_FEEDS_VIEW (self), NULL);
 
-  if (self->error_popover == NULL || !gtk_widget_get_visible (GTK_WIDGET (self->error_popover)))
+  if (self->error_tooltip == NULL || !gtk_widget_get_visible (GTK_WIDGET (self->error_tooltip)))
     return NULL;
-  return gtk_label_get_text (self->error_label);
+  return gtk_label_get_text (self->error_tooltip);
 }
 
 const char *
