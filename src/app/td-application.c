@@ -527,6 +527,23 @@ handle_get_latency_stats_cb (TdDBusTidings1        *service,
 }
 
 static gboolean
+handle_reset_latency_stats_cb (TdDBusTidings1        *service,
+                               GDBusMethodInvocation *invocation,
+                               TdApplication         *self)
+{
+  if (self->probe == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
+                                             "The latency probe is off; start Tidings with TIDINGS_DEBUG=latency");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  td_latency_probe_reset (self->probe);
+  td_dbus_tidings1_complete_reset_latency_stats (service, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
 td_application_dbus_register (GApplication     *app,
                               GDBusConnection  *connection,
                               const char       *object_path,
@@ -544,6 +561,7 @@ td_application_dbus_register (GApplication     *app,
   td_dbus_tidings1_set_version (self->dbus_service, PACKAGE_VERSION);
   g_signal_connect (self->dbus_service, "handle-show-view", G_CALLBACK (handle_show_view_cb), self);
   g_signal_connect (self->dbus_service, "handle-get-latency-stats", G_CALLBACK (handle_get_latency_stats_cb), self);
+  g_signal_connect (self->dbus_service, "handle-reset-latency-stats", G_CALLBACK (handle_reset_latency_stats_cb), self);
   td_application_update_ports (self);
 
   return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->dbus_service),
@@ -580,6 +598,11 @@ td_application_startup (GApplication *app)
   static const char *view_accels[][2] = { { "<Alt>1", NULL }, { "<Alt>2", NULL }, { "<Alt>3", NULL } };
 
   G_APPLICATION_CLASS (td_application_parent_class)->startup (app);
+
+  /* Only the primary instance reads settings: --parse-feed, --version and
+   * forwarded commands work without the schema. */
+  if (self->settings == NULL)
+    self->settings = g_settings_new ("io.github.tidings.Tidings");
 
   self->probe = td_latency_probe_new_from_env ();
 
@@ -761,7 +784,6 @@ td_application_init (TdApplication *self)
     { NULL }
   };
 
-  self->settings = g_settings_new ("io.github.tidings.Tidings");
   self->cancellable = g_cancellable_new ();
 
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
@@ -788,5 +810,7 @@ td_application_get_settings (TdApplication *self)
 {
   g_return_val_if_fail (TD_IS_APPLICATION (self), NULL);
 
+  if (self->settings == NULL)
+    self->settings = g_settings_new ("io.github.tidings.Tidings");
   return self->settings;
 }
