@@ -184,11 +184,53 @@ static const char app_v4[] =
   "  PRIMARY KEY (feed_id, guid)"
   ") WITHOUT ROWID;";
 
+/* v5: capturing pub/sub traffic per subscription. A captured message
+ * belongs to its subscription (unsubscribing forgets what it captured);
+ * n_captured counts what a subscription has stored so that pruning to its
+ * cap deletes exactly the oldest excess without counting rows. is_text
+ * says the payload is UTF-8 text: only those are indexed by content,
+ * binary payloads by channel only. The FTS table reads through a view
+ * that applies that rule, so 'rebuild' and the triggers agree. */
+static const char app_v5[] =
+  "ALTER TABLE pubsub_subscriptions ADD COLUMN capture INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE pubsub_subscriptions ADD COLUMN n_captured INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE pubsub_messages ADD COLUMN subscription_id INTEGER"
+  "  REFERENCES pubsub_subscriptions (id) ON DELETE CASCADE;"
+  "ALTER TABLE pubsub_messages ADD COLUMN is_text INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX pubsub_messages_subscription ON pubsub_messages (subscription_id, id);"
+  "CREATE VIEW pubsub_messages_text AS"
+  "  SELECT id, channel, CASE WHEN is_text THEN CAST (payload AS TEXT) END AS text"
+  "  FROM pubsub_messages;"
+  "CREATE VIRTUAL TABLE pubsub_messages_fts USING fts5 ("
+  "  channel, text,"
+  "  content = 'pubsub_messages_text', content_rowid = 'id',"
+  "  tokenize = 'unicode61 remove_diacritics 2'"
+  ");"
+  "CREATE TRIGGER pubsub_messages_fts_insert AFTER INSERT ON pubsub_messages BEGIN"
+  "  INSERT INTO pubsub_messages_fts (rowid, channel, text) VALUES (new.id, new.channel,"
+  "    CASE WHEN new.is_text THEN CAST (new.payload AS TEXT) END);"
+  "END;"
+  "CREATE TRIGGER pubsub_messages_fts_delete AFTER DELETE ON pubsub_messages BEGIN"
+  "  INSERT INTO pubsub_messages_fts (pubsub_messages_fts, rowid, channel, text)"
+  "    VALUES ('delete', old.id, old.channel,"
+  "            CASE WHEN old.is_text THEN CAST (old.payload AS TEXT) END);"
+  "END;"
+  "CREATE TRIGGER pubsub_messages_fts_update AFTER UPDATE OF channel, payload, is_text"
+  "  ON pubsub_messages BEGIN"
+  "  INSERT INTO pubsub_messages_fts (pubsub_messages_fts, rowid, channel, text)"
+  "    VALUES ('delete', old.id, old.channel,"
+  "            CASE WHEN old.is_text THEN CAST (old.payload AS TEXT) END);"
+  "  INSERT INTO pubsub_messages_fts (rowid, channel, text) VALUES (new.id, new.channel,"
+  "    CASE WHEN new.is_text THEN CAST (new.payload AS TEXT) END);"
+  "END;"
+  "INSERT INTO pubsub_messages_fts (pubsub_messages_fts) VALUES ('rebuild');";
+
 static const TdMigration app_migrations[] = {
   { 1, app_v1 },
   { 2, app_v2 },
   { 3, app_v3 },
   { 4, app_v4 },
+  { 5, app_v5 },
 };
 
 static const TdSchema app_schema = {

@@ -206,6 +206,48 @@ test_server_schema (void)
   td_store_fixture_clear (&f);
 }
 
+/* Captured pub/sub traffic: text payloads are searchable by content,
+ * binary ones by channel only; unsubscribing removes what a subscription
+ * captured, from the index too. */
+static void
+test_pubsub_capture (void)
+{
+  TdStoreFixture f;
+  g_autoptr(sqlite3) db = NULL;
+  g_autoptr(GError) error = NULL;
+
+  td_store_fixture_init (&f);
+  db = open_db (f.path);
+  g_assert_true (td_schema_open (db, td_schema_app (), 1000, &error));
+  g_assert_no_error (error);
+
+  exec_ok (db, "INSERT INTO pubsub_connections (id, name, host, port) VALUES (1, 'builtin', 'h', 1);"
+               "INSERT INTO pubsub_subscriptions (id, connection_id, topic, capture) VALUES (1, 1, 'sensors', 1),"
+               " (2, 1, 'other', 1);"
+               "INSERT INTO pubsub_messages (connection_id, subscription_id, channel, payload, is_text, time)"
+               " VALUES (1, 1, 'sensors', CAST ('Température élevée' AS BLOB), 1, 1),"
+               "        (1, 1, 'sensors', X'00ff676f6c64', 0, 2),"
+               "        (1, 2, 'other', CAST ('temperature fine' AS BLOB), 1, 3);");
+
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                  " WHERE pubsub_messages_fts MATCH 'temperature'"), ==, 2);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                  " WHERE pubsub_messages_fts MATCH 'gold'"), ==, 0);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                  " WHERE pubsub_messages_fts MATCH 'sensors'"), ==, 2);
+
+  exec_ok (db, "DELETE FROM pubsub_subscriptions WHERE id = 1");
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages"), ==, 1);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                  " WHERE pubsub_messages_fts MATCH 'temperature'"), ==, 1);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                  " WHERE pubsub_messages_fts MATCH 'sensors'"), ==, 0);
+  exec_ok (db, "INSERT INTO pubsub_messages_fts (pubsub_messages_fts) VALUES ('integrity-check')");
+
+  g_clear_pointer (&db, sqlite3_close);
+  td_store_fixture_clear (&f);
+}
+
 /* Puts rows into a database at @version of the app schema, as that version
  * of Tidings would have. */
 static void
@@ -220,8 +262,17 @@ fill_app_version (sqlite3 *db,
                  "INSERT INTO chat_buffers (id, network_id, name) VALUES (1, 1, '#b');"
                  "INSERT INTO chat_messages (network_id, buffer_id, time, text)"
                  " VALUES (1, 1, 1, 'trilobite fossils');");
+  if (version >= 1)
+    exec_ok (db, "INSERT INTO pubsub_connections (id, name, host, port) VALUES (1, 'builtin', 'h', 1);"
+                 "INSERT INTO pubsub_subscriptions (id, connection_id, topic) VALUES (1, 1, 'weather');"
+                 "INSERT INTO pubsub_messages (connection_id, channel, payload, time)"
+                 " VALUES (1, 'weather', CAST ('drizzle' AS BLOB), 1);");
   if (version >= 4)
     exec_ok (db, "INSERT INTO deleted_items (feed_id, guid, deleted_at) VALUES (7, 'dodo', 1);");
+  if (version >= 5)
+    exec_ok (db, "UPDATE pubsub_subscriptions SET capture = 1, n_captured = 1 WHERE id = 1;"
+                 "INSERT INTO pubsub_messages (connection_id, subscription_id, channel, payload, is_text, time)"
+                 " VALUES (1, 1, 'weather', CAST ('sleet' AS BLOB), 1, 2);");
 }
 
 static void
@@ -273,12 +324,28 @@ test_migrations (gconstpointer data)
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM items WHERE guid = 'old'"), ==, 1);
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'archaeopteryx'"), ==, 1);
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM chat_messages_fts WHERE chat_messages_fts MATCH 'trilobite'"), ==, 1);
-          /* v4's tombstones: an upgraded file has the table, empty, and
-           * it takes tombstones of the items it already had. */
-          g_assert_cmpint (query_int (db, "SELECT count(*) FROM deleted_items"), ==, 0);
+          /* v4's tombstones: an upgraded file has the table (empty when
+           * it comes from before v4, with its tombstone from v4 on), and it
+           * takes tombstones of the items it already had. */
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM deleted_items"), ==, from >= 4 ? 1 : 0);
           exec_ok (db, "INSERT INTO deleted_items (feed_id, guid, deleted_at)"
                        " SELECT feed_id, guid, 1 FROM items WHERE guid = 'old'");
-          g_assert_cmpint (query_int (db, "SELECT count(*) FROM deleted_items WHERE feed_id = 7"), ==, 1);
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM deleted_items WHERE feed_id = 7"), ==,
+                           from >= 4 ? 2 : 1);
+          /* v5's capture: a message from before is indexed by its channel
+           * only (it was never known to be text); new captures by text. */
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                          " WHERE pubsub_messages_fts MATCH 'weather'"), ==, 1);
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                          " WHERE pubsub_messages_fts MATCH 'drizzle'"), ==, 0);
+          g_assert_cmpint (query_int (db, "SELECT capture FROM pubsub_subscriptions WHERE id = 1"), ==, 0);
+          exec_ok (db, "UPDATE pubsub_subscriptions SET capture = 1 WHERE id = 1;"
+                       "INSERT INTO pubsub_messages (connection_id, subscription_id, channel, payload, is_text, time)"
+                       " VALUES (1, 1, 'weather', CAST ('hail' AS BLOB), 1, 3);");
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                          " WHERE pubsub_messages_fts MATCH 'hail'"), ==, 1);
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
+                                          " WHERE pubsub_messages_fts MATCH 'weather'"), ==, 2);
         }
       if (schema == td_schema_server () && from >= 1)
         {
@@ -386,6 +453,7 @@ main (int   argc,
   g_test_add_func ("/td/store/schema/fts5-available", test_fts5_available);
   g_test_add_func ("/td/store/schema/fresh-app", test_fresh_app);
   g_test_add_func ("/td/store/schema/app-fts-and-cascade", test_app_fts_and_cascade);
+  g_test_add_func ("/td/store/schema/pubsub-capture", test_pubsub_capture);
   g_test_add_func ("/td/store/schema/server", test_server_schema);
   g_test_add_data_func ("/td/store/schema/migrations/app", &app_case, test_migrations);
   g_test_add_data_func ("/td/store/schema/migrations/server", &server_case, test_migrations);
