@@ -52,6 +52,8 @@ struct _TdFeedsView
 
   /* Owned */
   TdHoverTimer       *hover;              /* error badges: the tooltip mailbox */
+  TdItemObject       *pending_item;       /* selected before its page arrived */
+  gulong              pending_handler;
   TdFeedsApp         *feeds;              /* NULL until rooted in the app's window */
   TdMailboxId         mailbox;
   GListStore         *sidebar_store;      /* TdFeedRow */
@@ -249,6 +251,29 @@ schedule_reload (TdFeedsView *self)
                                              td_mail_new (MAIL_RELOAD, NULL, NULL));
 }
 
+static void item_selected_cb (GtkSingleSelection *selection, GParamSpec *pspec, TdFeedsView *self);
+
+static void
+forget_pending_item (TdFeedsView *self)
+{
+  if (self->pending_item != NULL)
+    g_clear_signal_handler (&self->pending_handler, self->pending_item);
+  g_clear_object (&self->pending_item);
+}
+
+static void
+pending_item_loaded_cb (TdItemObject *item,
+                        GParamSpec   *pspec,
+                        TdFeedsView  *self)
+{
+  if (!td_item_object_is_loaded (item))
+    return;
+  forget_pending_item (self);
+  item_selected_cb (self->item_selection, NULL, self);
+}
+
+/* Opens the selected item. A row clicked before its page of the list
+ * has arrived is opened when it does. */
 static void
 item_selected_cb (GtkSingleSelection *selection,
                   GParamSpec         *pspec,
@@ -256,8 +281,18 @@ item_selected_cb (GtkSingleSelection *selection,
 {
   TdItemObject *item = selected_item (self);
   TdFeedManager *manager = view_manager (self);
+  TdItemObject *unloaded;
 
+  forget_pending_item (self);
   update_actions (self);
+  unloaded = item == NULL && self->item_selection ? gtk_single_selection_get_selected_item (self->item_selection) : NULL;
+  if (unloaded != NULL)
+    {
+      self->pending_item = g_object_ref (unloaded);
+      self->pending_handler = g_signal_connect (unloaded, "notify::loaded",
+                                                G_CALLBACK (pending_item_loaded_cb), self);
+      return;
+    }
   if (item == NULL)
     {
       if (!td_item_list_is_loading (self->items) && self->article_id != 0
@@ -1267,6 +1302,7 @@ td_feeds_view_dispose (GObject *object)
   td_mail_cancel_timeout (self->reload_timeout);
   self->reload_timeout = 0;
   g_clear_pointer (&self->hover, td_hover_timer_free);
+  forget_pending_item (self);
 
   if (self->item_selection != NULL)
     g_signal_handlers_disconnect_by_data (self->item_selection, self);

@@ -335,6 +335,56 @@ check_error_badge (TdApplication *app,
   wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds), "the broken feed removed");
 }
 
+static gboolean
+has_n_rows (TdFeedsView   *view,
+            gconstpointer  data)
+{
+  GListModel *model = td_feeds_view_get_item_model (view);
+
+  return model != NULL && g_list_model_get_n_items (model) == GPOINTER_TO_UINT (data);
+}
+
+/* A row selected (clicked) before its page of the list has arrived
+ * opens once it has. */
+static void
+check_unloaded_row (TdApplication *app,
+                    TdFeedsView   *view,
+                    guint          n_feeds)
+{
+  g_autofree char *path = g_build_filename (tmp_dir, "bulk.xml", NULL);
+  g_autofree char *uri = g_filename_to_uri (path, NULL, NULL);
+  g_autoptr(GString) rss = g_string_new ("<rss version=\"2.0\"><channel><title>Bulk</title>");
+  g_autoptr(GPtrArray) feeds = NULL;
+  g_autoptr(TdItemObject) item = NULL;
+  TdFeedManager *manager = td_feeds_app_get_manager (td_feeds_app_get (app));
+  const guint n = 300;
+
+  for (guint i = 1; i <= n; i++)
+    g_string_append_printf (rss, "<item><guid>bulk-%u</guid><title>Bulk item %u</title>"
+                            "<description>Body of bulk number %u.</description>"
+                            "<pubDate>Mon, 01 Jan 2024 %02u:%02u:00 +0000</pubDate></item>",
+                            i, i, i, i / 60, i % 60);
+  g_string_append (rss, "</channel></rss>");
+  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
+
+  /* Subscribing selects the feed: its first page of rows is loaded. */
+  td_feeds_view_subscribe (view, uri);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds + 1), "the bulk feed");
+  wait_for (has_n_rows, view, GUINT_TO_POINTER (n), "the bulk rows");
+  item = item_at (view, n - 10);
+  g_assert_false (td_item_object_is_loaded (item));
+  td_feeds_view_select_item (view, n - 10);
+  wait_for (article_contains, view, "Body of bulk number 10.", "the article of a row loaded late");
+  g_assert_true (td_item_object_get_read (item));
+
+  feeds = list_feeds (app, view);
+  for (guint i = 0; i < feeds->len; i++)
+    if (g_strcmp0 (((TdFeedInfo *) g_ptr_array_index (feeds, i))->url, uri) == 0)
+      td_feed_manager_remove (manager, ((TdFeedInfo *) g_ptr_array_index (feeds, i))->id, TD_MAILBOX_NONE, 0, 0);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds), "the bulk feed removed");
+  g_remove (path);
+}
+
 /* ------------------------------------------------------------------ */
 /* First run                                                           */
 
@@ -406,6 +456,7 @@ check_first_run (TdApplication *app,
   g_assert_nonnull (strstr (written, second));
 
   check_error_badge (app, view, 2);
+  check_unloaded_row (app, view, 2);
 
   /* Everything the view sent is stored before the app quits. */
   feeds = list_feeds (app, view);
