@@ -141,6 +141,7 @@ struct _TdIrcNet
   char              *chanmodes[4];
   gboolean           isupport_chathistory;
   char              *network_name;
+  char              *filehost;       /* FILEHOST, an http(s) URL, or NULL */
 
   /* State restored after a reconnect */
   GHashTable        *channels;       /* casefolded -> Channel */
@@ -1514,6 +1515,47 @@ net_welcome (TdIrcNet   *net,
     }
 }
 
+/* An ISUPPORT value with its \xHH escapes decoded; NULL when that is
+ * not valid UTF-8 or holds a control character. */
+static char *
+isupport_unescape (const char *value)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (p[0] == '\\' && p[1] == 'x' && g_ascii_isxdigit (p[2]) && g_ascii_isxdigit (p[3]))
+        {
+          g_string_append_c (out, (char) (g_ascii_xdigit_value (p[2]) * 16 + g_ascii_xdigit_value (p[3])));
+          p += 3;
+        }
+      else
+        g_string_append_c (out, *p);
+    }
+  for (gsize i = 0; i < out->len; i++)
+    if ((guchar) out->str[i] <= 0x20 || out->str[i] == 0x7f)
+      return NULL;
+  if (out->len == 0 || !g_utf8_validate (out->str, out->len, NULL))
+    return NULL;
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* Records the network's file host and tells the owner when it changed. */
+static void
+net_set_filehost (TdIrcNet   *net,
+                  const char *url)
+{
+  TdIrcEvent *event;
+
+  if (g_strcmp0 (net->filehost, url) == 0)
+    return;
+  g_free (net->filehost);
+  net->filehost = g_strdup (url);
+  event = td_irc_event_new (TD_IRC_EVENT_FILEHOST);
+  event->text = g_strdup (url);
+  net_push (net, event);
+}
+
 static void
 handle_isupport (TdIrcNet   *net,
                  const Line *line)
@@ -1556,6 +1598,16 @@ handle_isupport (TdIrcNet   *net,
         {
           g_free (net->network_name);
           net->network_name = g_strdup (token + 8);
+        }
+      else if (g_str_has_prefix (token, "FILEHOST=") || g_str_equal (token, "-FILEHOST"))
+        {
+          g_autofree char *url = token[0] == '-' ? NULL : isupport_unescape (token + 9);
+
+          /* Only a web address: the owner uploads there and previews
+           * links to it. */
+          if (url != NULL && !g_str_has_prefix (url, "https://") && !g_str_has_prefix (url, "http://"))
+            g_clear_pointer (&url, g_free);
+          net_set_filehost (net, url);
         }
     }
 }
@@ -2106,6 +2158,8 @@ net_connect (TdIrcNet *net)
   g_hash_table_remove_all (net->caps_offered);
   g_hash_table_remove_all (net->caps);
   net_set_state (net, TD_IRC_STATE_CONNECTING, 0, NULL);
+  /* What the server offers is learnt again from its ISUPPORT. */
+  net_set_filehost (net, NULL);
 
   op = op_new (net);
   g_socket_client_connect_to_host_async (net->socket_client, net->config->host,
@@ -2505,6 +2559,7 @@ net_free (TdIrcNet *net)
   for (guint i = 0; i < 4; i++)
     g_free (net->chanmodes[i]);
   g_free (net->network_name);
+  g_free (net->filehost);
   g_hash_table_unref (net->channels);
   g_hash_table_unref (net->rejoin);
   g_hash_table_unref (net->queries);

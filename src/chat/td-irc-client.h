@@ -83,6 +83,9 @@ typedef enum
   TD_IRC_EVENT_ERROR,        /* ERROR, FAIL, a protocol error or a connection error; text */
   TD_IRC_EVENT_HISTORY,      /* CHATHISTORY answer for target: history (events, oldest first) */
   TD_IRC_EVENT_RAW,          /* any other command from the server: command, params, text */
+  TD_IRC_EVENT_FILEHOST,     /* the network's file host changed (ISUPPORT FILEHOST=URL):
+                              * text = the URL, NULL when it has none (also sent when a
+                              * new connection starts after one that had a file host) */
 } TdIrcEventType;
 
 typedef enum

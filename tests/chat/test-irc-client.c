@@ -296,6 +296,78 @@ test_register (void)
   td_irc_test_server_free (ts);
 }
 
+/* The file host the server names in ISUPPORT is reported once, and a
+ * server that names none reports nothing. */
+static void
+test_filehost (void)
+{
+  g_autoptr(Owner) owner = owner_new ();
+  g_autoptr(Owner) plain_owner = owner_new ();
+  g_autoptr(TdIrcServerConfig) config = td_irc_server_config_new ();
+  TdIrcTestServer *ts, *plain;
+  TdIrcClient *client, *plain_client;
+  TdIrcEvent *event;
+  guint from = 0;
+  guint n_filehost = 0;
+
+  config->flood_control = FALSE;
+  config->filehost = g_strdup ("http://127.0.0.1:6681");
+  ts = td_irc_test_server_start (td_irc_server_new (config));
+  client = client_new (owner, ts->port, "alice");
+  event = wait_type (owner, &from, TD_IRC_EVENT_FILEHOST);
+  g_assert_cmpstr (event->text, ==, "http://127.0.0.1:6681");
+  /* It comes with the ISUPPORT that says it, after the welcome. */
+  from = 0;
+  wait_type (owner, &from, TD_IRC_EVENT_REGISTERED);
+  wait_type (owner, &from, TD_IRC_EVENT_FILEHOST);
+
+  plain = server_start ();
+  plain_client = client_new (plain_owner, plain->port, "bob");
+  from = 0;
+  wait_numeric (plain_owner, &from, "005");
+  /* The MOTD (or its absence) ends the welcome: ISUPPORT is all said. */
+  {
+    guint motd_from = from;
+    gint64 deadline = g_get_monotonic_time () + TD_IRC_TEST_TIMEOUT_S * G_USEC_PER_SEC;
+    gboolean ended = FALSE;
+
+    while (!ended && g_get_monotonic_time () < deadline)
+      {
+        for (; motd_from < plain_owner->events->len; motd_from++)
+          {
+            TdIrcEvent *e = g_ptr_array_index (plain_owner->events, motd_from);
+
+            if (e->type == TD_IRC_EVENT_NUMERIC && (g_strcmp0 (e->command, "376") == 0 ||
+                                                   g_strcmp0 (e->command, "422") == 0))
+              ended = TRUE;
+          }
+        g_main_context_iteration (plain_owner->context, FALSE);
+        g_usleep (500);
+      }
+    g_assert_true (ended);
+  }
+  for (guint i = 0; i < plain_owner->events->len; i++)
+    g_assert_cmpint (((TdIrcEvent *) g_ptr_array_index (plain_owner->events, i))->type, !=, TD_IRC_EVENT_FILEHOST);
+
+  /* A reconnect forgets it first, then learns it again. */
+  td_irc_client_disconnect (client, "brb");
+  wait_state (owner, &from, TD_IRC_STATE_DISCONNECTED);
+  td_irc_client_connect (client);
+  event = wait_type (owner, &from, TD_IRC_EVENT_FILEHOST);
+  g_assert_null (event->text);
+  event = wait_type (owner, &from, TD_IRC_EVENT_FILEHOST);
+  g_assert_cmpstr (event->text, ==, "http://127.0.0.1:6681");
+  for (guint i = 0; i < owner->events->len; i++)
+    if (((TdIrcEvent *) g_ptr_array_index (owner->events, i))->type == TD_IRC_EVENT_FILEHOST)
+      n_filehost++;
+  g_assert_cmpuint (n_filehost, ==, 3);
+
+  td_irc_client_free (plain_client, "bye");
+  td_irc_client_free (client, "bye");
+  td_irc_test_server_free (plain);
+  td_irc_test_server_free (ts);
+}
+
 static void
 test_channel (void)
 {
@@ -1032,6 +1104,7 @@ main (int   argc,
 
   g_test_add_func ("/td/irc-client/split", test_split);
   g_test_add_func ("/td/irc-client/register", test_register);
+  g_test_add_func ("/td/irc-client/filehost", test_filehost);
   g_test_add_func ("/td/irc-client/channel", test_channel);
   g_test_add_func ("/td/irc-client/never-fake", test_never_fake);
   g_test_add_func ("/td/irc-client/nick-in-use", test_nick_in_use);
