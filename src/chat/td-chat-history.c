@@ -25,6 +25,9 @@ struct _TdChatHistory
   GHashTable         *rings;    /* key -> Ring */
   guint               ring_size;
   TdChatHistoryStore *store;    /* owned, nullable */
+  /* TRUE once the store's recent history is in the rings: a key the
+   * store did not mention then has nothing older on disk. */
+  gboolean            store_loaded;
   gint64              next_seq;
   guint64             count;
 };
@@ -328,6 +331,7 @@ td_chat_history_set_store (TdChatHistory      *history,
   if (history->store != NULL && history->store->free != NULL)
     history->store->free (history->store);
   history->store = store;
+  history->store_loaded = FALSE;
   g_hash_table_iter_init (&iter, history->rings);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     ((Ring *) value)->complete = store == NULL;
@@ -342,7 +346,7 @@ lookup_ring (TdChatHistory *history,
 
   if (ring == NULL && create)
     {
-      ring = ring_new (history->ring_size, history->store == NULL);
+      ring = ring_new (history->ring_size, history->store == NULL || history->store_loaded);
       g_hash_table_insert (history->rings, g_strdup (key), ring);
     }
   return ring;
@@ -362,6 +366,31 @@ td_chat_history_preload (TdChatHistory      *history,
   ring = lookup_ring (history, entry->key, TRUE);
   entry->seq = history->next_seq++;
   ring_push (ring, td_chat_history_entry_ref (entry));
+}
+
+/* Ends the preload at start: every ring now holds all its key ever had,
+ * except the keys in @truncated (nullable), whose store has older
+ * messages than the ring; keys seen from now on start complete. So
+ * LATEST is answered from memory unless a ring was cut. */
+void
+td_chat_history_loaded (TdChatHistory      *history,
+                        const char * const *truncated)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (history != NULL);
+
+  history->store_loaded = TRUE;
+  g_hash_table_iter_init (&iter, history->rings);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    ((Ring *) value)->complete = TRUE;
+  for (guint i = 0; truncated != NULL && truncated[i] != NULL; i++)
+    {
+      Ring *ring = lookup_ring (history, truncated[i], TRUE);
+
+      ring->complete = FALSE;
+    }
 }
 
 /* Records @entry (a reference is taken): into the ring of its key and,
@@ -447,13 +476,30 @@ compare_targets (gconstpointer a,
   return ta->last_time < tb->last_time ? -1 : ta->last_time > tb->last_time;
 }
 
+TdChatHistoryTarget *
+td_chat_history_target_new (const char *key,
+                            gint64      last_time)
+{
+  TdChatHistoryTarget *target = g_new0 (TdChatHistoryTarget, 1);
+
+  target->key = g_strdup (key);
+  target->last_time = last_time;
+  return target;
+}
+
+void
+td_chat_history_target_free (TdChatHistoryTarget *target)
+{
+  if (target == NULL)
+    return;
+  g_free (target->key);
+  g_free (target);
+}
+
 static void
 target_free (gpointer data)
 {
-  TdChatHistoryTarget *target = data;
-
-  g_free (target->key);
-  g_free (target);
+  td_chat_history_target_free (data);
 }
 
 /* Returns the keys with a message between @from and @to (exclusive, in
@@ -495,6 +541,57 @@ td_chat_history_targets (TdChatHistory *history,
   if (out->len > limit)
     g_ptr_array_set_size (out, limit);
   return out;
+}
+
+/* Returns TRUE when the rings know the newest message of every key inside
+ * the window (lo, hi): a ring cut by eviction may only miss messages
+ * older than its oldest one. */
+static gboolean
+targets_in_memory (TdChatHistory *history,
+                   gint64         lo,
+                   gint64         hi)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (history->store == NULL)
+    return TRUE;
+  if (!history->store_loaded || history->store->load_targets == NULL)
+    return history->store->load_targets == NULL;
+  g_hash_table_iter_init (&iter, history->rings);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Ring *ring = value;
+      guint i;
+
+      if (ring->complete || ring->len == 0 || ring_get (ring, 0)->time <= lo)
+        continue;
+      i = ring_bound (ring, hi, FALSE);
+      if (i == 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Calls @reply once (maybe before this returns) with every key that has a
+ * message between @from and @to (exclusive, in either order) and its
+ * newest time there, unsorted: from memory when the rings are enough for
+ * that window, else from the store. */
+void
+td_chat_history_targets_async (TdChatHistory            *history,
+                               gint64                    from,
+                               gint64                    to,
+                               TdChatHistoryTargetsFunc  reply,
+                               gpointer                  user_data)
+{
+  g_return_if_fail (history != NULL && reply != NULL);
+
+  if (targets_in_memory (history, MIN (from, to), MAX (from, to)))
+    {
+      reply (td_chat_history_targets (history, from, to, G_MAXUINT, NULL, NULL), user_data);
+      return;
+    }
+  history->store->load_targets (history->store, from, to, reply, user_data);
 }
 
 guint64

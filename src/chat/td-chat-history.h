@@ -71,21 +71,32 @@ typedef struct
 } TdChatHistoryTarget;
 
 /* Persistence behind the ring. save() must not block (fire-and-forget);
- * load() answers later with td_chat_history_load_reply on the server's
- * context, in ascending order. */
+ * load() calls @reply later on the server's context with the entries in
+ * ascending order (NULL when the store failed); load_targets() likewise
+ * with every key that has a message between @from and @to (exclusive, in
+ * either order) and its newest time there, unsorted and unfiltered.
+ * Either reply runs exactly once, also when the store is freed first. */
 typedef struct _TdChatHistoryStore TdChatHistoryStore;
-typedef void (*TdChatHistoryReplyFunc) (GPtrArray *entries,   /* TdChatHistoryEntry, owned */
-                                        gpointer   user_data);
+typedef void (*TdChatHistoryReplyFunc)   (GPtrArray *entries,   /* TdChatHistoryEntry, owned */
+                                          gpointer   user_data);
+typedef void (*TdChatHistoryTargetsFunc) (GPtrArray *targets,   /* TdChatHistoryTarget, owned */
+                                          gpointer   user_data);
 struct _TdChatHistoryStore
 {
-  void (*save)  (TdChatHistoryStore       *store,
-                 TdChatHistoryEntry       *entry);
-  void (*load)  (TdChatHistoryStore       *store,
-                 const char               *key,
-                 const TdChatHistoryQuery *query,
-                 TdChatHistoryReplyFunc    reply,
-                 gpointer                  user_data);
-  void (*free)  (TdChatHistoryStore       *store);
+  void (*save)          (TdChatHistoryStore       *store,
+                         TdChatHistoryEntry       *entry);
+  void (*load)          (TdChatHistoryStore       *store,
+                         const char               *key,
+                         const TdChatHistoryQuery *query,
+                         TdChatHistoryReplyFunc    reply,
+                         gpointer                  user_data);
+  void (*free)          (TdChatHistoryStore       *store);
+  /* Optional: without it TARGETS is answered from memory only. */
+  void (*load_targets)  (TdChatHistoryStore       *store,
+                         gint64                    from,
+                         gint64                    to,
+                         TdChatHistoryTargetsFunc  reply,
+                         gpointer                  user_data);
 };
 
 typedef struct _TdChatHistory TdChatHistory;
@@ -102,6 +113,8 @@ void                td_chat_history_add          (TdChatHistory            *hist
                                                   TdChatHistoryEntry       *entry);
 void                td_chat_history_preload      (TdChatHistory            *history,
                                                   TdChatHistoryEntry       *entry);
+void                td_chat_history_loaded       (TdChatHistory            *history,
+                                                  const char * const       *truncated);
 gboolean            td_chat_history_query        (TdChatHistory            *history,
                                                   const char               *key,
                                                   const TdChatHistoryQuery *query,
@@ -118,6 +131,14 @@ GPtrArray          *td_chat_history_targets      (TdChatHistory            *hist
                                                   gboolean                (*filter) (const char *key,
                                                                                      gpointer    data),
                                                   gpointer                  filter_data);
+void                td_chat_history_targets_async (TdChatHistory           *history,
+                                                  gint64                    from,
+                                                  gint64                    to,
+                                                  TdChatHistoryTargetsFunc  reply,
+                                                  gpointer                  user_data);
+TdChatHistoryTarget *td_chat_history_target_new  (const char               *key,
+                                                  gint64                    last_time);
+void                td_chat_history_target_free  (TdChatHistoryTarget      *target);
 guint64             td_chat_history_get_count    (TdChatHistory            *history);
 
 char               *td_chat_history_dm_key       (const char               *nick_a,

@@ -750,6 +750,8 @@ _td_irc_auth_done (TdIrcClient *client,
         _td_irc_send (client, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :Could not create the account", account);
       else
         {
+          /* Success is said once the account is on disk. */
+          _td_irc_hold_until_durable (client);
           _td_irc_send (client, ":%s REGISTER SUCCESS %s :Account created", SERVER_NAME (client), account);
           logged_in (client, account);
         }
@@ -1505,6 +1507,11 @@ relay (TdIrcClient        *client,
           g_string_printf (event.body, ":%s %s %s :%.*s\r\n", prefix, verb, target, (int) text_len, text);
         }
 
+      /* The echo, and whatever follows for this client, waits until the
+       * message is on disk (td-irc-server.h says why). */
+      if (!tagmsg)
+        _td_irc_hold_until_durable (client);
+
       if (channel != NULL)
         {
           GHashTableIter iter;
@@ -1755,13 +1762,42 @@ parse_limit (const char *text,
   return TRUE;
 }
 
+/* A CHATHISTORY on its way; answered from memory at once or from the
+ * disk later, always through the deferred-reply calls so that the label
+ * and the order of answers hold either way. */
 typedef struct
 {
   TdIrcServer *server;
   guint64      client_id;
   char        *target;
+  char        *label;
+  /* TARGETS */
+  guint        limit;
 } HistoryRequest;
 
+static HistoryRequest *
+history_request_new (TdIrcClient *client,
+                     const char  *target)
+{
+  HistoryRequest *request = g_new0 (HistoryRequest, 1);
+
+  request->server = client->server;
+  request->client_id = client->id;
+  request->target = g_strdup (target);
+  request->label = _td_irc_defer_reply (client);
+  return request;
+}
+
+static void
+history_request_free (HistoryRequest *request)
+{
+  g_free (request->target);
+  g_free (request->label);
+  g_free (request);
+}
+
+/* Sends @entries of @target; channel lines carry the channel's current
+ * spelling, since stored ones keep only the casefolded name. */
 static void
 send_history (TdIrcClient *client,
               const char  *target,
@@ -1810,7 +1846,7 @@ send_history (TdIrcClient *client,
       else
         g_string_truncate (line, 0);
       g_string_append_printf (line, ":%s %s %s :%s\r\n", entry->sender, entry->command,
-                              entry->target, entry->text);
+                              target[0] == '#' ? target : entry->target, entry->text);
       _td_irc_send_raw (client, line->str, line->len);
     }
   if (batch != NULL)
@@ -1824,17 +1860,18 @@ history_reply_cb (GPtrArray *entries,
   HistoryRequest *request = user_data;
   TdIrcClient *client = g_hash_table_lookup (request->server->clients_by_id, &request->client_id);
 
-  if (client != NULL && !client->dead)
+  if (client != NULL)
     {
+      _td_irc_deferred_begin (client, request->label);
       if (entries != NULL)
         send_history (client, request->target, entries);
       else
         _td_irc_send (client, "FAIL CHATHISTORY MESSAGE_ERROR %s :Messages could not be retrieved",
                       request->target);
+      _td_irc_deferred_end (client, request->label);
     }
   g_clear_pointer (&entries, g_ptr_array_unref);
-  g_free (request->target);
-  g_free (request);
+  history_request_free (request);
 }
 
 static gboolean
@@ -1855,28 +1892,38 @@ targets_filter (const char *key,
          g_str_equal (sep + 1, nick);
 }
 
-static void
-chathistory_targets (TdIrcClient        *client,
-                     const TdIrcMessage *message)
+static gint
+compare_target_times (gconstpointer a,
+                      gconstpointer b)
 {
-  TdChatHistorySelector a, b;
-  guint limit;
-  g_autoptr(GPtrArray) targets = NULL;
+  const TdChatHistoryTarget *ta = *(TdChatHistoryTarget * const *) a;
+  const TdChatHistoryTarget *tb = *(TdChatHistoryTarget * const *) b;
+
+  return ta->last_time < tb->last_time ? -1 : ta->last_time > tb->last_time;
+}
+
+/* Sends the targets of @all that @client may see, oldest first, at most
+ * @limit. */
+static void
+send_targets (TdIrcClient *client,
+              GPtrArray   *all,
+              guint        limit)
+{
+  g_autoptr(GPtrArray) targets = g_ptr_array_new ();
   g_autofree char *batch = NULL;
   g_autofree char *nick = td_irc_casefold (client->nick);
 
-  if (message->n_params < 4 || !parse_selector (message->params[1], &a, FALSE) ||
-      !parse_selector (message->params[2], &b, FALSE) ||
-      a.type != TD_CHAT_HISTORY_SEL_TIME || b.type != TD_CHAT_HISTORY_SEL_TIME ||
-      !parse_limit (message->params[3], &limit))
+  for (guint i = 0; i < all->len; i++)
     {
-      g_free (a.msgid);
-      g_free (b.msgid);
-      _td_irc_send (client, "FAIL CHATHISTORY INVALID_PARAMS TARGETS :Invalid parameters");
-      return;
+      TdChatHistoryTarget *target = g_ptr_array_index (all, i);
+
+      if (targets_filter (target->key, client))
+        g_ptr_array_add (targets, target);
     }
-  targets = td_chat_history_targets (client->server->history, a.time, b.time, limit,
-                                     targets_filter, client);
+  g_ptr_array_sort (targets, compare_target_times);
+  if (targets->len > limit)
+    g_ptr_array_set_size (targets, limit);
+
   if (client->caps & CAP_BATCH)
     {
       batch = _td_irc_new_batch_id (client->server);
@@ -1906,6 +1953,51 @@ chathistory_targets (TdIrcClient        *client,
     }
   if (batch != NULL)
     _td_irc_send (client, ":%s BATCH -%s", SERVER_NAME (client), batch);
+}
+
+static void
+targets_reply_cb (GPtrArray *targets,
+                  gpointer   user_data)
+{
+  HistoryRequest *request = user_data;
+  TdIrcClient *client = g_hash_table_lookup (request->server->clients_by_id, &request->client_id);
+
+  if (client != NULL)
+    {
+      _td_irc_deferred_begin (client, request->label);
+      if (targets != NULL)
+        send_targets (client, targets, request->limit);
+      else
+        _td_irc_send (client, "FAIL CHATHISTORY MESSAGE_ERROR TARGETS :Messages could not be retrieved");
+      _td_irc_deferred_end (client, request->label);
+    }
+  g_clear_pointer (&targets, g_ptr_array_unref);
+  history_request_free (request);
+}
+
+/* Targets come from memory while the rings cover the window, else from
+ * the disk (a window older than what the rings kept). */
+static void
+chathistory_targets (TdIrcClient        *client,
+                     const TdIrcMessage *message)
+{
+  TdChatHistorySelector a, b;
+  guint limit;
+  HistoryRequest *request;
+
+  if (message->n_params < 4 || !parse_selector (message->params[1], &a, FALSE) ||
+      !parse_selector (message->params[2], &b, FALSE) ||
+      a.type != TD_CHAT_HISTORY_SEL_TIME || b.type != TD_CHAT_HISTORY_SEL_TIME ||
+      !parse_limit (message->params[3], &limit))
+    {
+      g_free (a.msgid);
+      g_free (b.msgid);
+      _td_irc_send (client, "FAIL CHATHISTORY INVALID_PARAMS TARGETS :Invalid parameters");
+      return;
+    }
+  request = history_request_new (client, "TARGETS");
+  request->limit = limit;
+  td_chat_history_targets_async (client->server->history, a.time, b.time, targets_reply_cb, request);
 }
 
 static void
@@ -1973,10 +2065,7 @@ td_irc_cmd_chathistory (TdIrcClient        *client,
       return;
     }
 
-  request = g_new0 (HistoryRequest, 1);
-  request->server = server;
-  request->client_id = client->id;
-  request->target = g_strdup (target);
+  request = history_request_new (client, target);
   td_chat_history_query_async (server->history, key, &query, history_reply_cb, request);
   td_chat_history_query_clear (&query);
 }

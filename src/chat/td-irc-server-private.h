@@ -4,6 +4,7 @@
 #include "chat/td-irc-server.h"
 #include "chat/td-irc-message.h"
 #include "core/td-mailbox.h"
+#include "store/td-recorder.h"
 
 G_BEGIN_DECLS
 
@@ -39,6 +40,10 @@ G_BEGIN_DECLS
 #define TD_IRC_SASL_MAX       2048
 /* Timer period for pings, registration timeouts and nick grace. */
 #define TD_IRC_TICK_MS        1000
+/* Bytes handed to the TLS layer per write: one TLS record. A write that
+ * would block must be retried with at least the same bytes, and a fixed
+ * chunk keeps it so. */
+#define TD_IRC_TLS_WRITE_CHUNK 16384
 
 enum
 {
@@ -106,6 +111,8 @@ struct _TdIrcClient
   TdIrcServer  *server;
   guint64       id;
   GSocket      *socket;
+  GIOStream    *tls;            /* GTlsServerConnection over the socket; NULL for plain */
+  gpointer      handshake;      /* in-flight TLS handshake (td-irc-server.c), or NULL */
   GSource      *in_source;
   GSource      *out_source;
   GSource      *resume_source;  /* flood throttle wake-up */
@@ -117,6 +124,13 @@ struct _TdIrcClient
   GByteArray   *outbuf;
   gsize         out_off;
   gboolean      in_pending;     /* queued in server->pending_writes */
+  /* Durability: output queued after a stored message is held back until
+   * the recorder has committed it. Each hold is a byte offset in outbuf
+   * and the flush generation that releases it; at most two are open. */
+  GArray       *holds;          /* HoldPoint, oldest first; NULL when none */
+  /* Input is paused while a command's answer comes from the disk, so
+   * that answers keep the order of the commands. */
+  guint         waiting;
   gboolean      dead;
   char         *quit_reason;    /* shown to others */
   char         *error_reason;   /* sent in ERROR; NULL = quit_reason */
@@ -154,7 +168,15 @@ struct _TdIrcClient
   /* labeled-response: lines to this client are captured while a labeled
    * command runs. */
   GPtrArray    *capture;
+  const char   *label;          /* of the command being dispatched; borrowed */
+  gboolean      label_deferred; /* the handler answers later (_td_irc_defer_reply) */
 };
+
+typedef struct
+{
+  gsize   offset;
+  guint64 gen;
+} HoldPoint;
 
 struct _TdIrcServer
 {
@@ -162,6 +184,10 @@ struct _TdIrcServer
   GMainContext      *context;
   GSocket           *listener;
   GSource           *accept_source;
+  GSocket           *tls_listener;
+  GSource           *tls_accept_source;
+  GTlsCertificate   *certificate;
+  guint16            tls_port;
   GSource           *tick_source;
   GSource           *flush_source;    /* writes queued output before each poll */
   guint16            port;
@@ -178,6 +204,15 @@ struct _TdIrcServer
 
   TdChatHistory     *history;
   TdIrcAccounts     *accounts;
+
+  /* Persistence (td_irc_server_set_recorder()) */
+  TdRecorder        *recorder;        /* borrowed, nullable */
+  guint              loading;         /* loads at start still out: no accepts yet */
+  GPtrArray         *held;            /* TdIrcClient* with holds */
+  guint64            flush_issued;    /* generation of the newest flush asked for */
+  gboolean           flush_in_flight;
+  gboolean           flush_wanted;    /* saves made since the last flush was asked */
+  gboolean           flush_failed;    /* reported once */
 
   guint64            next_client_id;
   guint64            broadcast_gen;
@@ -257,6 +292,12 @@ guint        _td_irc_cap_lookup        (const char        *name);
 const char  *_td_irc_cap_ls_string     (guint              version);
 void         _td_irc_set_nick          (TdIrcClient       *client,
                                         const char        *nick);
+void         _td_irc_hold_until_durable (TdIrcClient      *client);
+char        *_td_irc_defer_reply       (TdIrcClient       *client);
+void         _td_irc_deferred_begin    (TdIrcClient       *client,
+                                        const char        *label);
+void         _td_irc_deferred_end      (TdIrcClient       *client,
+                                        const char        *label);
 
 /* td-irc-commands.c */
 void         _td_irc_commands_register (TdIrcServer       *server);

@@ -9,6 +9,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "chat/td-chat-store.h"
+#include "chat/td-irc-account-store.h"
 #include "chat/td-irc-server-private.h"
 #include "core/td-task-loop.h"
 
@@ -20,11 +22,19 @@
  * (so that no handler ever sees a freed client while it iterates a member
  * list) and every client with queued output is flushed with as few
  * writes as possible, Redis's beforeSleep() in small.
+ *
+ * A client is plain (reads and writes on its GSocket) or TLS (the same
+ * through the pollable streams of its GTlsServerConnection, once the
+ * handshake, run asynchronously on the server's context, is done); the
+ * rest of the server does not know which.
  */
 
 enum
 {
   MAIL_AUTH = 1,
+  MAIL_FLUSHED,
+  MAIL_LOADED_HISTORY,
+  MAIL_LOADED_ACCOUNTS,
 };
 
 /* ------------------------------------------------------------------ */
@@ -430,19 +440,171 @@ _td_irc_broadcast_peers (TdIrcClient *client,
   _td_irc_event_clear (&event);
 }
 
-static gboolean out_cb (GSocket *socket, GIOCondition condition, gpointer user_data);
+/* ------------------------------------------------------------------ */
+/* Transport: plain socket or TLS                                      */
+/* ------------------------------------------------------------------ */
 
-/* Writes as much queued output as the socket takes; waits for G_IO_OUT
- * for the rest. */
+/* Writes without blocking; G_IO_ERROR_WOULD_BLOCK when the peer is full. */
+static gssize
+client_write (TdIrcClient  *client,
+              const char   *data,
+              gsize         len,
+              GError      **error)
+{
+  if (client->tls != NULL)
+    return g_pollable_output_stream_write_nonblocking (
+             G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (client->tls)),
+             data, MIN (len, TD_IRC_TLS_WRITE_CHUNK), NULL, error);
+  return g_socket_send (client->socket, data, len, NULL, error);
+}
+
+/* Reads without blocking: 0 at the end of the stream. */
+static gssize
+client_read (TdIrcClient  *client,
+             char         *data,
+             gsize         len,
+             GError      **error)
+{
+  if (client->tls != NULL)
+    return g_pollable_input_stream_read_nonblocking (
+             G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (client->tls)),
+             data, len, NULL, error);
+  return g_socket_receive (client->socket, data, len, NULL, error);
+}
+
+static gboolean out_cb (GSocket *socket, GIOCondition condition, gpointer user_data);
+static gboolean out_stream_cb (GObject *stream, gpointer user_data);
+static gboolean in_cb (GSocket *socket, GIOCondition condition, gpointer user_data);
+static gboolean in_stream_cb (GObject *stream, gpointer user_data);
+
+/* A source for @condition (G_IO_IN or G_IO_OUT) on @client's transport,
+ * attached to the server's context. */
+static GSource *
+client_watch (TdIrcClient  *client,
+              GIOCondition  condition)
+{
+  GSource *source;
+
+  if (client->tls != NULL && condition == G_IO_OUT)
+    {
+      source = g_pollable_output_stream_create_source (
+                 G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (client->tls)), NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (out_stream_cb), client, NULL);
+    }
+  else if (client->tls != NULL)
+    {
+      source = g_pollable_input_stream_create_source (
+                 G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (client->tls)), NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (in_stream_cb), client, NULL);
+    }
+  else if (condition == G_IO_OUT)
+    {
+      source = g_socket_create_source (client->socket, G_IO_OUT, NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (out_cb), client, NULL);
+    }
+  else
+    {
+      source = g_socket_create_source (client->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (in_cb), client, NULL);
+    }
+  g_source_attach (source, client->server->context);
+  return source;
+}
+
+/* A TLS handshake on its way; it outlives a client that dies meanwhile
+ * (the callback then only frees it). */
+typedef struct
+{
+  TdIrcClient  *client;        /* NULL once abandoned */
+  GCancellable *cancellable;
+} Handshake;
+
+static void reap_dead (TdIrcServer *server);
+
+static void
+handshake_abandon (Handshake *handshake)
+{
+  handshake->client = NULL;
+  g_cancellable_cancel (handshake->cancellable);
+}
+
+static void
+handshake_free (Handshake *handshake)
+{
+  g_object_unref (handshake->cancellable);
+  g_free (handshake);
+}
+
+static void
+handshake_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Handshake *handshake = user_data;
+  TdIrcClient *client = handshake->client;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+
+  handshake_free (handshake);
+  if (client == NULL)
+    return;
+  client->handshake = NULL;
+  if (!ok)
+    {
+      g_debug ("TLS handshake with %s: %s", client->ip, error->message);
+      _td_irc_client_kill (client, "TLS handshake failed", NULL);
+    }
+  else
+    {
+      client->in_source = client_watch (client, G_IO_IN);
+      if (client->outbuf->len > client->out_off)
+        mark_pending (client);
+    }
+  reap_dead (client->server);
+}
+
+/* Starts the server side of the TLS handshake on the server's context. */
+static void
+handshake_start (TdIrcClient *client)
+{
+  Handshake *handshake = g_new0 (Handshake, 1);
+  GMainContext *context = client->server->context;
+
+  handshake->client = client;
+  handshake->cancellable = g_cancellable_new ();
+  client->handshake = handshake;
+  /* The callback goes to the thread-default context of the caller. */
+  g_main_context_push_thread_default (context);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (client->tls), G_PRIORITY_DEFAULT,
+                                    handshake->cancellable, handshake_cb, handshake);
+  g_main_context_pop_thread_default (context);
+}
+
+/* Where writing must stop for now: the first hold, or the end. */
+static gsize
+client_write_limit (TdIrcClient *client)
+{
+  if (client->holds != NULL && client->holds->len > 0)
+    return g_array_index (client->holds, HoldPoint, 0).offset;
+  return client->outbuf->len;
+}
+
+/* Writes as much queued output as the peer takes and durability allows;
+ * waits for G_IO_OUT for the rest. */
 static void
 flush_client (TdIrcClient *client)
 {
-  while (client->out_off < client->outbuf->len)
+  gsize limit;
+
+  if (client->handshake != NULL)
+    return;   /* written once the TLS session is up */
+
+  limit = client_write_limit (client);
+  while (client->out_off < limit)
     {
       g_autoptr(GError) error = NULL;
-      gssize n = g_socket_send (client->socket,
-                                (const char *) client->outbuf->data + client->out_off,
-                                client->outbuf->len - client->out_off, NULL, &error);
+      gssize n = client_write (client, (const char *) client->outbuf->data + client->out_off,
+                               limit - client->out_off, &error);
 
       if (n < 0)
         {
@@ -458,6 +620,9 @@ flush_client (TdIrcClient *client)
     {
       g_byte_array_set_size (client->outbuf, 0);
       client->out_off = 0;
+      if (client->holds != NULL)
+        for (guint i = 0; i < client->holds->len; i++)
+          g_array_index (client->holds, HoldPoint, i).offset = 0;
       if (client->out_source != NULL)
         {
           g_source_destroy (client->out_source);
@@ -470,13 +635,22 @@ flush_client (TdIrcClient *client)
   if (client->out_off > client->outbuf->len / 2)
     {
       g_byte_array_remove_range (client->outbuf, 0, client->out_off);
+      if (client->holds != NULL)
+        for (guint i = 0; i < client->holds->len; i++)
+          g_array_index (client->holds, HoldPoint, i).offset -= client->out_off;
+      limit -= client->out_off;
       client->out_off = 0;
     }
-  if (client->out_source == NULL)
+  if (client->out_off < limit)
     {
-      client->out_source = g_socket_create_source (client->socket, G_IO_OUT, NULL);
-      g_source_set_callback (client->out_source, G_SOURCE_FUNC (out_cb), client, NULL);
-      g_source_attach (client->out_source, client->server->context);
+      if (client->out_source == NULL)
+        client->out_source = client_watch (client, G_IO_OUT);
+    }
+  else if (client->out_source != NULL)
+    {
+      /* Only held output is left: the release marks the client again. */
+      g_source_destroy (client->out_source);
+      g_clear_pointer (&client->out_source, g_source_unref);
     }
 }
 
@@ -505,6 +679,8 @@ client_free (TdIrcClient *client)
 {
   g_clear_pointer (&client->inbuf, g_byte_array_unref);
   g_clear_pointer (&client->outbuf, g_byte_array_unref);
+  g_clear_pointer (&client->holds, g_array_unref);
+  g_clear_object (&client->tls);
   g_clear_object (&client->socket);
   g_free (client->ip);
   g_free (client->host);
@@ -565,16 +741,38 @@ client_destroy (TdIrcClient *client,
   if (client->nick != NULL && g_hash_table_lookup (server->nicks, client->nick) == client)
     g_hash_table_remove (server->nicks, client->nick);
 
+  if (client->holds != NULL && client->holds->len > 0)
+    {
+      /* What is held was never acknowledged: it goes unsent. */
+      g_byte_array_set_size (client->outbuf, client_write_limit (client));
+      g_array_set_size (client->holds, 0);
+      g_ptr_array_remove_fast (server->held, client);
+    }
+  if (client->handshake != NULL)
+    {
+      handshake_abandon (client->handshake);
+      client->handshake = NULL;
+      notify = FALSE;   /* no TLS session to say goodbye on */
+    }
+
   /* The last words, written without waiting: the client is going away. */
   if (notify)
     {
+      gsize off = client->out_off;
+
       g_clear_pointer (&client->capture, g_ptr_array_unref);
       error_line = g_strdup_printf ("ERROR :Closing Link: %s (%s)\r\n", client->host,
                                     client->error_reason ? client->error_reason : reason);
       g_byte_array_append (client->outbuf, (const guint8 *) error_line, strlen (error_line));
-      if (client->out_off < client->outbuf->len)
-        g_socket_send (client->socket, (const char *) client->outbuf->data + client->out_off,
-                       client->outbuf->len - client->out_off, NULL, NULL);
+      while (off < client->outbuf->len)
+        {
+          gssize n = client_write (client, (const char *) client->outbuf->data + off,
+                                   client->outbuf->len - off, NULL);
+
+          if (n <= 0)
+            break;
+          off += n;
+        }
     }
 
   destroy_source (&client->in_source);
@@ -582,12 +780,14 @@ client_destroy (TdIrcClient *client,
   destroy_source (&client->resume_source);
 
   /* Unread input makes close() send a reset, which can discard the ERROR
-   * line at the peer: read what is there, then close the write side first. */
+   * line at the peer: read what is there, then close the write side first.
+   * Under TLS the socket is closed beneath the session, without waiting
+   * for a close_notify exchange. */
   if (client->socket != NULL)
     {
       char sink[4096];
 
-      for (guint i = 0; i < 16 && g_socket_receive (client->socket, sink, sizeof sink, NULL, NULL) > 0; i++)
+      for (guint i = 0; i < 16 && client_read (client, sink, sizeof sink, NULL) > 0; i++)
         ;
       g_socket_shutdown (client->socket, FALSE, TRUE, NULL);
       g_socket_close (client->socket, NULL);
@@ -648,6 +848,8 @@ typedef struct
   TdIrcServer *server;
 } FlushSource;
 
+static void issue_flush (TdIrcServer *server);
+
 static gboolean
 flush_prepare (GSource *source,
                gint    *timeout)
@@ -657,6 +859,7 @@ flush_prepare (GSource *source,
   *timeout = -1;
   if (server->dead->len > 0 || server->pending_writes->len > 0)
     after_dispatch (server);
+  issue_flush (server);
   return FALSE;
 }
 
@@ -683,6 +886,13 @@ out_cb (GSocket      *socket,
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+out_stream_cb (GObject  *stream,
+               gpointer  user_data)
+{
+  return out_cb (NULL, G_IO_OUT, user_data);
+}
+
 /* ------------------------------------------------------------------ */
 /* Input                                                               */
 /* ------------------------------------------------------------------ */
@@ -695,7 +905,7 @@ finish_label (TdIrcClient *client,
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(GString) tag = g_string_new ("label=");
 
-  if (client->dead)
+  if (client->dead || lines == NULL)
     return;
   td_irc_tag_escape_append (tag, label);
 
@@ -765,6 +975,7 @@ dispatch_message (TdIrcClient        *client,
       else
         label = NULL;
     }
+  client->label = label;
 
   if (command == NULL)
     {
@@ -780,8 +991,53 @@ dispatch_message (TdIrcClient        *client,
   else
     command->func (client, message);
 
+  if (label != NULL && !client->label_deferred)
+    finish_label (client, label);
+  client->label = NULL;
+  client->label_deferred = FALSE;
+}
+
+static void schedule_resume (TdIrcClient *client);
+
+/* For a handler whose answer comes later (from the disk): returns the
+ * label of the command (owned, NULL without one) to hand back to
+ * _td_irc_deferred_begin() / _td_irc_deferred_end(), and pauses the
+ * client's input until then so that answers keep the commands' order.
+ * Call it before sending anything for the command. */
+char *
+_td_irc_defer_reply (TdIrcClient *client)
+{
+  g_assert (!client->label_deferred);
+
+  client->waiting++;
+  if (client->label == NULL)
+    return NULL;
+  client->label_deferred = TRUE;
+  g_clear_pointer (&client->capture, g_ptr_array_unref);
+  return g_strdup (client->label);
+}
+
+/* Opens the labeled response of a deferred answer: lines sent to @client
+ * until _td_irc_deferred_end() are its answer. */
+void
+_td_irc_deferred_begin (TdIrcClient *client,
+                        const char  *label)
+{
+  if (label != NULL && client->capture == NULL && !client->dead)
+    client->capture = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* Closes a deferred answer and lets the client's input run again. */
+void
+_td_irc_deferred_end (TdIrcClient *client,
+                      const char  *label)
+{
   if (label != NULL)
     finish_label (client, label);
+  g_clear_pointer (&client->capture, g_ptr_array_unref);
+  g_assert (client->waiting > 0);
+  client->waiting--;
+  schedule_resume (client);
 }
 
 static gboolean resume_cb (gpointer user_data);
@@ -825,7 +1081,7 @@ process_input (TdIrcClient *client)
   gsize consumed = 0;
   gint64 now = g_get_monotonic_time ();
 
-  for (guint n = 0; n < TD_IRC_LINES_PER_DISPATCH && !client->dead; n++)
+  for (guint n = 0; n < TD_IRC_LINES_PER_DISPATCH && !client->dead && client->waiting == 0; n++)
     {
       const char *start = (const char *) inbuf->data + consumed;
       gsize avail = inbuf->len - consumed;
@@ -886,8 +1142,56 @@ resume_cb (gpointer user_data)
   g_clear_pointer (&client->resume_source, g_source_unref);
   client->throttled = FALSE;
   process_input (client);
+  schedule_resume (client);
   reap_dead (server);
   return G_SOURCE_REMOVE;
+}
+
+/* Lines left over (the per-dispatch cap, or input paused while an
+ * answer came from the disk): come back soon. */
+static void
+schedule_resume (TdIrcClient *client)
+{
+  if (!client->dead && !client->throttled && client->waiting == 0 &&
+      client->resume_source == NULL && client->inbuf != NULL &&
+      memchr (client->inbuf->data, '\n', client->inbuf->len) != NULL)
+    {
+      client->resume_source = g_idle_source_new ();
+      g_source_set_callback (client->resume_source, resume_cb, client, NULL);
+      g_source_attach (client->resume_source, client->server->context);
+    }
+}
+
+static void
+handle_input (TdIrcClient *client)
+{
+  TdIrcServer *server = client->server;
+  g_autoptr(GError) error = NULL;
+  gsize old_len = client->inbuf->len;
+  gssize n;
+
+  g_byte_array_set_size (client->inbuf, old_len + TD_IRC_READ_CHUNK);
+  n = client_read (client, (char *) client->inbuf->data + old_len, TD_IRC_READ_CHUNK, &error);
+  if (n <= 0)
+    {
+      g_byte_array_set_size (client->inbuf, old_len);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return;
+      _td_irc_client_kill (client, n == 0 ? "Connection closed" : "Read error", NULL);
+      reap_dead (server);
+      return;
+    }
+  g_byte_array_set_size (client->inbuf, old_len + n);
+  client->last_read = g_get_monotonic_time ();
+  client->ping_sent = 0;
+
+  if (!client->throttled && client->waiting == 0)
+    process_input (client);
+  else if (client->inbuf->len > server->config->flood_backlog)
+    _td_irc_client_kill (client, "Excess Flood", NULL);
+
+  schedule_resume (client);
+  reap_dead (server);
 }
 
 static gboolean
@@ -895,42 +1199,15 @@ in_cb (GSocket      *socket,
        GIOCondition  condition,
        gpointer      user_data)
 {
-  TdIrcClient *client = user_data;
-  TdIrcServer *server = client->server;
-  g_autoptr(GError) error = NULL;
-  gsize old_len = client->inbuf->len;
-  gssize n;
+  handle_input (user_data);
+  return G_SOURCE_CONTINUE;
+}
 
-  g_byte_array_set_size (client->inbuf, old_len + TD_IRC_READ_CHUNK);
-  n = g_socket_receive (socket, (char *) client->inbuf->data + old_len, TD_IRC_READ_CHUNK, NULL, &error);
-  if (n <= 0)
-    {
-      g_byte_array_set_size (client->inbuf, old_len);
-      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        return G_SOURCE_CONTINUE;
-      _td_irc_client_kill (client, n == 0 ? "Connection closed" : "Read error", NULL);
-      reap_dead (server);
-      return G_SOURCE_CONTINUE;
-    }
-  g_byte_array_set_size (client->inbuf, old_len + n);
-  client->last_read = g_get_monotonic_time ();
-  client->ping_sent = 0;
-
-  if (!client->throttled)
-    process_input (client);
-  else if (client->inbuf->len > server->config->flood_backlog)
-    _td_irc_client_kill (client, "Excess Flood", NULL);
-
-  /* Lines left over because of the per-dispatch cap: come back soon. */
-  if (!client->dead && !client->throttled && client->resume_source == NULL &&
-      memchr (client->inbuf->data, '\n', client->inbuf->len) != NULL)
-    {
-      client->resume_source = g_idle_source_new ();
-      g_source_set_callback (client->resume_source, resume_cb, client, NULL);
-      g_source_attach (client->resume_source, server->context);
-    }
-
-  reap_dead (server);
+static gboolean
+in_stream_cb (GObject  *stream,
+              gpointer  user_data)
+{
+  handle_input (user_data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -940,7 +1217,8 @@ in_cb (GSocket      *socket,
 
 static void
 client_new (TdIrcServer *server,
-            GSocket     *socket)
+            GSocket     *socket,
+            gboolean     tls)
 {
   g_autoptr(GSocketAddress) remote = g_socket_get_remote_address (socket, NULL);
   TdIrcClient *client;
@@ -990,9 +1268,24 @@ client_new (TdIrcServer *server,
       return;
     }
 
-  client->in_source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (client->in_source, G_SOURCE_FUNC (in_cb), client, NULL);
-  g_source_attach (client->in_source, server->context);
+  if (tls)
+    {
+      g_autoptr(GSocketConnection) base = g_socket_connection_factory_create_connection (socket);
+      g_autoptr(GError) error = NULL;
+
+      client->tls = G_IO_STREAM (g_tls_server_connection_new (G_IO_STREAM (base), server->certificate, &error));
+      if (client->tls == NULL)
+        {
+          g_message ("TLS connection from %s: %s", client->ip, error->message);
+          _td_irc_client_kill (client, "TLS is not available", NULL);
+          return;
+        }
+      /* A client that just drops the connection is done, not an attack. */
+      g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (client->tls), FALSE);
+      handshake_start (client);
+      return;
+    }
+  client->in_source = client_watch (client, G_IO_IN);
 }
 
 static gboolean
@@ -1001,6 +1294,7 @@ accept_cb (GSocket      *listener,
            gpointer      user_data)
 {
   TdIrcServer *server = user_data;
+  gboolean tls = listener == server->tls_listener;
 
   for (guint i = 0; i < TD_IRC_ACCEPTS_PER_DISPATCH; i++)
     {
@@ -1013,7 +1307,7 @@ accept_cb (GSocket      *listener,
             g_debug ("accept: %s", error->message);
           break;
         }
-      client_new (server, socket);
+      client_new (server, socket, tls);
     }
   reap_dead (server);
   return G_SOURCE_CONTINUE;
@@ -1143,6 +1437,154 @@ _td_irc_push_auth_task (TdIrcClient *client,
   td_task_loop_push (td_task_loop_get_default (), task);
 }
 
+/* ------------------------------------------------------------------ */
+/* Persistence: durable acknowledgements, loading at start             */
+/* ------------------------------------------------------------------ */
+
+/* Holds back everything queued for @client from now on until a flush of
+ * the recorder has committed what was saved so far: call it when a
+ * message or account of @client has been saved, before its echo or
+ * reply is queued. Without a recorder nothing is durable and nothing is
+ * held. */
+void
+_td_irc_hold_until_durable (TdIrcClient *client)
+{
+  TdIrcServer *server = client->server;
+  HoldPoint point;
+
+  if (server->recorder == NULL || client->dead)
+    return;
+  /* The flush that covers this save is the next one asked for: it is
+   * asked for before the next poll, after every save of this dispatch. */
+  server->flush_wanted = TRUE;
+  point.offset = client->outbuf->len;
+  point.gen = server->flush_issued + 1;
+  if (client->holds == NULL)
+    client->holds = g_array_new (FALSE, FALSE, sizeof (HoldPoint));
+  if (client->holds->len == 0)
+    g_ptr_array_add (server->held, client);
+  else if (g_array_index (client->holds, HoldPoint, client->holds->len - 1).gen == point.gen)
+    return;
+  g_array_append_val (client->holds, point);
+}
+
+/* Asks for a flush when saves wait for one and none is on the way: one
+ * flush (a commit and a checkpoint) covers every save made while the
+ * previous one was in flight, so a busy server pays for one per round
+ * trip to the disk, not one per message. */
+static void
+issue_flush (TdIrcServer *server)
+{
+  if (!server->flush_wanted || server->flush_in_flight || server->recorder == NULL ||
+      server->mailbox == TD_MAILBOX_NONE)
+    return;
+  server->flush_wanted = FALSE;
+  server->flush_in_flight = TRUE;
+  server->flush_issued++;
+  td_recorder_flush (server->recorder, server->mailbox, MAIL_FLUSHED);
+}
+
+/* The flush asked for last is done: release the output it was holding. */
+static void
+flush_done (TdIrcServer  *server,
+            const GError *error)
+{
+  guint64 done = server->flush_issued;
+
+  server->flush_in_flight = FALSE;
+  if (error != NULL && !server->flush_failed)
+    {
+      /* A broken or closed database: holding output for ever would only
+       * drop every client that talks, so it goes out unacknowledged. */
+      g_warning ("Chat messages are not being saved: %s", error->message);
+      server->flush_failed = TRUE;
+    }
+  for (guint i = 0; i < server->held->len;)
+    {
+      TdIrcClient *client = g_ptr_array_index (server->held, i);
+      guint n = 0;
+
+      while (n < client->holds->len && g_array_index (client->holds, HoldPoint, n).gen <= done)
+        n++;
+      if (n > 0)
+        {
+          g_array_remove_range (client->holds, 0, n);
+          mark_pending (client);
+        }
+      if (client->holds->len == 0)
+        g_ptr_array_remove_index_fast (server->held, i);
+      else
+        i++;
+    }
+}
+
+static gboolean accept_cb (GSocket *listener, GIOCondition condition, gpointer user_data);
+
+/* Starts accepting on every bound listener, unless the start-up loads
+ * are still out: connections wait in the backlog until the accounts and
+ * the recent history are in memory. */
+static void
+attach_accept (TdIrcServer *server)
+{
+  if (server->loading > 0 || server->context == NULL)
+    return;
+  if (server->listener != NULL && server->accept_source == NULL)
+    {
+      server->accept_source = g_socket_create_source (server->listener, G_IO_IN, NULL);
+      g_source_set_callback (server->accept_source, G_SOURCE_FUNC (accept_cb), server, NULL);
+      g_source_attach (server->accept_source, server->context);
+    }
+  if (server->tls_listener != NULL && server->tls_accept_source == NULL)
+    {
+      server->tls_accept_source = g_socket_create_source (server->tls_listener, G_IO_IN, NULL);
+      g_source_set_callback (server->tls_accept_source, G_SOURCE_FUNC (accept_cb), server, NULL);
+      g_source_attach (server->tls_accept_source, server->context);
+    }
+}
+
+static void
+loaded_history (TdIrcServer   *server,
+                TdStoreResult *result)
+{
+  TdChatStoreSnapshot *snapshot;
+
+  if (result == NULL || result->error != NULL)
+    {
+      g_warning ("The chat history could not be loaded; older messages are read from the disk "
+                 "when asked for: %s", result ? result->error->message : "no answer");
+      return;
+    }
+  snapshot = result->result;
+  for (guint i = 0; i < snapshot->entries->len; i++)
+    td_chat_history_preload (server->history, g_ptr_array_index (snapshot->entries, i));
+  td_chat_history_loaded (server->history, (const char * const *) snapshot->truncated->pdata);
+  /* Times of new messages continue after the stored ones. */
+  server->last_time = MAX (server->last_time, snapshot->last_time);
+  g_debug ("%u messages of %u targets loaded", snapshot->entries->len, snapshot->n_targets);
+}
+
+static void
+loaded_accounts (TdIrcServer   *server,
+                 TdStoreResult *result)
+{
+  GPtrArray *accounts;
+
+  if (result == NULL || result->error != NULL)
+    {
+      g_warning ("The chat accounts could not be loaded: %s",
+                 result ? result->error->message : "no answer");
+      return;
+    }
+  accounts = result->result;
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      TdIrcStoredAccount *account = g_ptr_array_index (accounts, i);
+
+      if (!td_irc_accounts_add (server->accounts, account->name, account->hash, FALSE))
+        g_message ("Account “%s” is stored twice; the first one counts", account->name);
+    }
+}
+
 static void
 mail_cb (TdMailboxId  id,
          TdMail      *mail,
@@ -1153,6 +1595,24 @@ mail_cb (TdMailboxId  id,
   AuthTask *auth;
   TdIrcClient *client;
 
+  switch (mail->kind)
+    {
+    case MAIL_FLUSHED:
+      flush_done (server, mail->data);
+      return;
+    case MAIL_LOADED_HISTORY:
+    case MAIL_LOADED_ACCOUNTS:
+      if (mail->kind == MAIL_LOADED_HISTORY)
+        loaded_history (server, mail->data);
+      else
+        loaded_accounts (server, mail->data);
+      g_assert (server->loading > 0);
+      if (--server->loading == 0)
+        attach_accept (server);
+      return;
+    default:
+      break;
+    }
   if (mail->kind != MAIL_AUTH || result == NULL)
     return;
   auth = result->task_data;
@@ -1188,6 +1648,7 @@ td_irc_server_new (const TdIrcServerConfig *config)
   server->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->pending_writes = g_ptr_array_new ();
   server->dead = g_ptr_array_new ();
+  server->held = g_ptr_array_new ();
   server->commands = g_hash_table_new (g_str_hash, g_str_equal);
   server->history = td_chat_history_new (config->history_ring);
   server->accounts = td_irc_accounts_new ();
@@ -1198,55 +1659,57 @@ td_irc_server_new (const TdIrcServerConfig *config)
   return server;
 }
 
-/* Binds @address:@port (0 = any free port) and serves on @context (NULL:
- * the thread-default context). Returns FALSE with @error set when the
- * address cannot be bound. */
-gboolean
-td_irc_server_listen (TdIrcServer   *server,
-                      GMainContext  *context,
-                      const char    *address,
-                      int            port,
-                      GError       **error)
+/* Binds a non-blocking listening socket on @address:@port (0 = any free
+ * port); the port it got goes to @bound. */
+static GSocket *
+bind_listener (const char  *address,
+               int          port,
+               const char  *what,
+               guint16     *bound,
+               GError     **error)
 {
   g_autoptr(GInetAddress) inet = NULL;
   g_autoptr(GSocketAddress) sockaddr = NULL;
   g_autoptr(GSocketAddress) local = NULL;
   g_autoptr(GSocket) socket = NULL;
 
-  g_return_val_if_fail (server != NULL, FALSE);
-  g_return_val_if_fail (server->listener == NULL, FALSE);
-  g_return_val_if_fail (port >= 0 && port <= 65535, FALSE);
-
   inet = g_inet_address_new_from_string (address ? address : "127.0.0.1");
   if (inet == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "“%s” is not an IP address", address);
-      return FALSE;
+      return NULL;
     }
   sockaddr = g_inet_socket_address_new (inet, port);
   socket = g_socket_new (g_inet_address_get_family (inet), G_SOCKET_TYPE_STREAM,
                          G_SOCKET_PROTOCOL_TCP, error);
   if (socket == NULL)
-    return FALSE;
+    return NULL;
   g_socket_set_blocking (socket, FALSE);
   /* Room for a burst of connections (a client reconnecting many
    * networks, the fan-out benchmark's 210 at once). */
   g_socket_set_listen_backlog (socket, 512);
   if (!g_socket_bind (socket, sockaddr, TRUE, error) || !g_socket_listen (socket, error))
     {
-      g_prefix_error (error, "IRC listener on %s:%d: ", address ? address : "127.0.0.1", port);
-      return FALSE;
+      g_prefix_error (error, "%s on %s:%d: ", what, address ? address : "127.0.0.1", port);
+      return NULL;
     }
   local = g_socket_get_local_address (socket, error);
   if (local == NULL)
-    return FALSE;
+    return NULL;
+  *bound = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  return g_steal_pointer (&socket);
+}
 
-  server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+/* The first listen: the context, timers, mailbox and, with a recorder,
+ * the loads of the accounts and recent history that must be in memory
+ * before the first client is accepted. */
+static void
+server_start (TdIrcServer  *server,
+              GMainContext *context)
+{
+  if (server->context != NULL)
+    return;
   server->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
-  server->listener = g_steal_pointer (&socket);
-  server->accept_source = g_socket_create_source (server->listener, G_IO_IN, NULL);
-  g_source_set_callback (server->accept_source, G_SOURCE_FUNC (accept_cb), server, NULL);
-  g_source_attach (server->accept_source, server->context);
   server->tick_source = g_timeout_source_new (TD_IRC_TICK_MS);
   g_source_set_callback (server->tick_source, tick_cb, server, NULL);
   g_source_attach (server->tick_source, server->context);
@@ -1254,7 +1717,98 @@ td_irc_server_listen (TdIrcServer   *server,
   ((FlushSource *) server->flush_source)->server = server;
   g_source_attach (server->flush_source, server->context);
   server->mailbox = td_mailbox_open (server->context, G_PRIORITY_DEFAULT, mail_cb, server, NULL);
+
+  if (server->recorder != NULL)
+    {
+      td_chat_history_set_store (server->history, td_chat_store_new (server->recorder, server->context));
+      server->loading = 2;
+      td_chat_store_load_snapshot (server->recorder, server->config->history_ring,
+                                   server->mailbox, MAIL_LOADED_HISTORY);
+      td_irc_account_store_load (server->recorder, server->mailbox, MAIL_LOADED_ACCOUNTS);
+    }
+}
+
+/* Binds @address:@port (0 = any free port) and serves on @context (NULL:
+ * the thread-default context). Returns FALSE with @error set when the
+ * address cannot be bound. With a recorder, connections are accepted
+ * once the accounts and history are loaded (td_irc_server_is_ready()). */
+gboolean
+td_irc_server_listen (TdIrcServer   *server,
+                      GMainContext  *context,
+                      const char    *address,
+                      int            port,
+                      GError       **error)
+{
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (server->listener == NULL, FALSE);
+  g_return_val_if_fail (port >= 0 && port <= 65535, FALSE);
+
+  server->listener = bind_listener (address, port, "IRC listener", &server->port, error);
+  if (server->listener == NULL)
+    return FALSE;
+  server_start (server, context);
+  attach_accept (server);
   return TRUE;
+}
+
+/* Like td_irc_server_listen(), for IRC over TLS with @certificate (which
+ * must hold its private key): every connection does the TLS handshake
+ * first, then is served like any other. The same context must be used
+ * for both listeners. */
+gboolean
+td_irc_server_listen_tls (TdIrcServer      *server,
+                          GMainContext     *context,
+                          const char       *address,
+                          int               port,
+                          GTlsCertificate  *certificate,
+                          GError          **error)
+{
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (server->tls_listener == NULL, FALSE);
+  g_return_val_if_fail (G_IS_TLS_CERTIFICATE (certificate), FALSE);
+  g_return_val_if_fail (port >= 0 && port <= 65535, FALSE);
+
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "TLS is not available (is glib-networking installed?)");
+      return FALSE;
+    }
+  server->tls_listener = bind_listener (address, port, "IRC TLS listener", &server->tls_port, error);
+  if (server->tls_listener == NULL)
+    return FALSE;
+  g_set_object (&server->certificate, certificate);
+  server_start (server, context);
+  attach_accept (server);
+  return TRUE;
+}
+
+/* Keeps history and accounts in the server database through @recorder
+ * (borrowed: it must outlive the server). Call before listening. */
+void
+td_irc_server_set_recorder (TdIrcServer *server,
+                            TdRecorder  *recorder)
+{
+  g_return_if_fail (server != NULL);
+  g_return_if_fail (server->context == NULL);
+
+  server->recorder = recorder;
+  td_irc_accounts_set_store (server->accounts, recorder ? td_irc_account_store_new (recorder) : NULL);
+}
+
+/* TRUE once the server listens and accepts: the loads at start are in. */
+gboolean
+td_irc_server_is_ready (TdIrcServer *server)
+{
+  g_return_val_if_fail (server != NULL, FALSE);
+  return server->context != NULL && server->loading == 0;
+}
+
+guint16
+td_irc_server_get_tls_port (TdIrcServer *server)
+{
+  g_return_val_if_fail (server != NULL, 0);
+  return server->tls_port;
 }
 
 guint16
@@ -1311,12 +1865,18 @@ td_irc_server_stop (TdIrcServer *server)
       server->mailbox = TD_MAILBOX_NONE;
     }
   destroy_source (&server->accept_source);
+  destroy_source (&server->tls_accept_source);
   destroy_source (&server->tick_source);
   destroy_source (&server->flush_source);
   if (server->listener != NULL)
     {
       g_socket_close (server->listener, NULL);
       g_clear_object (&server->listener);
+    }
+  if (server->tls_listener != NULL)
+    {
+      g_socket_close (server->tls_listener, NULL);
+      g_clear_object (&server->tls_listener);
     }
   for (GList *l = server->clients.head; l != NULL; l = l->next)
     _td_irc_client_kill (l->data, "Server shutting down", NULL);
@@ -1333,6 +1893,8 @@ td_irc_server_free (TdIrcServer *server)
   if (server == NULL)
     return;
   td_irc_server_stop (server);
+  /* First: loads still on the way answer into an empty server. */
+  g_clear_pointer (&server->history, td_chat_history_free);
   g_hash_table_iter_init (&iter, server->channels);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     _td_irc_channel_free (value);
@@ -1343,7 +1905,8 @@ td_irc_server_free (TdIrcServer *server)
   g_hash_table_unref (server->commands);
   g_ptr_array_unref (server->pending_writes);
   g_ptr_array_unref (server->dead);
-  td_chat_history_free (server->history);
+  g_ptr_array_unref (server->held);
+  g_clear_object (&server->certificate);
   td_irc_accounts_free (server->accounts);
   g_free (server->msgid_prefix);
   td_irc_server_config_free (server->config);

@@ -5,6 +5,7 @@
 
 #include "chat/td-chat-history.h"
 #include "chat/td-irc-accounts.h"
+#include "store/td-recorder.h"
 
 G_BEGIN_DECLS
 
@@ -13,7 +14,17 @@ G_BEGIN_DECLS
  * server-time, msgid, echo-message, batch, labeled-response, multi-prefix,
  * account-tag, away-notify, sasl PLAIN, draft/account-registration and
  * draft/chathistory). It runs on one GMainContext with non-blocking
- * sockets; password hashing goes to the task loop.
+ * sockets, plain or TLS; password hashing goes to the task loop.
+ *
+ * With a recorder (td_irc_server_set_recorder()) history and accounts are
+ * kept in the server database. What the server acknowledges is durable:
+ * every line it sends to a client after that client's PRIVMSG or NOTICE
+ * (the echo-message echo, a labeled ACK, the PONG of a later PING, any
+ * reply to a later command) and the `REGISTER SUCCESS` of a new account
+ * leave only once the recorder has committed and checkpointed the
+ * message or the account. That client's output is held back until then
+ * (one flush covers every save made while the previous one was in
+ * flight), others receive the message at once.
  */
 
 /* Defaults; every one can be changed in TdIrcServerConfig. */
@@ -84,7 +95,17 @@ gboolean           td_irc_server_listen         (TdIrcServer       *server,
                                                  const char        *address,
                                                  int                port,
                                                  GError           **error);
+gboolean           td_irc_server_listen_tls     (TdIrcServer       *server,
+                                                 GMainContext      *context,
+                                                 const char        *address,
+                                                 int                port,
+                                                 GTlsCertificate   *certificate,
+                                                 GError           **error);
+void               td_irc_server_set_recorder   (TdIrcServer       *server,
+                                                 TdRecorder        *recorder);
+gboolean           td_irc_server_is_ready       (TdIrcServer       *server);
 guint16            td_irc_server_get_port       (TdIrcServer       *server);
+guint16            td_irc_server_get_tls_port   (TdIrcServer       *server);
 TdChatHistory     *td_irc_server_get_history    (TdIrcServer       *server);
 TdIrcAccounts     *td_irc_server_get_accounts   (TdIrcServer       *server);
 guint              td_irc_server_get_n_clients  (TdIrcServer       *server);

@@ -3,12 +3,22 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sodium.h>
 
 #include "chat/td-file-host.h"
+#include "chat/td-irc-account-store.h"
 #include "server/td-server.h"
+
+/* The longest password line read from stdin; anything longer is refused
+ * (TD_IRC_ACCOUNT_MAX_PASSWORD decides what is accepted). */
+#define TD_PASSWORD_LINE_MAX 4096
 
 /* Highest TCP port; option values outside 0..65535 (or -1 = off) are
  * rejected before anything is bound. */
@@ -72,8 +82,171 @@ bad:
   return FALSE;
 }
 
-/* `tidingsd [--db PATH] account delete-files NAME`: removes an account's
- * uploads while the server is not running. Returns the exit status. */
+/* Reads one line from stdin into @out (without the line end). Returns
+ * FALSE at once when the line is longer than TD_PASSWORD_LINE_MAX. */
+static gboolean
+read_line (GString *out)
+{
+  int c;
+
+  g_string_truncate (out, 0);
+  while ((c = getchar ()) != EOF && c != '\n')
+    {
+      if (out->len >= TD_PASSWORD_LINE_MAX)
+        return FALSE;
+      g_string_append_c (out, (char) c);
+    }
+  if (out->len > 0 && out->str[out->len - 1] == '\r')
+    g_string_truncate (out, out->len - 1);
+  return TRUE;
+}
+
+static void
+wipe_string (GString *s)
+{
+  sodium_memzero (s->str, s->allocated_len);
+  g_string_free (s, TRUE);
+}
+
+/* Reads the new password of @name from stdin into @first: on a terminal
+ * without echo and twice (@again), else the first line. Returns FALSE
+ * with @error set when the two do not match or a line is too long. */
+static gboolean
+read_password_lines (const char  *name,
+                     GString     *first,
+                     GString     *again,
+                     GError     **error)
+{
+  struct termios saved, quiet;
+  gboolean ok;
+
+  if (!isatty (STDIN_FILENO))
+    ok = read_line (first);
+  else
+    {
+      if (tcgetattr (STDIN_FILENO, &saved) != 0)
+        {
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                       "Cannot turn off echo on the terminal: %s", g_strerror (errno));
+          return FALSE;
+        }
+      quiet = saved;
+      quiet.c_lflag &= ~(tcflag_t) ECHO;
+      quiet.c_lflag |= ECHONL;
+      tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet);
+      g_printerr ("Password for %s: ", name);
+      ok = read_line (first);
+      if (ok && first->len > 0)
+        {
+          g_printerr ("Password again: ");
+          ok = read_line (again);
+          if (ok && !g_str_equal (first->str, again->str))
+            {
+              tcsetattr (STDIN_FILENO, TCSAFLUSH, &saved);
+              g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                   "The passwords do not match");
+              return FALSE;
+            }
+        }
+      tcsetattr (STDIN_FILENO, TCSAFLUSH, &saved);
+    }
+  if (!ok)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The password is too long: at most %d bytes are accepted",
+                   TD_IRC_ACCOUNT_MAX_PASSWORD);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Returns the password read from stdin (owned; wipe it), or NULL. */
+static char *
+read_password (const char  *name,
+               GError     **error)
+{
+  GString *first = g_string_new (NULL);
+  GString *again = g_string_new (NULL);
+  char *password = NULL;
+
+  if (read_password_lines (name, first, again, error))
+    password = g_strdup (first->str);
+  wipe_string (first);
+  wipe_string (again);
+  return password;
+}
+
+/* The exit status for @error: 2 for what the user typed, 1 otherwise. */
+static int
+account_failed (const GError *error)
+{
+  g_printerr ("tidingsd: %s\n", error->message);
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT) ? 2 : 1;
+}
+
+static int
+account_add (const char *db_path,
+             const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *password = NULL;
+  gboolean ok;
+
+  /* The name first: no point asking for a password of a bad name. */
+  if (!td_irc_account_check_name (name, &error))
+    return account_failed (error);
+  password = read_password (name, &error);
+  if (password == NULL)
+    return account_failed (error);
+  ok = td_irc_account_store_add (db_path, name, password, &error);
+  sodium_memzero (password, strlen (password));
+  if (!ok)
+    return account_failed (error);
+  g_print ("added account %s\n", name);
+  return 0;
+}
+
+static int
+account_delete (const char *db_path,
+                const char *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!td_irc_account_store_delete (db_path, name, &error))
+    return account_failed (error);
+  g_print ("deleted account %s\n", name);
+  return 0;
+}
+
+static int
+account_list (const char *db_path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) accounts = td_irc_account_store_list (db_path, &error);
+
+  if (accounts == NULL)
+    return account_failed (error);
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      TdIrcStoredAccount *account = g_ptr_array_index (accounts, i);
+      g_autoptr(GDateTime) created = g_date_time_new_from_unix_utc (account->created / G_USEC_PER_SEC);
+      g_autofree char *when = created ? g_date_time_format_iso8601 (created) : g_strdup ("?");
+
+      g_print ("%s\t%s\n", account->name, when);
+    }
+  return 0;
+}
+
+#define ACCOUNT_USAGE \
+  "tidingsd: usage: tidingsd [--db PATH] account add NAME   (password on stdin)\n" \
+  "                 tidingsd [--db PATH] account delete NAME\n" \
+  "                 tidingsd [--db PATH] account list\n" \
+  "                 tidingsd [--db PATH] account delete-files NAME\n"
+
+/* `tidingsd [--db PATH] account add|delete|list|delete-files ...`, run
+ * while the server is stopped. Returns the exit status: 0 done, 1 failed
+ * (no such account, already exists, database error), 2 bad usage or
+ * input. */
 static int
 run_account_command (const char *db_path,
                      int         argc,
@@ -83,9 +256,15 @@ run_account_command (const char *db_path,
   g_autofree char *data_dir = NULL;
   int n;
 
+  if (argc == 4 && g_str_equal (argv[2], "add"))
+    return account_add (db_path, argv[3]);
+  if (argc == 4 && g_str_equal (argv[2], "delete"))
+    return account_delete (db_path, argv[3]);
+  if (argc == 3 && g_str_equal (argv[2], "list"))
+    return account_list (db_path);
   if (argc != 4 || !g_str_equal (argv[2], "delete-files"))
     {
-      g_printerr ("tidingsd: usage: tidingsd [--db PATH] account delete-files NAME\n");
+      g_printerr (ACCOUNT_USAGE);
       return 2;
     }
   data_dir = td_file_store_dir_for_db (db_path);
@@ -164,7 +343,13 @@ main (int   argc,
     "with history and accounts in sqlite.");
   g_option_context_set_description (context,
     "Commands (run while tidingsd is stopped):\n"
-    "  account delete-files NAME   Remove every file uploaded by account NAME\n");
+    "  account add NAME            Create chat account NAME; the password is read\n"
+    "                              from stdin (twice, without echo, on a terminal)\n"
+    "  account delete NAME         Delete chat account NAME\n"
+    "  account list                List the chat accounts and when they were made\n"
+    "  account delete-files NAME   Remove every file uploaded by account NAME\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 bad usage or input.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -192,6 +377,18 @@ main (int   argc,
     {
       g_printerr ("tidingsd: --chat-tls-port needs --tls-cert and --tls-key\n");
       return 2;
+    }
+  if (chat_tls_port >= 0)
+    {
+      /* Read once here so that a bad file is a usage error, not a
+       * failure to start. */
+      g_autoptr(GTlsCertificate) certificate = td_server_load_certificate (tls_cert, tls_key, &error);
+
+      if (certificate == NULL)
+        {
+          g_printerr ("tidingsd: %s\n", error->message);
+          return 2;
+        }
     }
 
   if (listen != NULL)

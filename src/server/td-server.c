@@ -25,9 +25,10 @@ struct _TdServer
   GHashTable     *ports;        /* listener name -> GUINT_TO_POINTER (port) */
   GPtrArray      *listener_order;
   TdPubsubServer *pubsub;       /* owned while started: RESP and line listeners */
-  TdIrcServer    *chat;         /* owned while started: the IRC listener */
+  TdIrcServer    *chat;         /* owned while started: the IRC listeners (plain and TLS) */
   TdFileHost     *files;        /* owned while started: the "files" HTTP listener */
-  TdRecorder     *recorder;     /* owned while started: the server database */
+  TdRecorder     *recorder;     /* owned while started: the server database, shared by
+                                 * chat and files; NULL without db_path */
   gboolean        started;
 };
 
@@ -86,6 +87,40 @@ td_server_new (const TdServerConfig *config)
   return server;
 }
 
+/* Reads a PEM certificate (with its chain) and private key. Returns NULL
+ * with @error saying which file is wrong. */
+GTlsCertificate *
+td_server_load_certificate (const char  *cert_path,
+                            const char  *key_path,
+                            GError     **error)
+{
+  g_autoptr(GError) local = NULL;
+  GTlsCertificate *certificate;
+
+  g_return_val_if_fail (cert_path != NULL && key_path != NULL, NULL);
+
+  if (!g_file_test (cert_path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "TLS certificate %s: no such file", cert_path);
+      return NULL;
+    }
+  if (!g_file_test (key_path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "TLS key %s: no such file", key_path);
+      return NULL;
+    }
+  certificate = g_tls_certificate_new_from_files (cert_path, key_path, &local);
+  if (certificate == NULL)
+    {
+      g_set_error (error, local->domain, local->code,
+                   "TLS certificate %s with key %s: %s", cert_path, key_path, local->message);
+      return NULL;
+    }
+  return certificate;
+}
+
 /* Records that @listener is bound to @port; called by the protocol layers
  * from td_server_start(). */
 static void
@@ -140,7 +175,34 @@ td_server_stop_pubsub (TdServer *server)
   g_clear_pointer (&server->pubsub, td_pubsub_server_free);
 }
 
-/* Chat: the IRC server on its "chat" listener. */
+/* The database: one recorder for everything the server keeps (chat
+ * history and accounts, file metadata), opened on its own thread while
+ * the listeners bind. None without db_path or without a layer using it. */
+static void
+td_server_start_store (TdServer *server)
+{
+  TdServerConfig *config = server->config;
+
+  if (config->db_path == NULL ||
+      (config->chat_port < 0 && config->chat_tls_port < 0 && config->files_port < 0))
+    return;
+  server->recorder = td_recorder_new (config->db_path, td_schema_server ());
+}
+
+/* Closes the database once everything queued is written; after every
+ * layer using it has stopped. */
+static void
+td_server_stop_store (TdServer *server)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (server->recorder != NULL && !td_recorder_close (server->recorder, &error))
+    g_warning ("%s", error->message);
+  g_clear_pointer (&server->recorder, td_recorder_free);
+}
+
+/* Chat: the IRC server on its "chat" listener and, with a certificate, on
+ * "chat-tls"; history and accounts in the database when there is one. */
 static gboolean
 td_server_start_chat (TdServer  *server,
                       GError   **error)
@@ -148,16 +210,38 @@ td_server_start_chat (TdServer  *server,
   TdServerConfig *config = server->config;
   g_autoptr(TdIrcServerConfig) chat_config = NULL;
 
-  if (config->chat_port < 0)
+  if (config->chat_port < 0 && config->chat_tls_port < 0)
     return TRUE;
   chat_config = td_irc_server_config_new ();
   g_free (chat_config->password);
   chat_config->password = g_strdup (config->password);
   server->chat = td_irc_server_new (chat_config);
-  if (!td_irc_server_listen (server->chat, server->context, config->listen_address,
-                             config->chat_port, error))
-    return FALSE;
-  td_server_record_port (server, "chat", td_irc_server_get_port (server->chat));
+  if (server->recorder != NULL)
+    td_irc_server_set_recorder (server->chat, server->recorder);
+  if (config->chat_port >= 0)
+    {
+      if (!td_irc_server_listen (server->chat, server->context, config->listen_address,
+                                 config->chat_port, error))
+        return FALSE;
+      td_server_record_port (server, "chat", td_irc_server_get_port (server->chat));
+    }
+  if (config->chat_tls_port >= 0)
+    {
+      g_autoptr(GTlsCertificate) certificate = NULL;
+
+      if (config->tls_cert == NULL || config->tls_key == NULL)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "The IRC TLS listener needs a certificate and a key");
+          return FALSE;
+        }
+      certificate = td_server_load_certificate (config->tls_cert, config->tls_key, error);
+      if (certificate == NULL ||
+          !td_irc_server_listen_tls (server->chat, server->context, config->listen_address,
+                                     config->chat_tls_port, certificate, error))
+        return FALSE;
+      td_server_record_port (server, "chat-tls", td_irc_server_get_tls_port (server->chat));
+    }
   return TRUE;
 }
 
@@ -187,9 +271,6 @@ td_server_start_files (TdServer  *server,
       g_message ("No database: the file host is off");
       return TRUE;
     }
-  if (server->recorder == NULL)
-    server->recorder = td_recorder_new (config->db_path, td_schema_server ());
-
   files_config = td_file_host_config_new ();
   files_config->data_dir = td_file_store_dir_for_db (config->db_path);
   files_config->anonymous = config->files_anonymous;
@@ -211,12 +292,11 @@ td_server_start_files (TdServer  *server,
 }
 
 /* Closes the file host (before the chat server, whose accounts it
- * borrows) and then the database, once everything queued is written. */
+ * borrows). */
 static void
 td_server_stop_files (TdServer *server)
 {
   g_clear_pointer (&server->files, td_file_host_free);
-  g_clear_pointer (&server->recorder, td_recorder_free);
 }
 
 /* Binds every enabled listener on @context. Returns FALSE with @error set
@@ -232,6 +312,7 @@ td_server_start (TdServer      *server,
   server->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
 
   /* Protocol listeners are started here as their layers land. */
+  td_server_start_store (server);
   if (!td_server_start_pubsub (server, error) ||
       !td_server_start_chat (server, error) ||
       !td_server_start_files (server, error))
@@ -239,6 +320,7 @@ td_server_start (TdServer      *server,
       td_server_stop_files (server);
       td_server_stop_chat (server);
       td_server_stop_pubsub (server);
+      td_server_stop_store (server);
       g_hash_table_remove_all (server->ports);
       g_ptr_array_set_size (server->listener_order, 0);
       g_clear_pointer (&server->context, g_main_context_unref);
@@ -370,6 +452,7 @@ td_server_stop (TdServer *server)
   td_server_stop_files (server);
   td_server_stop_chat (server);
   td_server_stop_pubsub (server);
+  td_server_stop_store (server);
   g_hash_table_remove_all (server->ports);
   g_ptr_array_set_size (server->listener_order, 0);
   g_clear_pointer (&server->context, g_main_context_unref);

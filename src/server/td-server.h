@@ -53,6 +53,10 @@ GStrv           td_server_list_listeners       (TdServer        *server);
 void            td_server_stop                 (TdServer        *server);
 void            td_server_free                 (TdServer        *server);
 
+GTlsCertificate *td_server_load_certificate    (const char      *cert_path,
+                                                const char      *key_path,
+                                                GError         **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdServerConfig, td_server_config_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdServer, td_server_free)
 
