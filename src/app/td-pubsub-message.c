@@ -16,6 +16,7 @@ struct _TdPubsubMessageItem
   char            *display;      /* owned; formatted on first use */
   TdPayloadFormat  format;
   char            *folded;       /* owned; casefolded payload text for the filter */
+  gboolean         logged;       /* read back from the capture log */
 };
 
 G_DEFINE_FINAL_TYPE (TdPubsubMessageItem, td_pubsub_message_item, G_TYPE_OBJECT)
@@ -66,6 +67,22 @@ hex_dump (const guint8 *data,
   return g_string_free (out, FALSE);
 }
 
+/* Returns TRUE if @data (@len bytes) is shown as text: UTF-8 without
+ * control characters other than whitespace. Any thread. */
+gboolean
+td_payload_is_text (const char *data,
+                    gsize       len)
+{
+  if (len == 0)
+    return TRUE;
+  if (data == NULL || !g_utf8_validate_len (data, len, NULL))
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if ((guchar) data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
+      return FALSE;
+  return TRUE;
+}
+
 /* Returns @payload as display text and sets @format: pretty JSON when it
  * is a JSON object or array, the text when it is UTF-8 without control
  * characters other than whitespace, a hex dump otherwise. Long payloads
@@ -76,7 +93,7 @@ td_payload_format (GBytes          *payload,
 {
   gsize len;
   const char *data = g_bytes_get_data (payload, &len);
-  gboolean text = TRUE;
+  gboolean text;
   gboolean cut = len > TD_PAYLOAD_DISPLAY_MAX;
   gsize shown = cut ? TD_PAYLOAD_DISPLAY_MAX : len;
 
@@ -85,11 +102,7 @@ td_payload_format (GBytes          *payload,
   if (data == NULL)
     data = "";
 
-  if (!g_utf8_validate_len (data, len, NULL))
-    text = FALSE;
-  for (gsize i = 0; text && i < len; i++)
-    if ((guchar) data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
-      text = FALSE;
+  text = td_payload_is_text (data, len);
 
   if (!text)
     {
@@ -169,6 +182,25 @@ td_pubsub_message_item_new (TdPubsubMessage *message)
   self = g_object_new (TD_TYPE_PUBSUB_MESSAGE_ITEM, NULL);
   self->message = message;
   return self;
+}
+
+/* Returns an item for a message read back from the capture log; it
+ * takes ownership of @message. */
+TdPubsubMessageItem *
+td_pubsub_message_item_new_logged (TdPubsubMessage *message)
+{
+  TdPubsubMessageItem *self = td_pubsub_message_item_new (message);
+
+  if (self != NULL)
+    self->logged = TRUE;
+  return self;
+}
+
+gboolean
+td_pubsub_message_item_get_logged (TdPubsubMessageItem *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_MESSAGE_ITEM (self), FALSE);
+  return self->logged;
 }
 
 gint64

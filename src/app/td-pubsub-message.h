@@ -10,7 +10,9 @@ G_BEGIN_DECLS
 /*
  * TdPubsubMessageItem: one received message as a list item of the live
  * view. The payload is formatted for display on first use (most items of
- * a big ring are never shown) and the result kept.
+ * a big ring are never shown) and the result kept. A "logged" item was
+ * read back from captured traffic in the database rather than received
+ * live.
  */
 
 typedef enum
@@ -29,6 +31,8 @@ typedef enum
 G_DECLARE_FINAL_TYPE (TdPubsubMessageItem, td_pubsub_message_item, TD, PUBSUB_MESSAGE_ITEM, GObject)
 
 TdPubsubMessageItem *td_pubsub_message_item_new          (TdPubsubMessage     *message);
+TdPubsubMessageItem *td_pubsub_message_item_new_logged   (TdPubsubMessage     *message);
+gboolean             td_pubsub_message_item_get_logged   (TdPubsubMessageItem *self);
 gint64               td_pubsub_message_item_get_time     (TdPubsubMessageItem *self);
 const char          *td_pubsub_message_item_get_channel  (TdPubsubMessageItem *self);
 const char          *td_pubsub_message_item_get_pattern  (TdPubsubMessageItem *self);
@@ -40,5 +44,7 @@ gboolean             td_pubsub_message_item_contains     (TdPubsubMessageItem *s
 
 char                *td_payload_format                   (GBytes              *payload,
                                                           TdPayloadFormat     *format);
+gboolean             td_payload_is_text                  (const char          *data,
+                                                          gsize                len);
 
 G_END_DECLS

@@ -12,6 +12,7 @@ struct _TdPubsubTopic
   char     *name;
   gboolean  is_pattern;
   gboolean  active;
+  gboolean  capture;
 };
 
 G_DEFINE_FINAL_TYPE (TdPubsubTopic, td_pubsub_topic, G_TYPE_OBJECT)
@@ -21,6 +22,7 @@ enum {
   PROP_NAME,
   PROP_IS_PATTERN,
   PROP_ACTIVE,
+  PROP_CAPTURE,
   N_PROPS
 };
 
@@ -53,6 +55,9 @@ td_pubsub_topic_get_property (GObject    *object,
     case PROP_ACTIVE:
       g_value_set_boolean (value, self->active);
       break;
+    case PROP_CAPTURE:
+      g_value_set_boolean (value, self->capture);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -74,6 +79,9 @@ td_pubsub_topic_class_init (TdPubsubTopicClass *klass)
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_ACTIVE] =
     g_param_spec_boolean ("active", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_CAPTURE] =
+    g_param_spec_boolean ("capture", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -130,4 +138,26 @@ td_pubsub_topic_set_active (TdPubsubTopic *self,
     return;
   self->active = active;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE]);
+}
+
+/* TRUE if messages of this subscription are saved to the database. */
+gboolean
+td_pubsub_topic_get_capture (TdPubsubTopic *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_TOPIC (self), FALSE);
+  return self->capture;
+}
+
+/* Only the flag: the view saves it and does the capturing. */
+void
+td_pubsub_topic_set_capture (TdPubsubTopic *self,
+                             gboolean       capture)
+{
+  g_return_if_fail (TD_IS_PUBSUB_TOPIC (self));
+
+  capture = !!capture;
+  if (self->capture == capture)
+    return;
+  self->capture = capture;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAPTURE]);
 }

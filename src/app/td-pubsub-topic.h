@@ -6,7 +6,8 @@
 G_BEGIN_DECLS
 
 /* TdPubsubTopic: one subscription of a connection, a channel or a
- * pattern, and whether the server has confirmed it. */
+ * pattern, whether the server has confirmed it, and whether what it
+ * receives is captured to the database. */
 
 #define TD_TYPE_PUBSUB_TOPIC (td_pubsub_topic_get_type ())
 
@@ -19,5 +20,8 @@ gboolean       td_pubsub_topic_get_is_pattern (TdPubsubTopic *self);
 gboolean       td_pubsub_topic_get_active     (TdPubsubTopic *self);
 void           td_pubsub_topic_set_active     (TdPubsubTopic *self,
                                                gboolean       active);
+gboolean       td_pubsub_topic_get_capture    (TdPubsubTopic *self);
+void           td_pubsub_topic_set_capture    (TdPubsubTopic *self,
+                                               gboolean       capture);
 
 G_END_DECLS

@@ -26,11 +26,28 @@
 #define PORT_POLL_MS        100
 #define PORT_POLL_GIVE_UP_S 30
 
-/* Mail kinds of the view's own mailbox. */
+/* The most messages one captured subscription keeps in the database;
+ * the oldest are pruned as new ones come. Enough for a long debugging
+ * session, few enough that a capture left on does not fill the disk
+ * (100,000 payloads of a few hundred bytes are some tens of MB). */
+#define TD_PUBSUB_VIEW_CAPTURE_MAX 100000
+
+/* Captured messages of each captured subscription shown at start, before
+ * live traffic: enough to see where things stood, quick to load. */
+#define TD_PUBSUB_VIEW_HISTORY 200
+
+/* Search results are loaded in pages of this many, one recorder load
+ * each, so that a broad query neither holds the recorder (saves wait
+ * behind a load) nor adds thousands of rows to the list at once. */
+#define TD_PUBSUB_VIEW_SEARCH_PAGE 500
+
+/* Mail kinds of the view's own mailboxes. */
 enum
 {
   MAIL_TICK,
   MAIL_LOADED,
+  MAIL_HISTORY,
+  MAIL_FOUND,
 };
 
 #define SQL_UPSERT_CONNECTION \
@@ -45,9 +62,43 @@ enum
 #define SQL_DELETE_SUBSCRIPTION \
   "DELETE FROM pubsub_subscriptions WHERE topic = ? AND is_pattern = ? AND connection_id =" \
   " (SELECT id FROM pubsub_connections WHERE name = ?)"
+#define SQL_SET_CAPTURE \
+  "UPDATE pubsub_subscriptions SET capture = ? WHERE topic = ? AND is_pattern = ? AND connection_id =" \
+  " (SELECT id FROM pubsub_connections WHERE name = ?)"
 #define SQL_LOAD \
-  "SELECT c.name, c.host, c.port, c.tls, s.topic, s.is_pattern FROM pubsub_connections c" \
+  "SELECT c.name, c.host, c.port, c.tls, s.topic, s.is_pattern, s.capture FROM pubsub_connections c" \
   " LEFT JOIN pubsub_subscriptions s ON s.connection_id = c.id ORDER BY c.id, s.id"
+
+/* Capturing, on the recorder thread. The subscription is looked up by
+ * its connection's name when the batch is written, so a capture switched
+ * off (or a subscription removed) in between writes nothing. */
+#define SQL_CAPTURE_TARGET \
+  "SELECT s.id, s.connection_id, s.n_captured FROM pubsub_subscriptions s" \
+  " JOIN pubsub_connections c ON c.id = s.connection_id" \
+  " WHERE c.name = ? AND s.topic = ? AND s.is_pattern = ? AND s.capture = 1"
+#define SQL_CAPTURE_INSERT \
+  "INSERT INTO pubsub_messages (connection_id, subscription_id, channel, pattern, payload, is_text, time)" \
+  " VALUES (?, ?, ?, ?, ?, ?, ?)"
+#define SQL_CAPTURE_COUNT \
+  "UPDATE pubsub_subscriptions SET n_captured = ? WHERE id = ?"
+#define SQL_CAPTURE_PRUNE \
+  "DELETE FROM pubsub_messages WHERE id IN" \
+  " (SELECT id FROM pubsub_messages WHERE subscription_id = ? ORDER BY id LIMIT ?)"
+
+/* Reading captured traffic back: every row is (id, channel, pattern,
+ * payload, time), newest first. */
+#define SQL_HISTORY_SUBSCRIPTIONS \
+  "SELECT id FROM pubsub_subscriptions WHERE capture = 1"
+#define SQL_HISTORY \
+  "SELECT id, channel, pattern, payload, time FROM pubsub_messages" \
+  " WHERE subscription_id = ? ORDER BY id DESC LIMIT ?"
+#define SQL_SEARCH \
+  "SELECT m.id, m.channel, m.pattern, m.payload, m.time FROM pubsub_messages_fts f" \
+  " JOIN pubsub_messages m ON m.id = f.rowid" \
+  " WHERE pubsub_messages_fts MATCH ? AND f.rowid < ? ORDER BY f.rowid DESC LIMIT ?"
+#define SQL_BROWSE \
+  "SELECT id, channel, pattern, payload, time FROM pubsub_messages" \
+  " WHERE id < ? ORDER BY id DESC LIMIT ?"
 
 struct _TdPubsubView
 {
@@ -75,6 +126,7 @@ struct _TdPubsubView
   GtkSpinButton       *port_spin;
   GtkPasswordEntry    *password_entry;
   GtkCheckButton      *tls_check;
+  GtkToggleButton     *search_button;
 
   /* Owned */
   GSettings           *settings;
@@ -91,7 +143,12 @@ struct _TdPubsubView
   TdTicker            *ticker;
   TdMailboxId          mailbox;
   TdRecorder          *recorder;         /* borrowed: the application's, while rooted */
-  GHashTable          *saved_topics;     /* key -> GPtrArray of "0name"/"1name", until the connection exists */
+  GHashTable          *saved_topics;     /* key -> GPtrArray of "<pattern><capture>name" ("01news"), until the connection exists */
+  GListStore          *found;            /* TdPubsubMessageItem: search results, newest first */
+  GCancellable        *search_cancellable;
+  TdMailboxId          search_mailbox;   /* reopened per search: replies to an older one are stale */
+  char                *search_text;      /* what the running search looks for */
+  char                *search_error;
   char                *counts_text;
   char                *publish_result;
 
@@ -107,6 +164,10 @@ struct _TdPubsubView
   gboolean             follow;           /* keep the newest message in view */
   double               last_upper;       /* of the list's adjustment, to tell growth from scrolling */
   gboolean             loaded;           /* saved connections were read (or there is no store) */
+  gboolean             history_pending;  /* captured messages are being read: live ones wait */
+  gboolean             searching;        /* the list shows captured messages found, not the ring */
+  gboolean             search_busy;      /* more pages of results are coming */
+  guint                capture_max;      /* per subscription, in the database */
 };
 
 G_DEFINE_FINAL_TYPE (TdPubsubView, td_pubsub_view, ADW_TYPE_BIN)
@@ -114,6 +175,7 @@ G_DEFINE_FINAL_TYPE (TdPubsubView, td_pubsub_view, ADW_TYPE_BIN)
 enum {
   PROP_0,
   PROP_PAUSED,
+  PROP_SEARCHING,
   N_PROPS
 };
 
@@ -145,11 +207,47 @@ format_count (guint64 n)
   return g_strdup_printf ("%'" G_GUINT64_FORMAT, n);
 }
 
+/* The counts label and the list page while the list shows search
+ * results. */
+static void
+update_search_counts (TdPubsubView *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->found));
+  g_autofree char *found = format_count (n);
+  const char *page;
+
+  g_free (self->counts_text);
+  if (self->search_error != NULL)
+    /* Translators: %s is the reason */
+    self->counts_text = g_strdup_printf (_("Search failed: %s"), self->search_error);
+  else if (self->recorder == NULL)
+    self->counts_text = g_strdup (_("No database"));
+  else if (self->search_busy && n == 0)
+    self->counts_text = g_strdup (_("Searching…"));
+  else
+    /* Translators: %s is a number of messages read back from the database */
+    self->counts_text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s captured message found",
+                                                      "%s captured messages found", n),
+                                         found);
+  gtk_label_set_label (self->counts_label, self->counts_text);
+
+  page = n > 0 || self->search_busy ? "list" : "no-results";
+  gtk_stack_set_visible_child_name (self->list_stack, page);
+}
+
 static void
 update_counts (TdPubsubView *self)
 {
   g_autofree char *received = format_count (self->n_received);
-  GString *text = g_string_new (NULL);
+  GString *text;
+
+  if (self->searching)
+    {
+      update_search_counts (self);
+      return;
+    }
+
+  text = g_string_new (NULL);
 
   /* Translators: %s is a number of messages */
   g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE, "%s received", "%s received",
@@ -236,7 +334,65 @@ save_topic (TdPubsubView       *self,
                              TD_TEXT (td_pubsub_connection_get_key (connection)));
 }
 
-/* Subscribes @connection to the saved topics of its key, if any. */
+static void
+save_capture (TdPubsubView       *self,
+              TdPubsubConnection *connection,
+              TdPubsubTopic      *topic)
+{
+  if (self->recorder == NULL)
+    return;
+  td_recorder_save_values (self->recorder, SQL_SET_CAPTURE,
+                           TD_BOOL (td_pubsub_topic_get_capture (topic)),
+                           TD_TEXT (td_pubsub_topic_get_name (topic)),
+                           TD_BOOL (td_pubsub_topic_get_is_pattern (topic)),
+                           TD_TEXT (td_pubsub_connection_get_key (connection)));
+}
+
+/* Returns @connection's subscription to @name (borrowed), or NULL. */
+static TdPubsubTopic *
+find_topic (TdPubsubConnection *connection,
+            const char         *name,
+            gboolean            is_pattern)
+{
+  GListModel *topics = td_pubsub_connection_get_topics (connection);
+  guint n = g_list_model_get_n_items (topics);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TdPubsubTopic) topic = g_list_model_get_item (topics, i);
+
+      if (!td_pubsub_topic_get_is_pattern (topic) == !is_pattern &&
+          strcmp (td_pubsub_topic_get_name (topic), name) == 0)
+        return topic;   /* the connection keeps it alive */
+    }
+  return NULL;
+}
+
+/* Returns the connection that @topic belongs to (borrowed), or NULL. */
+static TdPubsubConnection *
+connection_of_topic (TdPubsubView  *self,
+                     TdPubsubTopic *topic)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->connections));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TdPubsubConnection) connection = g_list_model_get_item (G_LIST_MODEL (self->connections), i);
+      GListModel *topics = td_pubsub_connection_get_topics (connection);
+
+      for (guint j = 0; j < g_list_model_get_n_items (topics); j++)
+        {
+          g_autoptr(TdPubsubTopic) other = g_list_model_get_item (topics, j);
+
+          if (other == topic)
+            return connection;   /* the store keeps it alive */
+        }
+    }
+  return NULL;
+}
+
+/* Subscribes @connection to the saved topics of its key, if any, with
+ * their capture setting. */
 static void
 restore_topics (TdPubsubView       *self,
                 TdPubsubConnection *connection)
@@ -248,10 +404,468 @@ restore_topics (TdPubsubView       *self,
   for (guint i = 0; i < topics->len; i++)
     {
       const char *entry = g_ptr_array_index (topics, i);
+      gboolean is_pattern = entry[0] == '1';
+      TdPubsubTopic *topic;
 
-      td_pubsub_connection_subscribe (connection, entry + 1, entry[0] == '1');
+      topic = td_pubsub_connection_subscribe (connection, entry + 2, is_pattern);
+      /* Subscribed already in this session, before the store answered. */
+      if (topic == NULL)
+        topic = find_topic (connection, entry + 2, is_pattern);
+      if (topic != NULL && entry[1] == '1')
+        td_pubsub_topic_set_capture (topic, TRUE);
     }
   g_hash_table_remove (self->saved_topics, td_pubsub_connection_get_key (connection));
+}
+
+/* ------------------------------------------------------------------ */
+/* Capture: the recorder thread's side                                 */
+
+/* A captured subscription that messages of one batch belong to. */
+typedef struct
+{
+  char     *topic;
+  gboolean  is_pattern;
+  guint     n;                   /* messages of the batch for it */
+  gint64    subscription_id;     /* recorder thread: 0 if not captured there */
+  gint64    connection_id;
+  gint64    n_captured;
+} CaptureTarget;
+
+typedef struct
+{
+  gint64  time;
+  guint   target;                /* index into targets */
+  char   *channel;               /* NUL-terminated; may hold NULs up to channel_len */
+  gsize   channel_len;
+  GBytes *payload;
+} CaptureRow;
+
+/* What one incoming batch adds to the database: one save. */
+typedef struct
+{
+  char   *connection;            /* the connection's key */
+  GArray *targets;               /* CaptureTarget */
+  GArray *rows;                  /* CaptureRow, oldest first */
+  guint   max;                   /* messages kept per subscription */
+} CaptureBatch;
+
+static void
+capture_target_clear (gpointer data)
+{
+  CaptureTarget *target = data;
+
+  g_free (target->topic);
+}
+
+static void
+capture_row_clear (gpointer data)
+{
+  CaptureRow *row = data;
+
+  g_free (row->channel);
+  g_bytes_unref (row->payload);
+}
+
+static CaptureBatch *
+capture_batch_new (const char *connection,
+                   guint       max)
+{
+  CaptureBatch *batch = g_new0 (CaptureBatch, 1);
+
+  batch->connection = g_strdup (connection);
+  batch->targets = g_array_new (FALSE, TRUE, sizeof (CaptureTarget));
+  g_array_set_clear_func (batch->targets, capture_target_clear);
+  batch->rows = g_array_new (FALSE, TRUE, sizeof (CaptureRow));
+  g_array_set_clear_func (batch->rows, capture_row_clear);
+  batch->max = max;
+  return batch;
+}
+
+static void
+capture_batch_free (gpointer data)
+{
+  CaptureBatch *batch = data;
+
+  g_free (batch->connection);
+  g_array_unref (batch->targets);
+  g_array_unref (batch->rows);
+  g_free (batch);
+}
+
+/* Writes a batch inside the recorder's transaction: finds each target's
+ * subscription (still captured?), inserts its messages, and prunes the
+ * oldest past the cap. Repeatable: everything it reads is read again when
+ * a failed transaction is replayed. */
+static gboolean
+capture_apply (TdStoreConn  *conn,
+               gpointer      data,
+               GError      **error)
+{
+  CaptureBatch *batch = data;
+
+  for (guint i = 0; i < batch->targets->len; i++)
+    {
+      CaptureTarget *target = &g_array_index (batch->targets, CaptureTarget, i);
+      const TdValue params[] = {
+        TD_TEXT (batch->connection), TD_TEXT (target->topic), TD_BOOL (target->is_pattern),
+      };
+      g_autoptr(TdRows) rows = td_store_conn_query (conn, SQL_CAPTURE_TARGET, params,
+                                                    G_N_ELEMENTS (params), error);
+
+      if (rows == NULL)
+        return FALSE;
+      target->subscription_id = rows->n_rows > 0 ? td_rows_get_int (rows, 0, 0) : 0;
+      target->connection_id = rows->n_rows > 0 ? td_rows_get_int (rows, 0, 1) : 0;
+      target->n_captured = rows->n_rows > 0 ? td_rows_get_int (rows, 0, 2) : 0;
+    }
+
+  for (guint i = 0; i < batch->rows->len; i++)
+    {
+      const CaptureRow *row = &g_array_index (batch->rows, CaptureRow, i);
+      const CaptureTarget *target = &g_array_index (batch->targets, CaptureTarget, row->target);
+      gsize len;
+      const char *payload = g_bytes_get_data (row->payload, &len);
+      TdValue values[] = {
+        TD_INT (target->connection_id),
+        TD_INT (target->subscription_id),
+        { .type = TD_VALUE_TEXT, .size = (gssize) row->channel_len, .v.text = row->channel },
+        target->is_pattern ? TD_TEXT (target->topic) : TD_NULL,
+        TD_BLOB (payload != NULL ? payload : "", len),
+        /* Only what the view shows as text is indexed by content. */
+        TD_BOOL (td_payload_is_text (payload, len)),
+        TD_INT (row->time),
+      };
+
+      if (target->subscription_id == 0)
+        continue;
+      if (!td_store_conn_exec (conn, SQL_CAPTURE_INSERT, values, G_N_ELEMENTS (values), error))
+        return FALSE;
+    }
+
+  for (guint i = 0; i < batch->targets->len; i++)
+    {
+      const CaptureTarget *target = &g_array_index (batch->targets, CaptureTarget, i);
+      gint64 n_captured = target->n_captured + target->n;
+
+      if (target->subscription_id == 0)
+        continue;
+      if (n_captured > (gint64) batch->max)
+        {
+          const TdValue prune[] = { TD_INT (target->subscription_id), TD_INT (n_captured - batch->max) };
+
+          if (!td_store_conn_exec (conn, SQL_CAPTURE_PRUNE, prune, G_N_ELEMENTS (prune), error))
+            return FALSE;
+          n_captured = batch->max;
+        }
+      {
+        const TdValue count[] = { TD_INT (n_captured), TD_INT (target->subscription_id) };
+
+        if (!td_store_conn_exec (conn, SQL_CAPTURE_COUNT, count, G_N_ELEMENTS (count), error))
+          return FALSE;
+      }
+    }
+  return TRUE;
+}
+
+/* A captured message read back, with its row id for ordering. */
+typedef struct
+{
+  gint64           id;
+  TdPubsubMessage *message;
+} LoggedRow;
+
+static void
+logged_row_clear (gpointer data)
+{
+  LoggedRow *row = data;
+
+  g_clear_pointer (&row->message, td_pubsub_message_free);
+}
+
+static GArray *
+logged_rows_new (void)
+{
+  GArray *rows = g_array_new (FALSE, TRUE, sizeof (LoggedRow));
+
+  g_array_set_clear_func (rows, logged_row_clear);
+  return rows;
+}
+
+/* Steps @stmt (bound; columns id, channel, pattern, payload, time) to the
+ * end and appends its rows to @rows. Returns FALSE and sets @error if a
+ * step fails. */
+static gboolean
+collect_logged (TdStoreConn   *conn,
+                sqlite3_stmt  *stmt,
+                GArray        *rows,
+                GError       **error)
+{
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      TdPubsubMessage *message = g_new0 (TdPubsubMessage, 1);
+      const char *channel = (const char *) sqlite3_column_text (stmt, 1);
+      gsize channel_len = (gsize) sqlite3_column_bytes (stmt, 1);
+      gconstpointer payload = sqlite3_column_blob (stmt, 3);
+      gsize payload_len = (gsize) sqlite3_column_bytes (stmt, 3);
+      LoggedRow row = { sqlite3_column_int64 (stmt, 0), message };
+
+      message->channel = g_malloc (channel_len + 1);
+      if (channel_len > 0)
+        memcpy (message->channel, channel, channel_len);
+      message->channel[channel_len] = '\0';
+      message->channel_len = channel_len;
+      message->pattern = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+      message->payload = g_bytes_new (payload, payload_len);
+      message->time = sqlite3_column_int64 (stmt, 4);
+      g_array_append_val (rows, row);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      td_sqlite_set_error (error, td_store_conn_get_db (conn), rc, "read captured pub/sub messages");
+      sqlite3_reset (stmt);
+      return FALSE;
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+/* Returns the messages of @rows in order as a GPtrArray of
+ * TdPubsubMessage (which it takes from @rows). */
+static GPtrArray *
+logged_messages (GArray *rows)
+{
+  GPtrArray *messages = g_ptr_array_new_full (rows->len, (GDestroyNotify) td_pubsub_message_free);
+
+  for (guint i = 0; i < rows->len; i++)
+    g_ptr_array_add (messages, g_steal_pointer (&g_array_index (rows, LoggedRow, i).message));
+  return messages;
+}
+
+static int
+logged_row_compare (gconstpointer a,
+                    gconstpointer b)
+{
+  const LoggedRow *ra = a, *rb = b;
+
+  return (ra->id > rb->id) - (ra->id < rb->id);
+}
+
+typedef struct
+{
+  guint per_subscription;
+  guint max_total;
+} HistoryQuery;
+
+/* The newest captured messages of every captured subscription, oldest
+ * first, at most max_total in all. Returns a GPtrArray of
+ * TdPubsubMessage. */
+static gpointer
+history_worker (TdStoreConn  *conn,
+                gpointer      data,
+                GError      **error)
+{
+  HistoryQuery *query = data;
+  g_autoptr(TdRows) subscriptions = NULL;
+  g_autoptr(GArray) rows = logged_rows_new ();
+
+  subscriptions = td_store_conn_query (conn, SQL_HISTORY_SUBSCRIPTIONS, NULL, 0, error);
+  if (subscriptions == NULL)
+    return NULL;
+
+  for (guint r = 0; r < subscriptions->n_rows; r++)
+    {
+      const TdValue params[] = { TD_INT (td_rows_get_int (subscriptions, r, 0)), TD_INT (query->per_subscription) };
+      sqlite3_stmt *stmt = td_store_conn_prepare (conn, SQL_HISTORY, error);
+
+      if (stmt == NULL ||
+          !td_stmt_bind_values (stmt, params, G_N_ELEMENTS (params), error) ||
+          !collect_logged (conn, stmt, rows, error))
+        return NULL;
+    }
+
+  /* Row ids grow with every insert: their order is arrival order across
+   * subscriptions. */
+  g_array_sort (rows, logged_row_compare);
+  if (rows->len > query->max_total)
+    g_array_remove_range (rows, 0, rows->len - query->max_total);
+  return logged_messages (rows);
+}
+
+/* Builds an FTS5 query from words a person typed: every word must occur
+ * (in the channel or a text payload), as a prefix; quotes make any
+ * character literal, so the text can never be FTS syntax. Returns NULL
+ * when there is no word. */
+static char *
+fts_query (const char *text)
+{
+  g_auto(GStrv) words = g_strsplit_set (text != NULL ? text : "", " \t\r\n", -1);
+  GString *query = g_string_new (NULL);
+
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      g_autofree char *word = g_strdup (words[i]);
+
+      g_strdelimit (word, "\"", ' ');
+      g_strstrip (word);
+      if (*word == '\0')
+        continue;
+      if (query->len > 0)
+        g_string_append_c (query, ' ');
+      g_string_append_printf (query, "\"%s\"*", word);
+    }
+  if (query->len == 0)
+    {
+      g_string_free (query, TRUE);
+      return NULL;
+    }
+  return g_string_free (query, FALSE);
+}
+
+typedef struct
+{
+  char         *match;           /* FTS query; NULL: every captured message */
+  gint64        before;          /* row ids below this one */
+  guint         limit;
+  GCancellable *cancellable;
+} SearchQuery;
+
+typedef struct
+{
+  GPtrArray *messages;           /* TdPubsubMessage, newest first */
+  gint64     last_id;            /* of the oldest one: where the next page starts */
+  guint      limit;              /* what was asked: fewer means no more pages */
+} SearchPage;
+
+static void
+search_query_free (gpointer data)
+{
+  SearchQuery *query = data;
+
+  g_free (query->match);
+  g_clear_object (&query->cancellable);
+  g_free (query);
+}
+
+static void
+search_page_free (gpointer data)
+{
+  SearchPage *page = data;
+
+  g_ptr_array_unref (page->messages);
+  g_free (page);
+}
+
+/* One page of search results, newest first. Returns a SearchPage. */
+static gpointer
+search_worker (TdStoreConn  *conn,
+               gpointer      data,
+               GError      **error)
+{
+  SearchQuery *query = data;
+  g_autoptr(GArray) rows = logged_rows_new ();
+  sqlite3_stmt *stmt;
+  SearchPage *page;
+  gboolean ok;
+
+  /* A newer search, or the view went away, while this one waited. */
+  if (g_cancellable_set_error_if_cancelled (query->cancellable, error))
+    return NULL;
+
+  stmt = td_store_conn_prepare (conn, query->match != NULL ? SQL_SEARCH : SQL_BROWSE, error);
+  if (stmt == NULL)
+    return NULL;
+  if (query->match != NULL)
+    {
+      const TdValue params[] = { TD_TEXT (query->match), TD_INT (query->before), TD_INT (query->limit) };
+
+      ok = td_stmt_bind_values (stmt, params, G_N_ELEMENTS (params), error);
+    }
+  else
+    {
+      const TdValue params[] = { TD_INT (query->before), TD_INT (query->limit) };
+
+      ok = td_stmt_bind_values (stmt, params, G_N_ELEMENTS (params), error);
+    }
+  if (!ok || !collect_logged (conn, stmt, rows, error))
+    return NULL;
+
+  page = g_new0 (SearchPage, 1);
+  page->last_id = rows->len > 0 ? g_array_index (rows, LoggedRow, rows->len - 1).id : 0;
+  page->limit = query->limit;
+  page->messages = logged_messages (rows);
+  return page;
+}
+
+/* ------------------------------------------------------------------ */
+/* Capture: the view's side                                            */
+
+/* Queues one save for the messages (TdPubsubMessage, borrowed) of one
+ * batch from @connection that belong to its captured subscriptions. */
+static void
+capture_messages (TdPubsubView        *self,
+                  TdPubsubConnection  *connection,
+                  gpointer            *messages,
+                  gsize                n)
+{
+  GListModel *topics = td_pubsub_connection_get_topics (connection);
+  g_autoptr(GHashTable) channels = NULL;   /* name -> target index + 1; names borrowed */
+  g_autoptr(GHashTable) patterns = NULL;
+  CaptureBatch *batch = NULL;
+
+  if (self->recorder == NULL || n == 0)
+    return;
+
+  for (guint i = 0; i < g_list_model_get_n_items (topics); i++)
+    {
+      g_autoptr(TdPubsubTopic) topic = g_list_model_get_item (topics, i);
+      CaptureTarget target = { 0 };
+
+      if (!td_pubsub_topic_get_capture (topic))
+        continue;
+      if (batch == NULL)
+        {
+          batch = capture_batch_new (td_pubsub_connection_get_key (connection), self->capture_max);
+          channels = g_hash_table_new (g_str_hash, g_str_equal);
+          patterns = g_hash_table_new (g_str_hash, g_str_equal);
+        }
+      target.topic = g_strdup (td_pubsub_topic_get_name (topic));
+      target.is_pattern = td_pubsub_topic_get_is_pattern (topic);
+      g_array_append_val (batch->targets, target);
+      g_hash_table_insert (target.is_pattern ? patterns : channels, target.topic,
+                           GUINT_TO_POINTER (batch->targets->len));
+    }
+  if (batch == NULL)
+    return;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      TdPubsubMessage *message = messages[i];
+      /* A pmessage belongs to its pattern's subscription, a message to
+       * its channel's. */
+      guint index = GPOINTER_TO_UINT (message->pattern != NULL
+                                      ? g_hash_table_lookup (patterns, message->pattern)
+                                      : g_hash_table_lookup (channels, message->channel));
+      CaptureRow row;
+
+      if (index == 0)
+        continue;
+      row.time = message->time;
+      row.target = index - 1;
+      row.channel = g_memdup2 (message->channel, message->channel_len + 1);
+      row.channel_len = message->channel_len;
+      row.payload = message->payload != NULL ? g_bytes_ref (message->payload) : g_bytes_new (NULL, 0);
+      g_array_append_val (batch->rows, row);
+      g_array_index (batch->targets, CaptureTarget, index - 1).n++;
+    }
+
+  if (batch->rows->len == 0)
+    {
+      capture_batch_free (batch);
+      return;
+    }
+  td_recorder_save_func (self->recorder, capture_apply, batch, capture_batch_free);
 }
 
 /* ------------------------------------------------------------------ */
@@ -352,6 +966,22 @@ trim_held (TdPubsubView *self)
     }
 }
 
+/* Moves the held messages to the list in one change. */
+static void
+flush_held (TdPubsubView *self)
+{
+  guint n = self->held->len;
+  gpointer *items;
+
+  if (n == 0)
+    return;
+  g_ptr_array_set_free_func (self->held, NULL);
+  items = g_ptr_array_free (self->held, FALSE);
+  self->held = g_ptr_array_new_with_free_func (g_object_unref);
+  self->n_dropped += td_pubsub_ring_append (self->ring, items, n);
+  g_free (items);
+}
+
 /* One batch from a connection: one change of the list, however many
  * messages it carries. */
 static void
@@ -366,6 +996,9 @@ messages_cb (TdPubsubConnection *connection,
 
   g_ptr_array_set_free_func (batch->messages, NULL);
   items = (gpointer *) g_ptr_array_steal (batch->messages, &n);
+
+  /* Captured whether or not the list shows them now. */
+  capture_messages (self, connection, items, n);
 
   for (gsize i = 0; i < n; i++)
     {
@@ -387,7 +1020,9 @@ messages_cb (TdPubsubConnection *connection,
   self->n_received += n;
   self->n_dropped += batch->n_dropped;
 
-  if (self->paused)
+  /* Live messages wait behind a pause, and behind the captured ones that
+   * are being read so that those come first. */
+  if (self->paused || self->history_pending)
     {
       for (gsize i = 0; i < n; i++)
         g_ptr_array_add (self->held, items[i]);
@@ -463,6 +1098,10 @@ filter_match (gpointer item,
       if (strstr (folded, self->filter_channel) == NULL)
         return FALSE;
     }
+  /* Search results matched the text in the database already, by words
+   * rather than by substring. */
+  if (self->searching)
+    return TRUE;
   return td_pubsub_message_item_contains (message, self->filter_text);
 }
 
@@ -472,6 +1111,8 @@ follow_newest (TdPubsubView *self)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->filtered));
 
+  if (self->searching)
+    return;
   if (self->follow && n > 0 && gtk_widget_get_mapped (GTK_WIDGET (self->messages_list)))
     gtk_widget_activate_action (GTK_WIDGET (self->messages_list), "list.scroll-to-item", "u", n - 1);
 }
@@ -537,7 +1178,8 @@ loaded (TdPubsubView *self,
               topics = g_ptr_array_new_with_free_func (g_free);
               g_hash_table_insert (self->saved_topics, g_strdup (key), topics);
             }
-          g_ptr_array_add (topics, g_strdup_printf ("%c%s", td_rows_get_int (rows, r, 5) ? '1' : '0', topic));
+          g_ptr_array_add (topics, g_strdup_printf ("%c%c%s", td_rows_get_int (rows, r, 5) ? '1' : '0',
+                                                    td_rows_get_int (rows, r, 6) ? '1' : '0', topic));
         }
     }
 
@@ -548,6 +1190,79 @@ loaded (TdPubsubView *self,
 
       restore_topics (self, connection);
     }
+}
+
+/* Captured messages from before are in: they go first in the list,
+ * then whatever arrived live meanwhile. */
+static void
+history_loaded (TdPubsubView  *self,
+                TdStoreResult *result)
+{
+  self->history_pending = FALSE;
+
+  if (result->error != NULL)
+    g_message ("Captured pub/sub messages could not be read: %s", result->error->message);
+  else
+    {
+      GPtrArray *messages = result->result;
+      g_autofree gpointer *items = NULL;
+      gsize n = 0;
+
+      g_ptr_array_set_free_func (messages, NULL);
+      items = (gpointer *) g_ptr_array_steal (messages, &n);
+      for (gsize i = 0; i < n; i++)
+        items[i] = td_pubsub_message_item_new_logged (items[i]);
+      /* Not received in this session: neither counted nor dropped. */
+      if (n > 0)
+        td_pubsub_ring_append (self->ring, items, (guint) n);
+    }
+
+  if (!self->paused)
+    flush_held (self);
+  update_counts (self);
+  follow_newest (self);
+}
+
+static void request_page (TdPubsubView *self, gint64 before);
+
+/* One page of search results: appended, and the next one asked for
+ * while pages come full and the list has room. */
+static void
+found (TdPubsubView  *self,
+       TdStoreResult *result)
+{
+  SearchPage *page = result->result;
+  g_autofree gpointer *items = NULL;
+  gsize n = 0;
+  guint total;
+
+  if (result->error != NULL)
+    {
+      self->search_busy = FALSE;
+      if (!g_error_matches (result->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_free (self->search_error);
+          self->search_error = g_strdup (result->error->message);
+        }
+      update_counts (self);
+      return;
+    }
+
+  g_ptr_array_set_free_func (page->messages, NULL);
+  items = (gpointer *) g_ptr_array_steal (page->messages, &n);
+  for (gsize i = 0; i < n; i++)
+    items[i] = td_pubsub_message_item_new_logged (items[i]);
+  total = g_list_model_get_n_items (G_LIST_MODEL (self->found));
+  g_list_store_splice (self->found, total, 0, items, (guint) n);
+  for (gsize i = 0; i < n; i++)
+    g_object_unref (items[i]);
+  total += (guint) n;
+
+  if (n == page->limit && total < td_pubsub_ring_get_capacity (self->ring))
+    request_page (self, page->last_id);
+  else
+    self->search_busy = FALSE;
+  update_counts (self);
 }
 
 static void
@@ -565,9 +1280,75 @@ mail_cb (TdMailboxId  id,
     case MAIL_LOADED:
       loaded (self, mail->data);
       break;
+    case MAIL_HISTORY:
+      history_loaded (self, mail->data);
+      break;
+    case MAIL_FOUND:
+      found (self, mail->data);
+      break;
     default:
       g_assert_not_reached ();
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Search                                                              */
+
+/* Asks the recorder for the page of results below row id @before. */
+static void
+request_page (TdPubsubView *self,
+              gint64        before)
+{
+  SearchQuery *query = g_new0 (SearchQuery, 1);
+  guint have = g_list_model_get_n_items (G_LIST_MODEL (self->found));
+  guint room = td_pubsub_ring_get_capacity (self->ring) - MIN (have, td_pubsub_ring_get_capacity (self->ring));
+
+  g_assert (self->recorder != NULL);
+
+  query->match = fts_query (self->search_text);
+  query->before = before;
+  query->limit = MAX (1, MIN (TD_PUBSUB_VIEW_SEARCH_PAGE, room));
+  query->cancellable = g_object_ref (self->search_cancellable);
+  td_recorder_load_func (self->recorder, search_worker, query, search_query_free, search_page_free,
+                         self->search_mailbox, MAIL_FOUND);
+}
+
+/* Replaces the results with those of @text (every word, as a prefix, in
+ * the channel or a text payload; "" lists every captured message). */
+static void
+start_search (TdPubsubView *self,
+              const char   *text)
+{
+  g_cancellable_cancel (self->search_cancellable);
+  g_clear_object (&self->search_cancellable);
+  /* Pages of the previous search still on their way become stale. */
+  self->search_mailbox = td_mailbox_reopen (self->search_mailbox);
+  g_list_store_remove_all (self->found);
+  g_free (self->search_text);
+  self->search_text = g_strdup (text != NULL ? text : "");
+  g_clear_pointer (&self->search_error, g_free);
+  self->search_busy = FALSE;
+
+  if (self->recorder != NULL)
+    {
+      self->search_cancellable = g_cancellable_new ();
+      self->search_busy = TRUE;
+      request_page (self, G_MAXINT64);
+    }
+  update_counts (self);
+}
+
+static void
+stop_search (TdPubsubView *self)
+{
+  g_cancellable_cancel (self->search_cancellable);
+  g_clear_object (&self->search_cancellable);
+  if (self->search_mailbox != TD_MAILBOX_NONE)
+    self->search_mailbox = td_mailbox_reopen (self->search_mailbox);
+  g_list_store_remove_all (self->found);
+  g_clear_pointer (&self->search_text, g_free);
+  g_clear_pointer (&self->search_error, g_free);
+  self->search_busy = FALSE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -777,7 +1558,19 @@ connection_unbind_cb (GtkSignalListItemFactory *factory,
   g_signal_handlers_disconnect_by_func (connection, connection_state_cb, item);
 }
 
-/* Subscriptions: the name, "pattern", and an unsubscribe button. */
+/* Subscriptions: the name, "pattern", a capture toggle and an
+ * unsubscribe button. */
+
+static void
+capture_toggled_cb (GtkToggleButton *button,
+                    gpointer         user_data)
+{
+  TdPubsubTopic *topic = g_object_get_data (G_OBJECT (button), "topic");
+  TdPubsubView *self = view_of (GTK_WIDGET (button));
+
+  if (topic != NULL && self != NULL)
+    td_pubsub_view_set_capture (self, topic, gtk_toggle_button_get_active (button));
+}
 
 static void
 unsubscribe_clicked_cb (GtkButton *button,
@@ -803,19 +1596,30 @@ topic_setup_cb (GtkSignalListItemFactory *factory,
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   GtkWidget *name = gtk_label_new (NULL);
   GtkWidget *kind = caption_label ();
+  GtkWidget *capture = gtk_toggle_button_new ();
   GtkWidget *remove = row_button ("window-close-symbolic", _("Unsubscribe"));
 
+  gtk_button_set_icon_name (GTK_BUTTON (capture), "document-save-symbolic");
+  gtk_widget_add_css_class (capture, "flat");
+  gtk_widget_add_css_class (capture, "circular");
+  gtk_widget_set_valign (capture, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (capture, _("Capture to the database, to keep and search"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (capture), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Capture"), -1);
+  g_signal_connect (capture, "toggled", G_CALLBACK (capture_toggled_cb), NULL);
   gtk_label_set_xalign (GTK_LABEL (name), 0);
   gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
   gtk_widget_set_hexpand (name, TRUE);
   gtk_label_set_label (GTK_LABEL (kind), _("pattern"));
   gtk_box_append (GTK_BOX (box), name);
   gtk_box_append (GTK_BOX (box), kind);
+  gtk_box_append (GTK_BOX (box), capture);
   gtk_box_append (GTK_BOX (box), remove);
   g_signal_connect (remove, "clicked", G_CALLBACK (unsubscribe_clicked_cb), NULL);
 
   g_object_set_data (G_OBJECT (item), "name", name);
   g_object_set_data (G_OBJECT (item), "kind", kind);
+  g_object_set_data (G_OBJECT (item), "capture", capture);
   g_object_set_data (G_OBJECT (item), "remove", remove);
   gtk_list_item_set_child (item, box);
 }
@@ -833,11 +1637,27 @@ topic_active_cb (TdPubsubTopic *topic,
 }
 
 static void
+topic_capture_cb (TdPubsubTopic *topic,
+                  GParamSpec    *pspec,
+                  GtkListItem   *item)
+{
+  GtkWidget *capture = g_object_get_data (G_OBJECT (item), "capture");
+
+  g_signal_handlers_block_by_func (capture, capture_toggled_cb, NULL);
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (capture), td_pubsub_topic_get_capture (topic));
+  g_signal_handlers_unblock_by_func (capture, capture_toggled_cb, NULL);
+}
+
+static void
 topic_bind_cb (GtkSignalListItemFactory *factory,
                GtkListItem              *item,
                gpointer                  user_data)
 {
   TdPubsubTopic *topic = gtk_list_item_get_item (item);
+
+  g_object_set_data (g_object_get_data (G_OBJECT (item), "capture"), "topic", topic);
+  g_signal_connect (topic, "notify::capture", G_CALLBACK (topic_capture_cb), item);
+  topic_capture_cb (topic, NULL, item);
 
   gtk_label_set_label (g_object_get_data (G_OBJECT (item), "name"), td_pubsub_topic_get_name (topic));
   gtk_widget_set_visible (g_object_get_data (G_OBJECT (item), "kind"), td_pubsub_topic_get_is_pattern (topic));
@@ -854,7 +1674,9 @@ topic_unbind_cb (GtkSignalListItemFactory *factory,
   TdPubsubTopic *topic = gtk_list_item_get_item (item);
 
   g_object_set_data (g_object_get_data (G_OBJECT (item), "remove"), "topic", NULL);
+  g_object_set_data (g_object_get_data (G_OBJECT (item), "capture"), "topic", NULL);
   g_signal_handlers_disconnect_by_func (topic, topic_active_cb, item);
+  g_signal_handlers_disconnect_by_func (topic, topic_capture_cb, item);
 }
 
 /* Channels: the name, the rate sparkline, the rate and the total. */
@@ -939,6 +1761,8 @@ message_setup_cb (GtkSignalListItemFactory *factory,
 {
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
   GtkWidget *meta = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  GtkWidget *stamp = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
+  GtkWidget *logged = gtk_image_new_from_icon_name ("document-open-recent-symbolic");
   GtkWidget *time = caption_label ();
   GtkWidget *channel = gtk_label_new (NULL);
   GtkWidget *pattern = caption_label ();
@@ -958,7 +1782,14 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_label_set_lines (GTK_LABEL (payload), 8);
   gtk_label_set_ellipsize (GTK_LABEL (payload), PANGO_ELLIPSIZE_END);
   gtk_widget_set_hexpand (payload, TRUE);
-  gtk_box_append (GTK_BOX (meta), time);
+  gtk_image_set_pixel_size (GTK_IMAGE (logged), 12);
+  gtk_widget_add_css_class (logged, "dim-label");
+  gtk_widget_set_tooltip_text (logged, _("From the capture log"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (logged), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("From the capture log"), -1);
+  gtk_box_append (GTK_BOX (stamp), logged);
+  gtk_box_append (GTK_BOX (stamp), time);
+  gtk_box_append (GTK_BOX (meta), stamp);
   gtk_box_append (GTK_BOX (meta), channel);
   gtk_box_append (GTK_BOX (meta), pattern);
   gtk_box_append (GTK_BOX (box), meta);
@@ -968,6 +1799,8 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_margin_start (box, 12);
   gtk_widget_set_margin_end (box, 12);
 
+  g_object_set_data (G_OBJECT (item), "box", box);
+  g_object_set_data (G_OBJECT (item), "logged", logged);
   g_object_set_data (G_OBJECT (item), "time", time);
   g_object_set_data (G_OBJECT (item), "channel", channel);
   g_object_set_data (G_OBJECT (item), "pattern", pattern);
@@ -984,11 +1817,19 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   GtkWidget *payload = g_object_get_data (G_OBJECT (item), "payload");
   GtkWidget *pattern = g_object_get_data (G_OBJECT (item), "pattern");
   gint64 usec = td_pubsub_message_item_get_time (message);
+  gboolean logged = td_pubsub_message_item_get_logged (message);
   g_autoptr(GDateTime) time = g_date_time_new_from_unix_local (usec / G_USEC_PER_SEC);
-  g_autofree char *stamp = g_date_time_format (time, "%H:%M:%S");
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  gboolean today = g_date_time_get_year (time) == g_date_time_get_year (now) &&
+                   g_date_time_get_day_of_year (time) == g_date_time_get_day_of_year (now);
+  /* Captured messages may be from another day. */
+  g_autofree char *stamp = g_date_time_format (time, logged && !today ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S");
   g_autofree char *full = g_strdup_printf ("%s.%03d", stamp, (int) (usec % G_USEC_PER_SEC / 1000));
   const char *pattern_name = td_pubsub_message_item_get_pattern (message);
   g_autofree char *pattern_text = NULL;
+
+  gtk_widget_set_visible (g_object_get_data (G_OBJECT (item), "logged"), logged);
+  gtk_widget_set_opacity (g_object_get_data (G_OBJECT (item), "box"), logged ? 0.7 : 1.0);
 
   gtk_label_set_label (g_object_get_data (G_OBJECT (item), "time"), full);
   gtk_label_set_label (g_object_get_data (G_OBJECT (item), "channel"), td_pubsub_message_item_get_channel (message));
@@ -1050,9 +1891,13 @@ entry_changed_cb (TdPubsubView *self)
 static void
 filter_changed_cb (TdPubsubView *self)
 {
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->text_filter_entry));
+
   td_pubsub_view_set_filter (self,
                              gtk_editable_get_text (GTK_EDITABLE (self->channel_filter_entry)),
-                             gtk_editable_get_text (GTK_EDITABLE (self->text_filter_entry)));
+                             text);
+  if (self->searching && g_strcmp0 (text, self->search_text) != 0)
+    start_search (self, text);
 }
 
 static void
@@ -1148,6 +1993,13 @@ td_pubsub_view_dispose (GObject *object)
       td_mailbox_close (self->mailbox);
       self->mailbox = TD_MAILBOX_NONE;
     }
+  g_cancellable_cancel (self->search_cancellable);
+  g_clear_object (&self->search_cancellable);
+  if (self->search_mailbox != TD_MAILBOX_NONE)
+    {
+      td_mailbox_close (self->search_mailbox);
+      self->search_mailbox = TD_MAILBOX_NONE;
+    }
   g_clear_pointer (&self->ticker, td_ticker_free);
   self->animation = 0;
   if (self->connections != NULL)
@@ -1169,6 +2021,7 @@ td_pubsub_view_dispose (GObject *object)
   g_clear_object (&self->filtered);
   g_clear_object (&self->filter);
   g_clear_object (&self->ring);
+  g_clear_object (&self->found);
   g_clear_object (&self->channels);
   g_clear_pointer (&self->channel_index, g_hash_table_unref);
   g_clear_pointer (&self->held, g_ptr_array_unref);
@@ -1189,6 +2042,8 @@ td_pubsub_view_finalize (GObject *object)
   g_free (self->filter_text);
   g_free (self->counts_text);
   g_free (self->publish_result);
+  g_free (self->search_text);
+  g_free (self->search_error);
 
   G_OBJECT_CLASS (td_pubsub_view_parent_class)->finalize (object);
 }
@@ -1205,6 +2060,9 @@ td_pubsub_view_get_property (GObject    *object,
     {
     case PROP_PAUSED:
       g_value_set_boolean (value, self->paused);
+      break;
+    case PROP_SEARCHING:
+      g_value_set_boolean (value, self->searching);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1223,6 +2081,9 @@ td_pubsub_view_set_property (GObject      *object,
     {
     case PROP_PAUSED:
       td_pubsub_view_set_paused (self, g_value_get_boolean (value));
+      break;
+    case PROP_SEARCHING:
+      td_pubsub_view_set_searching (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1243,6 +2104,9 @@ td_pubsub_view_class_init (TdPubsubViewClass *klass)
 
   properties[PROP_PAUSED] =
     g_param_spec_boolean ("paused", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_SEARCHING] =
+    g_param_spec_boolean ("searching", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1268,6 +2132,7 @@ td_pubsub_view_class_init (TdPubsubViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TdPubsubView, port_spin);
   gtk_widget_class_bind_template_child (widget_class, TdPubsubView, password_entry);
   gtk_widget_class_bind_template_child (widget_class, TdPubsubView, tls_check);
+  gtk_widget_class_bind_template_child (widget_class, TdPubsubView, search_button);
   gtk_widget_class_bind_template_callback (widget_class, entry_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, filter_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, subscribe_entry_activate_cb);
@@ -1278,9 +2143,12 @@ td_pubsub_view_class_init (TdPubsubViewClass *klass)
   gtk_widget_class_install_action (widget_class, "pubsub.clear", NULL, clear_action);
   gtk_widget_class_install_action (widget_class, "pubsub.add-connection", NULL, add_connection_action);
   gtk_widget_class_install_property_action (widget_class, "pubsub.paused", "paused");
+  gtk_widget_class_install_property_action (widget_class, "pubsub.search-captured", "searching");
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_space, GDK_CONTROL_MASK, "pubsub.paused", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_l, GDK_CONTROL_MASK, "pubsub.clear", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "pubsub.search-captured", NULL);
 
   g_type_ensure (TD_TYPE_SPARKLINE);
 }
@@ -1300,6 +2168,9 @@ td_pubsub_view_init (TdPubsubView *self)
 
   self->settings = g_settings_new ("io.github.tidings.Tidings");
   self->mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, mail_cb, self, NULL);
+  self->search_mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, mail_cb, self, NULL);
+  self->capture_max = TD_PUBSUB_VIEW_CAPTURE_MAX;
+  self->found = g_list_store_new (TD_TYPE_PUBSUB_MESSAGE_ITEM);
   self->ticker = td_ticker_new (NULL, 0);
   self->follow = TRUE;
   self->held = g_ptr_array_new_with_free_func (g_object_unref);
@@ -1383,9 +2254,22 @@ td_pubsub_view_set_recorder (TdPubsubView *self,
           g_autoptr(TdPubsubTopic) topic = g_list_model_get_item (topics, j);
 
           save_topic (self, connection, topic, TRUE);
+          if (td_pubsub_topic_get_capture (topic))
+            save_capture (self, connection, topic);
         }
     }
   td_recorder_load (recorder, SQL_LOAD, NULL, 0, self->mailbox, MAIL_LOADED);
+
+  /* Captured traffic from before shows first: live messages wait for it. */
+  {
+    HistoryQuery *query = g_new0 (HistoryQuery, 1);
+
+    query->per_subscription = TD_PUBSUB_VIEW_HISTORY;
+    query->max_total = td_pubsub_ring_get_capacity (self->ring);
+    self->history_pending = TRUE;
+    td_recorder_load_func (recorder, history_worker, query, g_free, (GDestroyNotify) g_ptr_array_unref,
+                           self->mailbox, MAIL_HISTORY);
+  }
 }
 
 /* Points the built-in broker's connection at @port (creating it if
@@ -1603,17 +2487,8 @@ td_pubsub_view_set_paused (TdPubsubView *self,
     return;
   self->paused = paused;
 
-  if (!paused && self->held->len > 0)
-    {
-      guint n = self->held->len;
-      gpointer *items;
-
-      g_ptr_array_set_free_func (self->held, NULL);
-      items = g_ptr_array_free (self->held, FALSE);
-      self->held = g_ptr_array_new_with_free_func (g_object_unref);
-      self->n_dropped += td_pubsub_ring_append (self->ring, items, n);
-      g_free (items);
-    }
+  if (!paused && !self->history_pending)
+    flush_held (self);
   update_counts (self);
   follow_newest (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
@@ -1671,4 +2546,106 @@ td_pubsub_view_is_animating (TdPubsubView *self)
 {
   g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), FALSE);
   return self->animation != 0 && td_ticker_is_armed (self->ticker);
+}
+
+/* Turns capturing of @topic's messages to the database on or off, and
+ * saves the choice with the subscription. What was captured stays
+ * (searchable, shown at the next start) until the subscription is
+ * removed; while off, nothing more is stored. */
+void
+td_pubsub_view_set_capture (TdPubsubView  *self,
+                            TdPubsubTopic *topic,
+                            gboolean       capture)
+{
+  TdPubsubConnection *connection;
+
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+  g_return_if_fail (TD_IS_PUBSUB_TOPIC (topic));
+
+  if (!td_pubsub_topic_get_capture (topic) == !capture)
+    return;
+  td_pubsub_topic_set_capture (topic, capture);
+  connection = connection_of_topic (self, topic);
+  if (connection != NULL)
+    save_capture (self, connection, topic);
+}
+
+/* How many messages each captured subscription keeps in the database
+ * (TD_PUBSUB_VIEW_CAPTURE_MAX unless changed); applies from the next
+ * batch on. */
+void
+td_pubsub_view_set_capture_max (TdPubsubView *self,
+                                guint         max)
+{
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+  g_return_if_fail (max > 0);
+
+  self->capture_max = max;
+}
+
+/* In search mode the list shows captured messages from the database that
+ * match the text of the filter entry (every word, as a prefix, in the
+ * channel or a text payload), newest first, instead of the live ring.
+ * Live traffic keeps coming into the ring meanwhile. */
+void
+td_pubsub_view_set_searching (TdPubsubView *self,
+                              gboolean      searching)
+{
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+
+  searching = !!searching;
+  if (self->searching == searching)
+    return;
+  self->searching = searching;
+
+  if (searching)
+    {
+      g_object_set (self->text_filter_entry, "placeholder-text", _("Search captured messages"), NULL);
+      gtk_filter_list_model_set_model (self->filtered, G_LIST_MODEL (self->found));
+      start_search (self, gtk_editable_get_text (GTK_EDITABLE (self->text_filter_entry)));
+    }
+  else
+    {
+      stop_search (self);
+      g_object_set (self->text_filter_entry, "placeholder-text", _("Filter messages"), NULL);
+      gtk_filter_list_model_set_model (self->filtered, G_LIST_MODEL (self->ring));
+      self->follow = TRUE;
+    }
+  /* The text part of the filter applies to the live list only. */
+  filter_changed_cb (self);
+  update_counts (self);
+  follow_newest (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SEARCHING]);
+}
+
+gboolean
+td_pubsub_view_get_searching (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), FALSE);
+  return self->searching;
+}
+
+/* Searches captured messages for @text ("" lists them all) and shows the
+ * results; see td_pubsub_view_set_searching(). */
+void
+td_pubsub_view_search (TdPubsubView *self,
+                       const char   *text)
+{
+  g_return_if_fail (TD_IS_PUBSUB_VIEW (self));
+
+  if (text == NULL)
+    text = "";
+  gtk_editable_set_text (GTK_EDITABLE (self->text_filter_entry), text);
+  if (!self->searching)
+    td_pubsub_view_set_searching (self, TRUE);
+  else if (g_strcmp0 (text, self->search_text) != 0)
+    start_search (self, text);
+}
+
+/* TRUE while pages of search results are still coming. */
+gboolean
+td_pubsub_view_get_search_busy (TdPubsubView *self)
+{
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), FALSE);
+  return self->search_busy;
 }

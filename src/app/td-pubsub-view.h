@@ -18,6 +18,12 @@ G_BEGIN_DECLS
  *
  * Connections and subscriptions are saved with the app's recorder and
  * restored at start; passwords are kept for the session only.
+ *
+ * A subscription can capture its messages to the database (one save per
+ * incoming batch, at most a cap per subscription with the oldest
+ * pruned). Captured messages are shown, marked, at the next start before
+ * live traffic, and are searchable (full text over text payloads, by
+ * channel for binary ones) in the view's search mode.
  */
 
 #define TD_TYPE_PUBSUB_VIEW (td_pubsub_view_get_type ())
@@ -63,6 +69,18 @@ void                td_pubsub_view_set_filter          (TdPubsubView       *self
                                                         const char         *channel,
                                                         const char         *text);
 void                td_pubsub_view_clear               (TdPubsubView       *self);
+
+void                td_pubsub_view_set_capture         (TdPubsubView       *self,
+                                                        TdPubsubTopic      *topic,
+                                                        gboolean            capture);
+void                td_pubsub_view_set_capture_max     (TdPubsubView       *self,
+                                                        guint               max);
+void                td_pubsub_view_set_searching       (TdPubsubView       *self,
+                                                        gboolean            searching);
+gboolean            td_pubsub_view_get_searching       (TdPubsubView       *self);
+void                td_pubsub_view_search              (TdPubsubView       *self,
+                                                        const char         *text);
+gboolean            td_pubsub_view_get_search_busy     (TdPubsubView       *self);
 gboolean            td_pubsub_view_is_animating        (TdPubsubView       *self);
 
 G_END_DECLS
