@@ -11,9 +11,19 @@
  * (a ring), so a long session uses bounded memory. */
 #define TD_LATENCY_PROBE_MAX_SAMPLES 65536
 
+/* The longest stalls are kept with when they began, so that a report says
+ * which phase (start-up, a refresh, a view switch) they belong to. */
+#define TD_LATENCY_PROBE_N_WORST 8
+
 static const double bucket_bounds[TD_LATENCY_PROBE_N_BUCKETS] = {
   1, 2, 4, 8, 16, 33, 50, 100, 250, INFINITY
 };
+
+typedef struct
+{
+  double  ms;
+  double  at_ms;       /* when the stall began, ms after the probe started */
+} Stall;
 
 typedef struct
 {
@@ -35,12 +45,18 @@ struct _TdLatencyProbe
   guint         timer_id;
   gint64        timer_due_us;
 
+  gboolean      keep_ticking;      /* latency mode: keep the frame clock running */
+  guint         tick_id;
   GtkWidget    *window;            /* borrowed; weak pointer */
   GdkFrameClock *frame_clock;      /* borrowed while connected */
   gulong        after_paint_id;
   gint64        last_frame_us;
+  gint64        first_frame_us;    /* monotonic time of the first frame, 0 before; never reset */
+  gboolean      print_first_frame; /* TIDINGS_DEBUG=first-frame */
+  gint64        created_us;        /* never reset: the base of first_frame_ms */
 
   Series        stalls;
+  Stall         worst[TD_LATENCY_PROBE_N_WORST];  /* longest first */
   Series        timer_late;
   Series        frames;
 };
@@ -112,6 +128,23 @@ series_percentile (const Series *series,
   return sorted[index];
 }
 
+/* Keeps @ms in the sorted list of the longest stalls. */
+static void
+record_worst (TdLatencyProbe *probe,
+              double          ms,
+              double          at_ms)
+{
+  guint i = TD_LATENCY_PROBE_N_WORST - 1;
+
+  while (i > 0 && probe->worst[i - 1].ms < ms)
+    {
+      probe->worst[i] = probe->worst[i - 1];
+      i--;
+    }
+  probe->worst[i].ms = ms;
+  probe->worst[i].at_ms = at_ms;
+}
+
 /* The time from one poll's return to the next poll is what the loop spent
  * dispatching (and preparing and checking): how long input waited. */
 static int
@@ -123,7 +156,13 @@ probe_poll (GPollFD *fds,
   int ret;
 
   if (probe != NULL && probe->after_poll_us != 0)
-    series_add (&probe->stalls, (g_get_monotonic_time () - probe->after_poll_us) / 1000.0);
+    {
+      double ms = (g_get_monotonic_time () - probe->after_poll_us) / 1000.0;
+
+      series_add (&probe->stalls, ms);
+      if (ms > probe->worst[TD_LATENCY_PROBE_N_WORST - 1].ms)
+        record_worst (probe, ms, (probe->after_poll_us - probe->started_us) / 1000.0);
+    }
 
   ret = probe && probe->previous_poll ? probe->previous_poll (fds, n_fds, timeout)
                                       : g_poll (fds, n_fds, timeout);
@@ -157,6 +196,15 @@ after_paint_cb (GdkFrameClock  *clock,
 {
   gint64 now = gdk_frame_clock_get_frame_time (clock);
 
+  if (probe->first_frame_us == 0)
+    {
+      probe->first_frame_us = g_get_monotonic_time ();
+      /* For cold-start measurements: the driver compares this with the
+       * monotonic time at which it exec'd us. */
+      if (probe->print_first_frame)
+        g_printerr ("first-frame: %" G_GINT64_FORMAT " us\n", probe->first_frame_us);
+    }
+
   if (probe->last_frame_us != 0 && now > probe->last_frame_us)
     series_add (&probe->frames, (now - probe->last_frame_us) / 1000.0);
   probe->last_frame_us = now;
@@ -169,6 +217,17 @@ disconnect_frame_clock (TdLatencyProbe *probe)
     g_signal_handler_disconnect (probe->frame_clock, probe->after_paint_id);
   probe->after_paint_id = 0;
   probe->frame_clock = NULL;
+}
+
+/* Keeps the window's frame clock running, as during an animation, so that
+ * frame intervals say how often a frame could be drawn, not how often
+ * something happened to change. Draws nothing. */
+static gboolean
+keep_ticking_cb (GtkWidget     *widget,
+                 GdkFrameClock *clock,
+                 gpointer       user_data)
+{
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -205,6 +264,8 @@ td_latency_probe_new (gboolean arm_timer)
   probe->context = g_main_context_ref (g_main_context_default ());
   probe->previous_poll = g_main_context_get_poll_func (probe->context);
   probe->started_us = g_get_monotonic_time ();
+  probe->created_us = probe->started_us;
+  probe->keep_ticking = arm_timer;
   active_probe = probe;
   g_main_context_set_poll_func (probe->context, probe_poll);
 
@@ -223,16 +284,20 @@ td_latency_probe_new_from_env (void)
 {
   const char *debug = g_getenv ("TIDINGS_DEBUG");
   g_auto(GStrv) flags = NULL;
+  TdLatencyProbe *probe = NULL;
 
   if (debug == NULL || *debug == '\0')
     return NULL;
 
   flags = g_strsplit_set (debug, ", ", -1);
   if (g_strv_contains ((const char * const *) flags, "latency"))
-    return td_latency_probe_new (TRUE);
-  if (g_strv_contains ((const char * const *) flags, "wakeups"))
-    return td_latency_probe_new (FALSE);
-  return NULL;
+    probe = td_latency_probe_new (TRUE);
+  else if (g_strv_contains ((const char * const *) flags, "wakeups") ||
+           g_strv_contains ((const char * const *) flags, "first-frame"))
+    probe = td_latency_probe_new (FALSE);
+  if (probe != NULL)
+    probe->print_first_frame = g_strv_contains ((const char * const *) flags, "first-frame");
+  return probe;
 }
 
 void
@@ -247,14 +312,19 @@ td_latency_probe_watch_window (TdLatencyProbe *probe,
       g_signal_handlers_disconnect_by_data (probe->window, probe);
       g_object_remove_weak_pointer (G_OBJECT (probe->window), (gpointer *) &probe->window);
       disconnect_frame_clock (probe);
+      if (probe->tick_id != 0)
+        gtk_widget_remove_tick_callback (probe->window, probe->tick_id);
     }
 
+  probe->tick_id = 0;
   probe->window = window;
   g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &probe->window);
   g_signal_connect (window, "realize", G_CALLBACK (window_realize_cb), probe);
   g_signal_connect (window, "unrealize", G_CALLBACK (window_unrealize_cb), probe);
   if (gtk_widget_get_realized (window))
     window_realize_cb (window, probe);
+  if (probe->keep_ticking)
+    probe->tick_id = gtk_widget_add_tick_callback (window, keep_ticking_cb, NULL, NULL);
 }
 
 void
@@ -265,6 +335,7 @@ td_latency_probe_reset (TdLatencyProbe *probe)
   series_reset (&probe->stalls);
   series_reset (&probe->timer_late);
   series_reset (&probe->frames);
+  memset (probe->worst, 0, sizeof probe->worst);
   probe->n_iterations = 0;
   probe->n_wakeups = 0;
   probe->last_frame_us = 0;
@@ -300,6 +371,18 @@ td_latency_probe_get_stats (TdLatencyProbe *probe)
   g_variant_builder_add (&stats, "{sd}", "frame-max-ms", probe->frames.max);
   g_variant_builder_add (&stats, "{sd}", "frame-p99-ms", series_percentile (&probe->frames, 99));
   g_variant_builder_add (&stats, "{sd}", "frames", (double) probe->frames.n);
+  /* Monotonic microseconds fit a double exactly (under 2^53). */
+  g_variant_builder_add (&stats, "{sd}", "first-frame-monotonic-us", (double) probe->first_frame_us);
+  g_variant_builder_add (&stats, "{sd}", "first-frame-ms",
+                         probe->first_frame_us ? (probe->first_frame_us - probe->created_us) / 1000.0 : 0);
+  for (guint i = 0; i < TD_LATENCY_PROBE_N_WORST && probe->worst[i].ms > 0; i++)
+    {
+      g_autofree char *ms = g_strdup_printf ("worst-%u-ms", i + 1);
+      g_autofree char *at = g_strdup_printf ("worst-%u-at-ms", i + 1);
+
+      g_variant_builder_add (&stats, "{sd}", ms, probe->worst[i].ms);
+      g_variant_builder_add (&stats, "{sd}", at, probe->worst[i].at_ms);
+    }
 
   g_variant_builder_init (&histogram, G_VARIANT_TYPE ("at"));
   for (guint i = 0; i < TD_LATENCY_PROBE_N_BUCKETS; i++)
@@ -324,6 +407,13 @@ td_latency_probe_format (TdLatencyProbe *probe)
                           probe->timer_late.max, series_percentile (&probe->timer_late, 99));
   g_string_append_printf (out, "frame interval: max %.2f ms, p99 %.2f ms (%u frames)\n",
                           probe->frames.max, series_percentile (&probe->frames, 99), probe->frames.n);
+  if (probe->first_frame_us != 0)
+    g_string_append_printf (out, "first frame: %.1f ms after the probe started\n",
+                            (probe->first_frame_us - probe->created_us) / 1000.0);
+  g_string_append (out, "longest stalls (ms, at ms):");
+  for (guint i = 0; i < TD_LATENCY_PROBE_N_WORST && probe->worst[i].ms > 0; i++)
+    g_string_append_printf (out, " %.1f@%.0f", probe->worst[i].ms, probe->worst[i].at_ms);
+  g_string_append_c (out, '\n');
   g_string_append (out, "stall histogram (ms):");
   for (guint i = 0; i < TD_LATENCY_PROBE_N_BUCKETS; i++)
     {
@@ -346,6 +436,8 @@ td_latency_probe_free (TdLatencyProbe *probe)
     {
       g_signal_handlers_disconnect_by_data (probe->window, probe);
       g_object_remove_weak_pointer (G_OBJECT (probe->window), (gpointer *) &probe->window);
+      if (probe->tick_id != 0)
+        gtk_widget_remove_tick_callback (probe->window, probe->tick_id);
     }
   disconnect_frame_clock (probe);
   g_clear_handle_id (&probe->timer_id, g_source_remove);

@@ -9,8 +9,12 @@ G_BEGIN_DECLS
  * The main-loop probe: how long each main-context iteration takes (a
  * stall), how late a high-priority timer fires, and the intervals between
  * frames of a window. On only when TIDINGS_DEBUG contains "latency"
- * (timer, stalls and frames) or "wakeups" (counts iterations and arms
- * nothing, for idle checks); when off nothing is installed.
+ * (timer, stalls and frames; the window's frame clock is kept running so
+ * that frame intervals say how often a frame could be drawn) or "wakeups"
+ * (counts iterations and arms nothing, for idle checks); when off nothing
+ * is installed. With "first-frame" as well (or alone), the monotonic time
+ * of the window's first frame is printed on stderr once, for cold-start
+ * measurements.
  */
 
 /* The probe's timer period: short enough to see a one-frame stall, long

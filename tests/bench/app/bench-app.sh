@@ -2,14 +2,23 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Benchmarks of the whole app under Xvfb on a private bus.
 #   idle-wakeups  main-loop wakeups per second of an idle Tidings (target 0)
+#   gui-stall     longest main-loop stall (and p99 frame interval) while
+#                 1,000 feeds are added and refreshed from nginx, 5,000
+#                 pub/sub messages/s arrive and the views switch every
+#                 second (target 16 ms); see app-driver.c
+#   cold-start    exec to first frame with 100,000 items and 100,000 chat
+#                 lines in the database (target 300 ms); see app-driver.c
 # Prints `NAME: tidings X UNIT, peer Y UNIT, ratio R`.
 set -u
 BUILD=$(cd "$(dirname "$0")/../../.." && pwd)
 TIDINGS=$BUILD/src/app/tidings
+DRIVER=$BUILD/tests/bench/app/app-driver
 IDLE_SECONDS=${TD_BENCH_IDLE_SECONDS:-30}
 
 if [ "${1:-}" = "--list" ]; then
   echo idle-wakeups
+  echo gui-stall
+  echo cold-start
   exit 0
 fi
 
@@ -19,9 +28,11 @@ if [ -z "${TD_BENCH_INNER:-}" ]; then
 fi
 
 TMP=$(mktemp -d)
+pid=
 trap 'kill $pid 2>/dev/null; rm -rf "$TMP"' EXIT
 export GSETTINGS_SCHEMA_DIR=$BUILD/data GSETTINGS_BACKEND=memory NO_AT_BRIDGE=1 GTK_A11Y=none
 export XDG_DATA_HOME=$TMP/data XDG_CONFIG_HOME=$TMP/config TIDINGS_DB=$TMP/t.db
+export XDG_CACHE_HOME=$TMP/cache
 
 D="--session --dest io.github.tidings.Tidings --object-path /io/github/tidings/Tidings"
 wakeups () {
@@ -29,8 +40,13 @@ wakeups () {
     sed -n "s/.*'wakeups': \([0-9.]*\).*/\1/p"
 }
 
-for name in ${*:-idle-wakeups}; do
+status=0
+for name in ${*:-idle-wakeups gui-stall cold-start}; do
   case $name in
+    gui-stall|cold-start)
+      echo "$name: load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores" >&2
+      "$DRIVER" "$name" "$TIDINGS" || status=1
+      ;;
     idle-wakeups)
       TIDINGS_DEBUG=wakeups "$TIDINGS" >/dev/null 2>&1 &
       pid=$!
@@ -51,3 +67,4 @@ for name in ${*:-idle-wakeups}; do
       ;;
   esac
 done
+exit $status

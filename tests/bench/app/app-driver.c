@@ -1,0 +1,1095 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The driver behind bench-app's gui-stall and cold-start benchmarks. It
+ * expects to run inside the Xvfb display and private session bus that
+ * bench-app sets up, with XDG_* pointing into a scratch directory.
+ *
+ *   app-driver gui-stall TIDINGS
+ *     Starts TIDINGS (TIDINGS_DEBUG=latency, a fresh database whose
+ *     built-in pub/sub connection is subscribed to one channel, free
+ *     local ports), waits for its first frame and for the Pub/Sub view's
+ *     subscription, resets the latency probe, then for STALL_SECONDS:
+ *     publishes PUBLISH_RATE messages per second on that channel to the
+ *     embedded broker, switches views every second (ShowView), subscribes
+ *     to FEEDS feeds of 50 items served by nginx on 127.0.0.1 (AddFeed,
+ *     which fetches each), and once they are in refreshes them all
+ *     (RefreshFeeds []). Prints the longest main-loop stall and the p99
+ *     frame interval (GetLatencyStats).
+ *
+ *   app-driver cold-start TIDINGS
+ *     Builds a database of COLD_ITEMS feed items and COLD_CHAT_LINES chat
+ *     lines with the app's own schema, then COLD_RUNS times: execs
+ *     TIDINGS with TIDINGS_DEBUG=first-frame and takes the time from just
+ *     before the exec to the window's first frame (the app prints the
+ *     monotonic time of its first after-paint). Prints the median.
+ *
+ *   app-driver make-db PATH ITEMS CHAT_LINES
+ *     Only builds such a database (for profiling by hand).
+ *
+ * Result lines go to stdout (`NAME: tidings X UNIT, peer Y UNIT, ratio R`),
+ * details to stderr.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "store/td-schema.h"
+
+/* The figures. */
+#define FEEDS              1000
+#define ENTRIES_PER_FEED   50
+#define PUBLISH_RATE       5000     /* messages per second */
+#define STALL_SECONDS      30       /* the measured phase, at least */
+#define STALL_MAX_SECONDS  120      /* ... and at most, if the import lags */
+#define STALL_TARGET_MS    16.0     /* one frame at 60 Hz */
+#define FRAME_TARGET_MS    16.7
+#define COLD_ITEMS         100000
+#define COLD_CHAT_LINES    100000
+#define COLD_RUNS          5
+#define COLD_TARGET_MS     300.0
+
+/* Publishing happens in ticks; each tick sends rate/ticks messages in one
+ * write, as a busy publisher pipelines. */
+#define PUBLISH_TICKS_PER_SECOND 100
+#define CHANNEL "bench-stall"
+
+/* How long the app may take to come up and show its first frame. */
+#define START_TIMEOUT_S 60
+
+#define BUS_NAME  "io.github.tidings.Tidings"
+#define BUS_PATH  "/io/github/tidings/Tidings"
+#define BUS_IFACE "io.github.tidings.Tidings1"
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static guint16
+free_port (void)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  if (!g_socket_bind (socket, any, TRUE, NULL))
+    g_error ("cannot bind a port on 127.0.0.1");
+  bound = g_socket_get_local_address (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static gboolean
+port_answers (guint16 port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
+
+  return conn != NULL;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+sleep_iterating (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      while (g_main_context_pending (NULL))
+        g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+}
+
+static int
+compare_double (gconstpointer a,
+                gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+/* ------------------------------------------------------------------ */
+/* The feed corpus: the same documents as tests/bench/feeds (RSS 2.0    */
+/* and Atom 1.0 in turn, 50 entries, about 24 KB each)                 */
+/* ------------------------------------------------------------------ */
+
+static const char *words[] = {
+  "feed", "reader", "gnome", "desktop", "release", "kernel", "parser", "network",
+  "update", "thread", "window", "library", "benchmark", "server", "message", "storage",
+};
+
+static void
+append_sentence (GString *s,
+                 guint    seed,
+                 guint    n_words)
+{
+  for (guint i = 0; i < n_words; i++)
+    {
+      g_string_append (s, words[(seed * 7 + i * 13) % G_N_ELEMENTS (words)]);
+      g_string_append_c (s, i + 1 < n_words ? ' ' : '.');
+    }
+}
+
+static char *
+make_rss (guint doc)
+{
+  GString *s = g_string_new (NULL);
+
+  g_string_append_printf (s,
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" "
+    "xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n"
+    "<channel>\n<title>Site %u</title>\n<link>https://site%u.example/</link>\n"
+    "<description>News from site %u</description>\n<language>en</language>\n"
+    "<lastBuildDate>Mon, 01 Jan 2024 08:00:00 GMT</lastBuildDate>\n",
+    doc, doc, doc);
+
+  for (guint i = 0; i < ENTRIES_PER_FEED; i++)
+    {
+      g_string_append (s, "<item>\n<title>");
+      append_sentence (s, doc + i, 6);
+      g_string_append_printf (s, "</title>\n<link>https://site%u.example/posts/%u</link>\n"
+                                 "<guid isPermaLink=\"false\">site%u-post-%u</guid>\n"
+                                 "<pubDate>%s, %02u Jan 2024 %02u:%02u:00 +0100</pubDate>\n"
+                                 "<dc:creator>Author %u</dc:creator>\n<category>cat%u</category>\n"
+                                 "<description>&lt;p&gt;",
+                              doc, i, doc, i, i % 2 ? "Tue" : "Wed", 1 + i % 28, i % 24, i % 60,
+                              i % 5, i % 7);
+      append_sentence (s, doc * 3 + i, 7);
+      g_string_append (s, "&lt;/p&gt;</description>\n<content:encoded><![CDATA[<p>");
+      append_sentence (s, doc * 5 + i, 6);
+      g_string_append_printf (s, " <a href=\"/posts/%u/more\">more</a></p>]]></content:encoded>\n</item>\n", i);
+    }
+
+  g_string_append (s, "</channel>\n</rss>\n");
+  return g_string_free (s, FALSE);
+}
+
+static char *
+make_atom (guint doc)
+{
+  GString *s = g_string_new (NULL);
+
+  g_string_append_printf (s,
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">\n"
+    "<title>Blog %u</title>\n<subtitle>Notes from blog %u</subtitle>\n"
+    "<link href=\"https://blog%u.example/\"/>\n"
+    "<id>urn:blog:%u</id>\n<updated>2024-01-01T08:00:00Z</updated>\n"
+    "<author><name>Blogger %u</name></author>\n",
+    doc, doc, doc, doc, doc);
+
+  for (guint i = 0; i < ENTRIES_PER_FEED; i++)
+    {
+      g_string_append (s, "<entry>\n<title>");
+      append_sentence (s, doc + i, 6);
+      g_string_append_printf (s, "</title>\n<link rel=\"alternate\" type=\"text/html\" href=\"https://blog%u.example/%u\"/>\n"
+                                 "<id>urn:blog:%u:%u</id>\n<updated>2024-01-%02uT%02u:%02u:00Z</updated>\n"
+                                 "<published>2024-01-%02uT08:00:00+01:00</published>\n"
+                                 "<category term=\"cat%u\"/>\n<summary>",
+                              doc, i, doc, i, 1 + i % 28, i % 24, i % 60, 1 + i % 28, i % 7);
+      append_sentence (s, doc * 3 + i, 6);
+      g_string_append (s, "</summary>\n<content type=\"html\">&lt;p&gt;");
+      append_sentence (s, doc * 5 + i, 6);
+      g_string_append_printf (s, " &lt;a href=\"/%u/more\"&gt;more&lt;/a&gt;&lt;/p&gt;</content>\n</entry>\n", i);
+    }
+
+  g_string_append (s, "</feed>\n");
+  return g_string_free (s, FALSE);
+}
+
+/* ------------------------------------------------------------------ */
+/* nginx                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  char        *dir;
+  guint16      port;
+  GSubprocess *process;
+} Nginx;
+
+/* Writes FEEDS documents to @dir/www and serves them on a free port. */
+static gboolean
+nginx_start (Nginx      *n,
+             const char *dir)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *www = g_build_filename (dir, "www", NULL);
+  g_autofree char *tmp = g_build_filename (dir, "nginx-tmp", NULL);
+  g_autofree char *conf = NULL;
+  g_autofree char *conf_path = g_build_filename (dir, "nginx.conf", NULL);
+  g_autofree char *nginx = g_find_program_in_path ("nginx");
+  gint64 deadline;
+
+  if (nginx == NULL && g_file_test ("/usr/sbin/nginx", G_FILE_TEST_IS_EXECUTABLE))
+    nginx = g_strdup ("/usr/sbin/nginx");
+  if (nginx == NULL)
+    {
+      fprintf (stderr, "gui-stall: needs nginx (apt-get install nginx-light)\n");
+      return FALSE;
+    }
+
+  g_mkdir_with_parents (www, 0755);
+  g_mkdir_with_parents (tmp, 0755);
+  for (guint i = 0; i < FEEDS; i++)
+    {
+      g_autofree char *doc = i % 2 ? make_atom (i) : make_rss (i);
+      g_autofree char *name = g_strdup_printf ("feed%04u.xml", i);
+      g_autofree char *path = g_build_filename (www, name, NULL);
+
+      if (!g_file_set_contents (path, doc, -1, &error))
+        g_error ("%s", error->message);
+    }
+
+  n->dir = g_strdup (dir);
+  n->port = free_port ();
+  conf = g_strdup_printf ("%s"
+                          "daemon off;\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/nginx-error.log;\n"
+                          "events { worker_connections 1024; }\n"
+                          "http {\n  access_log off;\n  sendfile on;\n  keepalive_requests 100000;\n"
+                          "  types { application/rss+xml xml; }\n"
+                          "  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
+                          "  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n"
+                          "  scgi_temp_path %s/scgi;\n"
+                          "  server { listen 127.0.0.1:%u; root %s; }\n}\n",
+                          getuid () == 0 ? "user root;\n" : "",
+                          dir, dir, tmp, tmp, tmp, tmp, tmp, n->port, www);
+  g_file_set_contents (conf_path, conf, -1, NULL);
+
+  n->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                                 nginx, "-p", dir, "-c", conf_path, "-e", "stderr", NULL);
+  if (n->process == NULL)
+    {
+      fprintf (stderr, "gui-stall: nginx: %s\n", error->message);
+      return FALSE;
+    }
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!port_answers (n->port))
+    {
+      if (g_get_monotonic_time () > deadline)
+        {
+          fprintf (stderr, "gui-stall: nginx did not start (see %s/nginx-error.log)\n", dir);
+          return FALSE;
+        }
+      g_usleep (20 * 1000);
+    }
+  return TRUE;
+}
+
+static void
+nginx_stop (Nginx *n)
+{
+  if (n->process != NULL)
+    {
+      g_subprocess_send_signal (n->process, SIGTERM);
+      g_subprocess_wait (n->process, NULL, NULL);
+      g_clear_object (&n->process);
+    }
+  g_clear_pointer (&n->dir, g_free);
+}
+
+/* ------------------------------------------------------------------ */
+/* Databases, with the app's own schema                                */
+/* ------------------------------------------------------------------ */
+
+static void
+exec_or_die (sqlite3    *db,
+             const char *sql)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+    g_error ("%s: %s", sql, message);
+}
+
+static sqlite3 *
+open_app_db (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+
+  if (sqlite3_open (path, &db) != SQLITE_OK)
+    g_error ("cannot open %s", path);
+  if (!td_schema_open (db, td_schema_app (), TD_SCHEMA_DEFAULT_BUSY_TIMEOUT_MS, &error))
+    g_error ("%s: %s", path, error->message);
+  return db;
+}
+
+static sqlite3_stmt *
+prepare_or_die (sqlite3    *db,
+                const char *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    g_error ("%s: %s", sql, sqlite3_errmsg (db));
+  return stmt;
+}
+
+static void
+step_or_die (sqlite3      *db,
+             sqlite3_stmt *stmt)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    g_error ("%s", sqlite3_errmsg (db));
+  sqlite3_reset (stmt);
+}
+
+/* A database in which the Pub/Sub view's built-in connection is
+ * subscribed to CHANNEL: the view restores it on start, as it would the
+ * user's own subscriptions. */
+static void
+make_stall_db (const char *path)
+{
+  sqlite3 *db = open_app_db (path);
+  g_autofree char *sql = g_strdup_printf (
+    "INSERT INTO pubsub_connections (name, protocol, host, port, tls, auto_connect, created)"
+    " VALUES ('builtin', 'resp', '127.0.0.1', 6380, 0, 1, %" G_GINT64_FORMAT ");"
+    "INSERT INTO pubsub_subscriptions (connection_id, topic, is_pattern, created)"
+    " SELECT id, '" CHANNEL "', 0, %" G_GINT64_FORMAT " FROM pubsub_connections WHERE name = 'builtin';",
+    g_get_real_time (), g_get_real_time ());
+
+  exec_or_die (db, sql);
+  sqlite3_close (db);
+}
+
+/* @n_items items spread over feeds of 1,000, and @n_lines chat lines
+ * spread over ten joined channels of the local network. */
+static void
+make_big_db (const char *path,
+             guint       n_items,
+             guint       n_lines)
+{
+  sqlite3 *db = open_app_db (path);
+  sqlite3_stmt *feed, *item, *line;
+  gint64 now = g_get_real_time ();
+  guint n_feeds = MAX (1, (n_items + 999) / 1000);
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GString) content = g_string_new (NULL);
+
+  exec_or_die (db, "BEGIN");
+
+  feed = prepare_or_die (db, "INSERT INTO feeds (url, title, site_link, last_fetch, next_fetch)"
+                             " VALUES (?, ?, ?, ?, ?)");
+  for (guint f = 0; f < n_feeds; f++)
+    {
+      g_autofree char *url = g_strdup_printf ("http://127.0.0.1:9/feed%04u.xml", f);
+      g_autofree char *title = g_strdup_printf ("Site %u", f);
+      g_autofree char *site = g_strdup_printf ("https://site%u.example/", f);
+
+      sqlite3_bind_text (feed, 1, url, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (feed, 2, title, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (feed, 3, site, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (feed, 4, now);
+      /* Not due for a day: start-up fetches nothing (port 9 is discard). */
+      sqlite3_bind_int64 (feed, 5, now + (gint64) 24 * 3600 * G_USEC_PER_SEC);
+      step_or_die (db, feed);
+    }
+  sqlite3_finalize (feed);
+
+  item = prepare_or_die (db, "INSERT INTO items (feed_id, guid, title, link, author, published, updated,"
+                             " summary, content, read, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  for (guint i = 0; i < n_items; i++)
+    {
+      guint f = i % n_feeds;
+      g_autofree char *guid = g_strdup_printf ("site%u-post-%u", f, i);
+      g_autofree char *link = g_strdup_printf ("https://site%u.example/posts/%u", f, i);
+      gint64 published = now - (gint64) (n_items - i) * 60 * G_USEC_PER_SEC;
+
+      g_string_truncate (text, 0);
+      append_sentence (text, i, 6);
+      g_string_assign (content, "<p>");
+      append_sentence (content, i * 5, 40);
+      g_string_append (content, "</p>");
+      sqlite3_bind_int64 (item, 1, f + 1);
+      sqlite3_bind_text (item, 2, guid, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (item, 3, text->str, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (item, 4, link, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (item, 5, "Author", -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (item, 6, published);
+      sqlite3_bind_int64 (item, 7, published);
+      sqlite3_bind_text (item, 8, text->str, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (item, 9, content->str, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int (item, 10, i % 3 == 0);
+      sqlite3_bind_int64 (item, 11, published);
+      step_or_die (db, item);
+    }
+  sqlite3_finalize (item);
+
+  exec_or_die (db, "INSERT INTO chat_networks (name, host, port, tls, nick, created)"
+                   " VALUES ('Tidings', '127.0.0.1', 0, 0, 'bench', 0)");
+  for (guint c = 0; c < 10; c++)
+    {
+      g_autofree char *sql = g_strdup_printf ("INSERT INTO chat_buffers (network_id, name, kind, joined)"
+                                              " VALUES (1, '#channel%u', 'channel', 1)", c);
+      exec_or_die (db, sql);
+    }
+  line = prepare_or_die (db, "INSERT INTO chat_messages (network_id, buffer_id, msgid, time, sender, kind, text)"
+                             " VALUES (1, ?, ?, ?, ?, 'privmsg', ?)");
+  for (guint i = 0; i < n_lines; i++)
+    {
+      g_autofree char *msgid = g_strdup_printf ("m%u", i);
+      g_autofree char *nick = g_strdup_printf ("nick%u", i % 37);
+
+      g_string_truncate (text, 0);
+      append_sentence (text, i * 3, 3 + i % 12);
+      sqlite3_bind_int64 (line, 1, 1 + i % 10);
+      sqlite3_bind_text (line, 2, msgid, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (line, 3, now - (gint64) (n_lines - i) * G_USEC_PER_SEC);
+      sqlite3_bind_text (line, 4, nick, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (line, 5, text->str, -1, SQLITE_TRANSIENT);
+      step_or_die (db, line);
+    }
+  sqlite3_finalize (line);
+
+  exec_or_die (db, "COMMIT");
+  exec_or_die (db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  sqlite3_close (db);
+}
+
+/* ------------------------------------------------------------------ */
+/* The app                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  GSubprocess     *process;
+  GDBusConnection *bus;
+} App;
+
+/* Starts @tidings with @debug and @db; stderr goes to @log, or to a pipe
+ * when @log is NULL. */
+static GSubprocess *
+spawn_app (const char  *tidings,
+           const char  *debug,
+           const char  *db,
+           const char  *log,
+           GError     **error)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+
+  launcher = g_subprocess_launcher_new (log ? G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                            : G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  if (log != NULL)
+    g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_setenv (launcher, "TIDINGS_DEBUG", debug, TRUE);
+  g_subprocess_launcher_setenv (launcher, "TIDINGS_DB", db, TRUE);
+  g_subprocess_launcher_setenv (launcher, "TIDINGS_LOCAL_PORTS", "any", TRUE);
+  return g_subprocess_launcher_spawn (launcher, error, tidings, NULL);
+}
+
+static GVariant *
+call (GDBusConnection *bus,
+      const char      *iface,
+      const char      *method,
+      GVariant        *args,
+      const char      *reply_type,
+      GError         **error)
+{
+  return g_dbus_connection_call_sync (bus, BUS_NAME, BUS_PATH, iface, method, args,
+                                      reply_type ? G_VARIANT_TYPE (reply_type) : NULL,
+                                      G_DBUS_CALL_FLAGS_NO_AUTO_START, 60000, NULL, error);
+}
+
+static GVariant *
+latency_stats (GDBusConnection *bus)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *reply = call (bus, BUS_IFACE, "GetLatencyStats", NULL, "(a{sd}at)", &error);
+  GVariant *dict;
+
+  if (reply == NULL)
+    return NULL;
+  dict = g_variant_get_child_value (reply, 0);
+  g_variant_unref (reply);
+  return dict;
+}
+
+static double
+stat_of (GVariant   *dict,
+      const char *key)
+{
+  double value = 0;
+
+  g_variant_lookup (dict, key, "d", &value);
+  return value;
+}
+
+static guint16
+pubsub_port (GDBusConnection *bus)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) ports = NULL;
+  guint16 port = 0;
+
+  reply = call (bus, "org.freedesktop.DBus.Properties", "Get",
+                g_variant_new ("(ss)", BUS_IFACE, "LocalServerPorts"), "(v)", NULL);
+  if (reply == NULL)
+    return 0;
+  g_variant_get (reply, "(v)", &ports);
+  g_variant_lookup (ports, "pubsub", "q", &port);
+  return port;
+}
+
+static void
+quit_app (App *app)
+{
+  if (app->bus != NULL)
+    g_dbus_connection_call_sync (app->bus, BUS_NAME, BUS_PATH, "org.gtk.Actions", "Activate",
+                                 g_variant_new ("(sava{sv})", "quit", NULL, NULL), NULL,
+                                 G_DBUS_CALL_FLAGS_NO_AUTO_START, 10000, NULL, NULL);
+  if (app->process != NULL)
+    {
+      gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+
+      while (g_subprocess_get_identifier (app->process) != NULL && g_get_monotonic_time () < deadline)
+        sleep_iterating (50);
+      if (g_subprocess_get_identifier (app->process) != NULL)
+        {
+          g_subprocess_send_signal (app->process, SIGKILL);
+          g_subprocess_wait (app->process, NULL, NULL);
+        }
+      g_clear_object (&app->process);
+    }
+}
+
+/* Waits until the app answers on the bus and has drawn its window. */
+static gboolean
+wait_for_window (App *app)
+{
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_S * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GVariant) stats = latency_stats (app->bus);
+
+      if (stats != NULL && stat_of (stats, "first-frame-ms") > 0)
+        return TRUE;
+      if (g_subprocess_get_identifier (app->process) == NULL)
+        return FALSE;
+      sleep_iterating (50);
+    }
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------ */
+/* The publisher: PUBLISH_RATE messages per second, on its own thread  */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  guint16        port;
+  gint           stop;          /* atomic */
+  gint           measuring;     /* atomic: from here on, count and pace */
+  guint64        sent;
+  guint64        delivered;     /* the sum of the receiver counts */
+  guint64        late_ticks;    /* ticks that could not keep the pace */
+  gint           subscribed;    /* atomic: a PUBLISH reached a subscriber */
+  char          *error;
+} Publisher;
+
+/* Reads replies until @n integers were read; adds them up. */
+static gboolean
+read_replies (GSocket  *socket,
+              guint     n,
+              guint64  *receivers,
+              GString  *pending,
+              GError  **error)
+{
+  char buf[16384];
+
+  while (n > 0)
+    {
+      char *eol;
+      gssize got;
+
+      while (n > 0 && (eol = strstr (pending->str, "\r\n")) != NULL)
+        {
+          if (pending->str[0] != ':')
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "unexpected reply: %.*s",
+                           (int) (eol - pending->str), pending->str);
+              return FALSE;
+            }
+          *receivers += g_ascii_strtoull (pending->str + 1, NULL, 10);
+          g_string_erase (pending, 0, eol + 2 - pending->str);
+          n--;
+        }
+      if (n == 0)
+        break;
+      got = g_socket_receive (socket, buf, sizeof buf, NULL, error);
+      if (got <= 0)
+        {
+          if (got == 0)
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the broker closed the connection");
+          return FALSE;
+        }
+      g_string_append_len (pending, buf, got);
+    }
+  return TRUE;
+}
+
+static gboolean
+send_all (GSocket  *socket,
+          GString  *out,
+          GError  **error)
+{
+  gsize done = 0;
+
+  while (done < out->len)
+    {
+      gssize w = g_socket_send (socket, out->str + done, out->len - done, NULL, error);
+
+      if (w < 0)
+        return FALSE;
+      done += w;
+    }
+  return TRUE;
+}
+
+static gpointer
+publisher_thread (gpointer data)
+{
+  Publisher *p = data;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GString) pending = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  const guint per_tick = PUBLISH_RATE / PUBLISH_TICKS_PER_SECOND;
+  const gint64 tick_us = G_USEC_PER_SEC / PUBLISH_TICKS_PER_SECOND;
+  GSocket *socket;
+  gint64 next = 0;
+  guint64 seq = 0;
+
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", p->port, NULL, &error);
+  if (conn == NULL)
+    goto out;
+  socket = g_socket_connection_get_socket (conn);
+
+  while (!g_atomic_int_get (&p->stop))
+    {
+      gboolean measuring = g_atomic_int_get (&p->measuring);
+      guint n = measuring ? per_tick : 1;
+      guint64 receivers = 0;
+      gint64 now;
+
+      g_string_truncate (out, 0);
+      for (guint i = 0; i < n; i++)
+        {
+          g_autofree char *payload = g_strdup_printf ("message %08" G_GUINT64_FORMAT " from the gui-stall publisher, t=%" G_GINT64_FORMAT,
+                                                      seq++, g_get_real_time ());
+
+          g_string_append_printf (out, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+                                  strlen (CHANNEL), CHANNEL, strlen (payload), payload);
+        }
+      if (!send_all (socket, out, &error) ||
+          !read_replies (socket, n, &receivers, pending, &error))
+        goto out;
+      if (receivers > 0)
+        g_atomic_int_set (&p->subscribed, 1);
+      if (measuring)
+        {
+          p->sent += n;
+          p->delivered += receivers;
+        }
+
+      /* Absolute deadlines: a late tick is followed by an early one, so
+       * the rate holds on average. */
+      now = g_get_monotonic_time ();
+      if (!measuring || next == 0)
+        next = now;
+      next += measuring ? tick_us : 20000;
+      if (next > now)
+        g_usleep (next - now);
+      else if (measuring && now - next > tick_us)
+        p->late_ticks++;
+    }
+
+out:
+  if (error != NULL)
+    p->error = g_strdup (error->message);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* gui-stall                                                           */
+/* ------------------------------------------------------------------ */
+
+/* AddFeed calls in flight at once: below dbus-daemon's default limit on
+ * pending replies per connection (128). */
+#define ADD_FEED_WINDOW 32
+
+typedef struct
+{
+  GDBusConnection *bus;
+  guint16          nginx_port;
+  guint            issued;
+  guint            answered;
+  guint            failed;
+  char            *first_error;
+  gint64           all_answered_us;
+} Import;
+
+static void add_next_feeds (Import *import);
+
+static void
+add_feed_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Import *import = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  import->answered++;
+  if (reply == NULL)
+    {
+      import->failed++;
+      if (import->first_error == NULL)
+        import->first_error = g_strdup (error->message);
+    }
+  if (import->answered == FEEDS)
+    import->all_answered_us = g_get_monotonic_time ();
+  add_next_feeds (import);
+}
+
+static void
+add_next_feeds (Import *import)
+{
+  while (import->issued < FEEDS && import->issued - import->answered < ADD_FEED_WINDOW)
+    {
+      g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/feed%04u.xml",
+                                              import->nginx_port, import->issued);
+
+      import->issued++;
+      g_dbus_connection_call (import->bus, BUS_NAME, BUS_PATH, BUS_IFACE, "AddFeed",
+                              g_variant_new ("(s)", url), G_VARIANT_TYPE ("(x)"),
+                              G_DBUS_CALL_FLAGS_NO_AUTO_START, 120000, NULL, add_feed_cb, import);
+    }
+}
+
+static void
+print_stats (const char *phase,
+             GVariant   *stats)
+{
+  fprintf (stderr, "gui-stall %s: stall max %.1f ms p99 %.1f ms; timer late max %.1f ms p99 %.1f ms;"
+                   " frames %.0f, interval max %.1f ms p99 %.1f ms; longest stalls (ms@ms):",
+           phase, stat_of (stats, "stall-max-ms"), stat_of (stats, "stall-p99-ms"),
+           stat_of (stats, "timer-late-max-ms"), stat_of (stats, "timer-late-p99-ms"),
+           stat_of (stats, "frames"), stat_of (stats, "frame-max-ms"), stat_of (stats, "frame-p99-ms"));
+  for (guint i = 1; i <= 8; i++)
+    {
+      g_autofree char *ms = g_strdup_printf ("worst-%u-ms", i);
+      g_autofree char *at = g_strdup_printf ("worst-%u-at-ms", i);
+
+      if (stat_of (stats, ms) > 0)
+        fprintf (stderr, " %.1f@%.0f", stat_of (stats, ms), stat_of (stats, at));
+    }
+  fprintf (stderr, "\n");
+}
+
+static gboolean
+bench_gui_stall (const char *tidings)
+{
+  static const char *views[] = { "feeds", "pubsub", "chat" };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("bench-gui-stall-XXXXXX", &error);
+  g_autofree char *db = g_build_filename (dir, "tidings.db", NULL);
+  g_autofree char *log = g_build_filename (dir, "tidings.log", NULL);
+  g_autoptr(GVariant) startup = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(GVariant) unread = NULL;
+  g_autoptr(GVariant) reset = NULL;
+  Nginx nginx = { 0 };
+  App app = { 0 };
+  Publisher publisher = { 0 };
+  Import import = { 0 };
+  GThread *thread = NULL;
+  gboolean ok = FALSE;
+  gint64 start, deadline, next_switch, refreshed_us = 0;
+  guint n_switches = 0;
+  double seconds;
+
+  if (!nginx_start (&nginx, dir))
+    goto out;
+  make_stall_db (db);
+
+  app.bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  app.process = spawn_app (tidings, "latency", db, log, &error);
+  if (app.process == NULL)
+    {
+      fprintf (stderr, "gui-stall: %s\n", error->message);
+      goto out;
+    }
+  if (!wait_for_window (&app))
+    {
+      fprintf (stderr, "gui-stall: the app did not show its window (see %s)\n", log);
+      goto out;
+    }
+
+  /* The Pub/Sub view subscribes once the embedded broker is up and the
+   * database is read; a PUBLISH that reaches one receiver says so. */
+  deadline = g_get_monotonic_time () + START_TIMEOUT_S * G_USEC_PER_SEC;
+  while ((publisher.port = pubsub_port (app.bus)) == 0 && g_get_monotonic_time () < deadline)
+    sleep_iterating (50);
+  if (publisher.port == 0)
+    {
+      fprintf (stderr, "gui-stall: the embedded broker did not start\n");
+      goto out;
+    }
+  thread = g_thread_new ("publisher", publisher_thread, &publisher);
+  while (!g_atomic_int_get (&publisher.subscribed) && publisher.error == NULL &&
+         g_get_monotonic_time () < deadline)
+    sleep_iterating (50);
+  if (!g_atomic_int_get (&publisher.subscribed))
+    {
+      fprintf (stderr, "gui-stall: the Pub/Sub view did not subscribe to %s (%s)\n",
+               CHANNEL, publisher.error ? publisher.error : "no receiver");
+      goto out;
+    }
+
+  /* Start-up, for the record; the measured phase begins now. */
+  sleep_iterating (1000);
+  startup = latency_stats (app.bus);
+  if (startup != NULL)
+    print_stats ("start-up", startup);
+  reset = call (app.bus, BUS_IFACE, "ResetLatencyStats", NULL, NULL, &error);
+  if (reset == NULL)
+    {
+      fprintf (stderr, "gui-stall: %s\n", error->message);
+      goto out;
+    }
+
+  start = g_get_monotonic_time ();
+  g_atomic_int_set (&publisher.measuring, 1);
+  import.bus = app.bus;
+  import.nginx_port = nginx.port;
+  add_next_feeds (&import);
+  next_switch = start + G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      if (now >= next_switch)
+        {
+          g_autoptr(GVariant) reply = call (app.bus, BUS_IFACE, "ShowView",
+                                            g_variant_new ("(s)", views[n_switches % G_N_ELEMENTS (views)]),
+                                            NULL, NULL);
+          n_switches++;
+          next_switch += G_USEC_PER_SEC;
+        }
+      if (import.answered == FEEDS && refreshed_us == 0)
+        {
+          g_autoptr(GVariant) reply = call (app.bus, BUS_IFACE, "RefreshFeeds",
+                                            g_variant_new ("(@ax)", g_variant_new_array (G_VARIANT_TYPE_INT64, NULL, 0)),
+                                            NULL, &error);
+          if (reply == NULL)
+            {
+              fprintf (stderr, "gui-stall: RefreshFeeds: %s\n", error->message);
+              goto out;
+            }
+          refreshed_us = now;
+        }
+      /* At least STALL_SECONDS, and a few seconds of the refresh. */
+      if (now - start >= STALL_SECONDS * G_USEC_PER_SEC && refreshed_us != 0 &&
+          now - refreshed_us >= 5 * G_USEC_PER_SEC)
+        break;
+      if (now - start >= STALL_MAX_SECONDS * G_USEC_PER_SEC)
+        break;
+      if (g_subprocess_get_identifier (app.process) == NULL || publisher.error != NULL)
+        break;
+      sleep_iterating (5);
+    }
+
+  stats = latency_stats (app.bus);
+  seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  g_atomic_int_set (&publisher.stop, 1);
+  g_thread_join (g_steal_pointer (&thread));
+  unread = call (app.bus, BUS_IFACE, "GetUnreadCounts", NULL, "(a{su})", NULL);
+
+  if (stats == NULL)
+    {
+      fprintf (stderr, "gui-stall: the app went away (see %s)\n", log);
+      goto out;
+    }
+  if (publisher.error != NULL)
+    fprintf (stderr, "gui-stall: publisher: %s\n", publisher.error);
+  fprintf (stderr, "gui-stall: %.1f s measured; %" G_GUINT64_FORMAT " messages published (%.0f/s, %"
+                   G_GUINT64_FORMAT " delivered, %" G_GUINT64_FORMAT " late ticks); %u feeds added"
+                   " (%u failed%s%s) in %.1f s; refresh of all at %.1f s; %u view switches\n",
+           seconds, publisher.sent, publisher.sent / seconds, publisher.delivered, publisher.late_ticks,
+           import.answered, import.failed, import.first_error ? ": " : "",
+           import.first_error ? import.first_error : "",
+           import.all_answered_us ? (import.all_answered_us - start) / 1e6 : -1.0,
+           refreshed_us ? (refreshed_us - start) / 1e6 : -1.0, n_switches);
+  if (unread != NULL)
+    {
+      g_autofree char *text = g_variant_print (unread, FALSE);
+      fprintf (stderr, "gui-stall: unread counts %s\n", text);
+    }
+  print_stats ("measured", stats);
+
+  printf ("gui-stall: tidings %.1f ms, peer %.0f ms, ratio %.2f\n",
+          stat_of (stats, "stall-max-ms"), STALL_TARGET_MS, stat_of (stats, "stall-max-ms") / STALL_TARGET_MS);
+  printf ("gui-frame-p99: tidings %.1f ms, peer %.1f ms, ratio %.2f\n",
+          stat_of (stats, "frame-p99-ms"), FRAME_TARGET_MS, stat_of (stats, "frame-p99-ms") / FRAME_TARGET_MS);
+  fflush (stdout);
+  ok = import.failed == 0 && publisher.error == NULL && refreshed_us != 0;
+
+out:
+  if (thread != NULL)
+    {
+      g_atomic_int_set (&publisher.stop, 1);
+      g_thread_join (thread);
+    }
+  quit_app (&app);
+  g_clear_object (&app.bus);
+  nginx_stop (&nginx);
+  if (!ok && g_getenv ("TD_BENCH_KEEP") != NULL)
+    fprintf (stderr, "gui-stall: kept %s\n", dir);
+  else
+    remove_tree (dir);
+  g_free (publisher.error);
+  g_free (import.first_error);
+  return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* cold-start                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Execs the app and returns the ms from just before the exec to its
+ * first frame, or a negative number on failure. */
+static double
+cold_start_once (const char *tidings,
+                 const char *db,
+                 GDBusConnection *bus)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) in = NULL;
+  App app = { 0 };
+  gint64 exec_us, frame_us = 0;
+  char *line;
+
+  exec_us = g_get_monotonic_time ();
+  app.process = spawn_app (tidings, "first-frame", db, NULL, &error);
+  if (app.process == NULL)
+    {
+      fprintf (stderr, "cold-start: %s\n", error->message);
+      return -1;
+    }
+
+  /* The app prints nothing else that matters on stderr; read until the
+   * mark or the end (a crash). */
+  in = g_data_input_stream_new (g_subprocess_get_stderr_pipe (app.process));
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, NULL)) != NULL)
+    {
+      gboolean found = sscanf (line, "first-frame: %" G_GINT64_FORMAT " us", &frame_us) == 1;
+
+      if (!found)
+        fprintf (stderr, "cold-start: app: %s\n", line);
+      g_free (line);
+      if (found)
+        break;
+    }
+
+  app.bus = bus;
+  quit_app (&app);
+  if (frame_us == 0)
+    return -1;
+  return (frame_us - exec_us) / 1000.0;
+}
+
+static gboolean
+bench_cold_start (const char *tidings)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("bench-cold-start-XXXXXX", &error);
+  g_autofree char *db = g_build_filename (dir, "tidings.db", NULL);
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  double runs[COLD_RUNS];
+  gint64 made;
+
+  g_assert_no_error (error);
+  made = g_get_monotonic_time ();
+  make_big_db (db, COLD_ITEMS, COLD_CHAT_LINES);
+  fprintf (stderr, "cold-start: database of %u items and %u chat lines made in %.1f s\n",
+           COLD_ITEMS, COLD_CHAT_LINES, (g_get_monotonic_time () - made) / 1e6);
+
+  for (guint i = 0; i < COLD_RUNS; i++)
+    {
+      runs[i] = cold_start_once (tidings, db, bus);
+      if (runs[i] < 0)
+        {
+          fprintf (stderr, "cold-start: no first frame in run %u\n", i + 1);
+          remove_tree (dir);
+          return FALSE;
+        }
+    }
+  fprintf (stderr, "cold-start: runs (ms):");
+  for (guint i = 0; i < COLD_RUNS; i++)
+    fprintf (stderr, " %.0f", runs[i]);
+  fprintf (stderr, "\n");
+  qsort (runs, COLD_RUNS, sizeof (double), compare_double);
+
+  printf ("cold-start: tidings %.0f ms, peer %.0f ms, ratio %.2f\n",
+          runs[COLD_RUNS / 2], COLD_TARGET_MS, runs[COLD_RUNS / 2] / COLD_TARGET_MS);
+  fflush (stdout);
+  remove_tree (dir);
+  return TRUE;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  signal (SIGPIPE, SIG_IGN);
+
+  if (argc == 5 && g_str_equal (argv[1], "make-db"))
+    {
+      make_big_db (argv[2], (guint) g_ascii_strtoull (argv[3], NULL, 10),
+                   (guint) g_ascii_strtoull (argv[4], NULL, 10));
+      return 0;
+    }
+  if (argc == 3 && g_str_equal (argv[1], "gui-stall"))
+    return bench_gui_stall (argv[2]) ? 0 : 1;
+  if (argc == 3 && g_str_equal (argv[1], "cold-start"))
+    return bench_cold_start (argv[2]) ? 0 : 1;
+
+  fprintf (stderr, "usage: %s gui-stall|cold-start TIDINGS\n"
+                   "       %s make-db PATH ITEMS CHAT_LINES\n", argv[0], argv[0]);
+  return 2;
+}
