@@ -191,15 +191,12 @@ append_escaped (GString    *out,
   g_string_append (out, escaped);
 }
 
-char *
-td_chat_markup_from_text (const char *text)
+/* The links a line shows: what the markup makes into <a> elements. */
+static GRegex *
+links_regex (void)
 {
   static GRegex *links;
   static gsize links_init;
-  GString *plain = g_string_new (NULL);
-  GString *out = g_string_new (NULL);
-  g_autoptr(GMatchInfo) match = NULL;
-  gint last = 0;
 
   if (g_once_init_enter (&links_init))
     {
@@ -207,6 +204,14 @@ td_chat_markup_from_text (const char *text)
                            G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
       g_once_init_leave (&links_init, 1);
     }
+  return links;
+}
+
+/* @text without IRC formatting codes and control characters. */
+static GString *
+plain_text (const char *text)
+{
+  GString *plain = g_string_new (NULL);
 
   for (const char *p = text ? text : ""; *p;)
     {
@@ -219,6 +224,17 @@ td_chat_markup_from_text (const char *text)
       else
         g_string_append_c (plain, *p++);
     }
+  return plain;
+}
+
+char *
+td_chat_markup_from_text (const char *text)
+{
+  GRegex *links = links_regex ();
+  GString *plain = plain_text (text);
+  GString *out = g_string_new (NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  gint last = 0;
 
   g_regex_match (links, plain->str, 0, &match);
   while (g_match_info_matches (match))
@@ -242,6 +258,34 @@ td_chat_markup_from_text (const char *text)
   append_escaped (out, plain->str + last, -1);
   g_string_free (plain, TRUE);
   return g_string_free (out, FALSE);
+}
+
+/* The http(s) links in @text, in order, as the markup links them; the
+ * caller owns the array. */
+GStrv
+td_chat_text_get_links (const char *text)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GMatchInfo) match = NULL;
+  GString *plain = plain_text (text);
+
+  g_regex_match (links_regex (), plain->str, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      g_autofree char *uri = g_match_info_fetch (match, 0);
+
+      if (g_ascii_strncasecmp (uri, "www.", 4) == 0)
+        {
+          g_autofree char *web = g_strconcat ("https://", uri, NULL);
+
+          g_strv_builder_add (builder, web);
+        }
+      else
+        g_strv_builder_add (builder, uri);
+      g_match_info_next (match, NULL);
+    }
+  g_string_free (plain, TRUE);
+  return g_strv_builder_end (builder);
 }
 
 static gboolean

@@ -60,6 +60,8 @@ TdChatLineKind  td_chat_line_kind_from_string (const char    *name);
 /* Pango markup for untrusted @text: escaped, IRC formatting codes
  * removed, and http(s) links made into <a> elements. */
 char           *td_chat_markup_from_text    (const char     *text);
+/* The http(s) links of @text, as the markup links them. */
+GStrv           td_chat_text_get_links      (const char     *text);
 /* TRUE if @text names @nick as a word, case-insensitively. */
 gboolean        td_chat_text_mentions       (const char     *text,
                                              const char     *nick);

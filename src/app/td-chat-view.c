@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "app/td-application.h"
+#include "app/td-chat-files.h"
+#include "app/td-chat-preview.h"
 #include "app/td-chat-view.h"
 #include "app/td-nick-color.h"
 #include "chat/td-irc-client.h"
@@ -23,6 +25,14 @@
 #define OLDER_THRESHOLD     0.5
 /* Search results shown at most. */
 #define SEARCH_LIMIT        200
+/* The local account's password: random bytes, base64 (32 characters). */
+#define LOCAL_PASSWORD_BYTES 24
+/* Account names tried on the local server before giving up (the nick,
+ * then the nick with a random suffix when it is taken). */
+#define LOCAL_REGISTER_TRIES 3
+/* The local account's name and password, one a line, under the user data
+ * directory next to the server's database (readable by the user only). */
+#define LOCAL_ACCOUNT_FILE   "local-chat-account"
 
 enum {
   MAIL_IRC = 1,
@@ -90,6 +100,21 @@ enum {
 /* Types                                                               */
 /* ------------------------------------------------------------------ */
 
+/* A file in the composer: previewed, then uploaded, then posted as its
+ * URL (and the caption) to the buffer it was attached in. */
+typedef struct
+{
+  char         *path;             /* the file, or NULL and bytes */
+  GBytes       *bytes;
+  char         *name;
+  gint64        size;             /* -1 until known */
+  TdChatBuffer *buffer;           /* owned ref */
+  guint64       preview_id;
+  guint64       upload_id;
+  gboolean      ready;            /* the preview has answered without error */
+  GCancellable *cancellable;      /* owned */
+} Attachment;
+
 typedef struct
 {
   guint         id;
@@ -108,6 +133,14 @@ typedef struct
   char         *last_error;
   gboolean      chathistory;
   gboolean      registered_once;
+  char         *filehost;         /* FILEHOST: where files are uploaded; NULL: none */
+  gboolean      logged_in;        /* to an account (SASL or REGISTER), this connection */
+  /* The local network only: the account the view registered for uploads. */
+  char         *local_account;
+  char         *local_password;
+  char         *pending_account;  /* REGISTER sent, not answered yet */
+  char         *pending_password;
+  guint         register_tries;
   GPtrArray    *autojoin;         /* channel names open at the last exit */
   GHashTable   *select_on_join;   /* casefolded channels the user asked for */
   TdChatBuffer *server;           /* owned */
@@ -132,6 +165,17 @@ struct _TdChatView
   GtkSearchBar       *search_bar;
   GtkSearchEntry     *search_entry;
   GtkButton          *back_button;
+  GtkButton          *attach_button;
+  GtkRevealer        *attach_revealer;
+  GtkStack           *attach_thumb_stack;
+  GtkImage           *attach_icon;
+  GtkPicture         *attach_picture;
+  GtkLabel           *attach_name;
+  GtkLabel           *attach_detail;
+  GtkEntry           *caption_entry;
+  GtkProgressBar     *upload_progress;
+  GtkButton          *attach_send_button;
+  GtkWidget          *composer_box;
 
   /* Owned */
   GListStore         *buffers;          /* TdChatBuffer, sidebar order */
@@ -156,6 +200,11 @@ struct _TdChatView
   guint               status_source;
   guint               scroll_source;
   GtkCssProvider     *css;
+  TdChatFiles        *files;
+  Attachment         *attachment;       /* the file about to be sent, or NULL */
+  GCancellable       *cancellable;      /* downloads, clipboard reads; cancelled at dispose */
+  guint64             paste_id;         /* PNG encoding of a pasted image */
+  GdkTexture         *paste_texture;    /* shown while it is encoded */
 
   /* Borrowed */
   GtkApplication     *app;
@@ -165,6 +214,8 @@ struct _TdChatView
   gboolean            ready;            /* the log is loaded */
   gboolean            stick_to_bottom;
   gboolean            changing_buffer;
+  gboolean            local_account_loading;
+  gboolean            local_account_loaded;
 };
 
 G_DEFINE_FINAL_TYPE (TdChatView, td_chat_view, ADW_TYPE_BIN)
@@ -185,6 +236,9 @@ typedef struct
 static void td_chat_view_update_header    (TdChatView *self);
 static void td_chat_view_load_older       (TdChatView *self, TdChatBuffer *buffer);
 static void td_chat_view_connect_network  (TdChatView *self, ChatNetwork *net);
+static void update_attach                 (TdChatView *self);
+static void local_account_register        (TdChatView *self, ChatNetwork *net, gboolean fresh);
+static void local_account_registered      (TdChatView *self, ChatNetwork *net);
 
 /* ------------------------------------------------------------------ */
 /* Networks and buffers                                                */
@@ -202,6 +256,15 @@ chat_network_free (ChatNetwork *net)
   g_free (net->sasl_account);
   g_free (net->sasl_password);
   g_free (net->last_error);
+  g_free (net->filehost);
+  g_free (net->local_account);
+  if (net->local_password != NULL)
+    memset (net->local_password, 0, strlen (net->local_password));
+  g_free (net->local_password);
+  g_free (net->pending_account);
+  if (net->pending_password != NULL)
+    memset (net->pending_password, 0, strlen (net->pending_password));
+  g_free (net->pending_password);
   g_ptr_array_unref (net->autojoin);
   g_hash_table_unref (net->select_on_join);
   g_clear_object (&net->server);
@@ -714,7 +777,14 @@ handle_event (TdChatView  *self,
                   td_chat_buffer_set_joined (b, FALSE);
               }
           }
+        if (event->state != TD_IRC_STATE_CONNECTED)
+          {
+            net->logged_in = FALSE;
+            g_clear_pointer (&net->pending_account, g_free);
+            g_clear_pointer (&net->pending_password, g_free);
+          }
         update_network_status (self, net);
+        update_attach (self);
         if (event->state == TD_IRC_STATE_CONNECTING)
           text = g_strdup_printf (_("Connecting to %s port %u…"), net->host, net->port);
         else if (event->state == TD_IRC_STATE_RETRYING)
@@ -743,6 +813,21 @@ handle_event (TdChatView  *self,
           for (guint i = 0; i < net->autojoin->len; i++)
             td_irc_client_join (net->client, g_ptr_array_index (net->autojoin, i), NULL);
         }
+      /* SASL has answered by now: without a login, the local server gets
+       * an account made for sharing files. */
+      if (net->local && !net->logged_in)
+        {
+          net->register_tries = 0;
+          local_account_register (self, net, net->local_account == NULL);
+        }
+      update_attach (self);
+      break;
+
+    case TD_IRC_EVENT_FILEHOST:
+      g_free (net->filehost);
+      net->filehost = g_strdup (event->text);
+      td_chat_files_set_host (self->files, net->name, event->text);
+      update_attach (self);
       break;
 
     case TD_IRC_EVENT_NICK_IN_USE:
@@ -917,6 +1002,11 @@ handle_event (TdChatView  *self,
       break;
 
     case TD_IRC_EVENT_NUMERIC:
+      if (g_strcmp0 (event->command, "900") == 0 || g_strcmp0 (event->command, "903") == 0)
+        {
+          net->logged_in = TRUE;
+          update_attach (self);
+        }
       buffer = event->target ? td_chat_view_find_buffer (self, net->name, event->target) : NULL;
       if (buffer == NULL)
         {
@@ -938,6 +1028,18 @@ handle_event (TdChatView  *self,
       break;
 
     case TD_IRC_EVENT_ERROR:
+      if (net->pending_account != NULL && g_strcmp0 (event->command, "FAIL") == 0 &&
+          event->params != NULL && g_strcmp0 (event->params[0], "REGISTER") == 0)
+        {
+          const char *code = event->params[1];
+
+          g_clear_pointer (&net->pending_account, g_free);
+          g_clear_pointer (&net->pending_password, g_free);
+          /* The name is someone else's (or an earlier install's): another
+           * name, with a fresh password. */
+          if (g_strcmp0 (code, "ACCOUNT_EXISTS") == 0 || g_strcmp0 (code, "BAD_ACCOUNT_NAME") == 0)
+            local_account_register (self, net, TRUE);
+        }
       buffer = event->target ? td_chat_view_find_buffer (self, net->name, event->target) : NULL;
       add_info (self, pending, net, buffer ? buffer : active_buffer_of (self, net), TD_CHAT_LINE_ERROR,
                 NULL, event->text);
@@ -948,6 +1050,16 @@ handle_event (TdChatView  *self,
       break;
 
     case TD_IRC_EVENT_RAW:
+      if (g_strcmp0 (event->command, "REGISTER") == 0 && event->params != NULL &&
+          g_strcmp0 (event->params[0], "SUCCESS") == 0 && net->pending_account != NULL)
+        {
+          local_account_registered (self, net);
+          text = g_strdup_printf (_("Registered the account %s on this server, for sharing files"),
+                                  net->local_account);
+          add_info (self, pending, net, NULL, TD_CHAT_LINE_INFO, NULL, text);
+          update_attach (self);
+          break;
+        }
       add_info (self, pending, net, NULL, TD_CHAT_LINE_INFO, event->command, event->text);
       break;
 
@@ -1270,10 +1382,150 @@ td_chat_view_connect_network (TdChatView  *self,
   config->tls = net->tls;
   config->nick = g_strdup (net->nick_config);
   config->realname = g_strdup (net->nick_config);
-  config->sasl_account = g_strdup (net->sasl_account);
-  config->sasl_password = g_strdup (net->sasl_password);
+  /* The local server: the account the view registered there, if any. */
+  config->sasl_account = g_strdup (net->local ? net->local_account : net->sasl_account);
+  config->sasl_password = g_strdup (net->local ? net->local_password : net->sasl_password);
   net->client = td_irc_client_new (config, self->mailbox, MAIL_IRC);
   td_irc_client_connect (net->client);
+}
+
+/* ------------------------------------------------------------------ */
+/* The local account                                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Uploads to a file host need an account. On other networks that is the
+ * network's SASL account. On the embedded server the view makes one
+ * itself the first time (IRC REGISTER, named after the nick, with a
+ * random password) and keeps it in LOCAL_ACCOUNT_FILE; later connections
+ * log in to it with SASL, and if the server no longer knows it (its
+ * database was reset) it is registered again. Anonymous uploads stay off:
+ * files on the local server always have an owner, and so a quota.
+ */
+
+static char *
+local_account_path (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "tidings", LOCAL_ACCOUNT_FILE, NULL);
+}
+
+static void
+local_account_loaded_cb (GObject      *object,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(TdChatView) self = user_data;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  ChatNetwork *net;
+
+  self->local_account_loaded = TRUE;
+  if (self->networks == NULL || (net = find_network (self, TD_CHAT_LOCAL_NETWORK)) == NULL)
+    return;
+  if (g_file_load_contents_finish (G_FILE (object), result, &contents, &len, NULL, NULL) &&
+      g_utf8_validate (contents, len, NULL))
+    {
+      g_auto(GStrv) lines = g_strsplit (contents, "\n", 3);
+
+      if (g_strv_length (lines) >= 2 && *lines[0] != '\0' && *lines[1] != '\0')
+        {
+          g_free (net->local_account);
+          net->local_account = g_strdup (lines[0]);
+          g_free (net->local_password);
+          net->local_password = g_strdup (lines[1]);
+        }
+      memset (contents, 0, len);
+    }
+}
+
+static void
+local_account_load (TdChatView *self)
+{
+  g_autofree char *path = local_account_path ();
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+
+  if (self->local_account_loading)
+    return;
+  self->local_account_loading = TRUE;
+  g_file_load_contents_async (file, self->cancellable, local_account_loaded_cb, g_object_ref (self));
+}
+
+static void
+local_account_saved_cb (GObject      *object,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_replace_contents_finish (G_FILE (object), result, NULL, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("Could not keep the local chat account: %s", error->message);
+}
+
+/* Asks the local server for an account: the stored one again, unless
+ * @fresh, else one named after the nick (then with a random suffix). */
+static void
+local_account_register (TdChatView  *self,
+                        ChatNetwork *net,
+                        gboolean     fresh)
+{
+  g_autofree char *command = NULL;
+
+  if (net->client == NULL || net->register_tries >= LOCAL_REGISTER_TRIES)
+    return;
+  net->register_tries++;
+  g_free (net->pending_account);
+  if (net->pending_password != NULL)
+    memset (net->pending_password, 0, strlen (net->pending_password));
+  g_free (net->pending_password);
+  if (!fresh && net->local_account != NULL && net->local_password != NULL)
+    {
+      net->pending_account = g_strdup (net->local_account);
+      net->pending_password = g_strdup (net->local_password);
+    }
+  else
+    {
+      guint8 random[LOCAL_PASSWORD_BYTES];
+      const char *nick = net->nick ? net->nick : net->nick_config;
+
+      for (guint i = 0; i < sizeof random; i++)
+        random[i] = (guint8) g_random_int_range (0, 256);
+      net->pending_password = g_base64_encode (random, sizeof random);
+      memset (random, 0, sizeof random);
+      if (net->register_tries <= 1)
+        net->pending_account = g_strdup (nick);
+      else
+        net->pending_account = g_strdup_printf ("%.25s-%04x", nick, g_random_int_range (0, 0x10000));
+    }
+  command = g_strdup_printf ("REGISTER %s * %s", net->pending_account, net->pending_password);
+  td_irc_client_send_raw (net->client, command);
+  memset (command, 0, strlen (command));
+}
+
+static void
+local_account_registered (TdChatView  *self,
+                          ChatNetwork *net)
+{
+  g_autofree char *path = local_account_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autofree char *contents = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  g_free (net->local_account);
+  net->local_account = g_steal_pointer (&net->pending_account);
+  if (net->local_password != NULL)
+    memset (net->local_password, 0, strlen (net->local_password));
+  g_free (net->local_password);
+  net->local_password = g_steal_pointer (&net->pending_password);
+  net->logged_in = TRUE;
+
+  contents = g_strdup_printf ("%s\n%s\n", net->local_account, net->local_password);
+  bytes = g_bytes_new_take (g_steal_pointer (&contents), strlen (net->local_account) + strlen (net->local_password) + 2);
+  g_mkdir_with_parents (dir, 0700);
+  g_file_replace_contents_bytes_async (file, bytes, NULL, FALSE,
+                                       G_FILE_CREATE_PRIVATE | G_FILE_CREATE_REPLACE_DESTINATION,
+                                       self->cancellable, local_account_saved_cb, NULL);
 }
 
 /* The embedded server binds its port on a thread of its own; until it has,
@@ -1293,6 +1545,13 @@ poll_local_port_cb (gpointer user_data)
   port = td_application_get_local_port (TD_APPLICATION (self->app), "chat");
   if (port == 0)
     return G_SOURCE_CONTINUE;
+  /* The account for files is read first, so that the first connection
+   * already logs in with it. */
+  if (!self->local_account_loaded)
+    {
+      local_account_load (self);
+      return G_SOURCE_CONTINUE;
+    }
   net->port = port;
   td_chat_view_connect_network (self, net);
   self->poll_source = 0;
@@ -2045,6 +2304,508 @@ composer_key_cb (GtkEventControllerKey *controller,
 }
 
 /* ------------------------------------------------------------------ */
+/* Files: attaching, uploading, saving                                 */
+/* ------------------------------------------------------------------ */
+
+static void
+attachment_free (Attachment *attachment)
+{
+  if (attachment == NULL)
+    return;
+  g_cancellable_cancel (attachment->cancellable);
+  g_clear_object (&attachment->cancellable);
+  g_free (attachment->path);
+  g_clear_pointer (&attachment->bytes, g_bytes_unref);
+  g_free (attachment->name);
+  g_clear_object (&attachment->buffer);
+  g_free (attachment);
+}
+
+/* Why files cannot be sent to @buffer now, or NULL when they can. */
+static const char *
+attach_unavailable_reason (TdChatView   *self,
+                           TdChatBuffer *buffer)
+{
+  ChatNetwork *net = network_of (self, buffer);
+  TdChatBufferKind kind = buffer ? td_chat_buffer_get_kind (buffer) : TD_CHAT_BUFFER_SEARCH;
+
+  if (net == NULL || (kind != TD_CHAT_BUFFER_CHANNEL && kind != TD_CHAT_BUFFER_QUERY))
+    return _("Files go to a channel or a conversation");
+  if (net->client == NULL || net->state != TD_IRC_STATE_CONNECTED)
+    return _("Not connected");
+  if (net->filehost == NULL)
+    return _("This server does not host files");
+  if (kind == TD_CHAT_BUFFER_CHANNEL && !td_chat_buffer_get_joined (buffer))
+    return _("You are not in this channel");
+  if (net->local && (net->local_account == NULL || !net->logged_in))
+    return _("Setting up your account on the local server…");
+  return NULL;
+}
+
+/* The attach button, drop target and the preview's Send follow what the
+ * selected buffer's network offers. */
+static void
+update_attach (TdChatView *self)
+{
+  const char *reason;
+  Attachment *attachment = self->attachment;
+
+  if (self->attach_button == NULL || self->networks == NULL)
+    return;
+  reason = attach_unavailable_reason (self, td_chat_view_get_selected (self));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.attach", reason == NULL);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->attach_button), reason ? reason : _("Attach a File…"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->attach_button), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  reason ? reason : "", -1);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.attach-send",
+                                 attachment != NULL && attachment->ready && attachment->upload_id == 0 &&
+                                 attach_unavailable_reason (self, attachment->buffer) == NULL);
+}
+
+static void
+attach_close (TdChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkWidget *focus = root ? gtk_root_get_focus (root) : NULL;
+
+  /* Typing goes on in the composer, not in a caption that hides. */
+  if (focus != NULL && gtk_widget_is_ancestor (focus, GTK_WIDGET (self->attach_revealer)))
+    gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+  g_clear_pointer (&self->attachment, attachment_free);
+  gtk_revealer_set_reveal_child (self->attach_revealer, FALSE);
+  gtk_picture_set_paintable (self->attach_picture, NULL);
+  gtk_editable_set_text (GTK_EDITABLE (self->caption_entry), "");
+  gtk_widget_set_visible (GTK_WIDGET (self->upload_progress), FALSE);
+  update_attach (self);
+}
+
+/* Opens the preview for a file (@path) or bytes (a pasted image, with
+ * @texture to show) bound for the selected buffer. */
+static gboolean
+attach_open (TdChatView  *self,
+             const char  *path,
+             GBytes      *bytes,
+             const char  *name,
+             GdkTexture  *texture,
+             GError     **error)
+{
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+  const char *reason = attach_unavailable_reason (self, buffer);
+  Attachment *attachment;
+
+  if (reason != NULL)
+    {
+      g_set_error_literal (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_NOT_CONNECTED, reason);
+      return FALSE;
+    }
+  g_clear_pointer (&self->attachment, attachment_free);
+  attachment = self->attachment = g_new0 (Attachment, 1);
+  attachment->path = g_strdup (path);
+  attachment->bytes = bytes ? g_bytes_ref (bytes) : NULL;
+  attachment->name = name ? g_strdup (name) : g_path_get_basename (path);
+  attachment->size = bytes ? (gint64) g_bytes_get_size (bytes) : -1;
+  attachment->buffer = g_object_ref (buffer);
+  attachment->cancellable = g_cancellable_new ();
+
+  gtk_label_set_label (self->attach_name, attachment->name);
+  gtk_widget_set_visible (GTK_WIDGET (self->upload_progress), FALSE);
+  gtk_editable_set_editable (GTK_EDITABLE (self->caption_entry), TRUE);
+  gtk_image_set_from_icon_name (self->attach_icon, "text-x-generic-symbolic");
+  gtk_picture_set_paintable (self->attach_picture, texture ? GDK_PAINTABLE (texture) : NULL);
+  gtk_stack_set_visible_child_name (self->attach_thumb_stack, texture ? "picture" : "icon");
+  if (bytes != NULL)
+    {
+      g_autofree char *size = g_format_size (attachment->size);
+      g_autofree char *detail = g_strdup_printf (_("%s · to %s"), size, td_chat_buffer_get_name (buffer));
+
+      gtk_label_set_label (self->attach_detail, detail);
+      attachment->ready = TRUE;
+    }
+  else
+    {
+      gtk_label_set_label (self->attach_detail, _("Reading…"));
+      attachment->preview_id = td_chat_files_load_preview (self->files, path, attachment->cancellable);
+    }
+  gtk_revealer_set_reveal_child (self->attach_revealer, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->caption_entry));
+  update_attach (self);
+  return TRUE;
+}
+
+static void
+preview_loaded_cb (TdChatFiles  *files,
+                   guint64       id,
+                   GdkTexture   *texture,
+                   gint64        size,
+                   const char   *content_type,
+                   const GError *error,
+                   TdChatView   *self)
+{
+  Attachment *attachment = self->attachment;
+
+  if (attachment == NULL || attachment->preview_id != id)
+    return;
+  attachment->preview_id = 0;
+  if (error != NULL)
+    {
+      gtk_label_set_label (self->attach_detail, error->message);
+      gtk_widget_add_css_class (GTK_WIDGET (self->attach_detail), "error");
+      update_attach (self);
+      return;
+    }
+  gtk_widget_remove_css_class (GTK_WIDGET (self->attach_detail), "error");
+  attachment->size = size;
+  attachment->ready = TRUE;
+  {
+    g_autofree char *formatted = g_format_size (size);
+    g_autofree char *description = content_type ? g_content_type_get_description (content_type) : NULL;
+    g_autofree char *detail = g_strdup_printf (_("%s · %s · to %s"), formatted, description ? description : _("File"),
+                                               td_chat_buffer_get_name (attachment->buffer));
+    g_autoptr(GIcon) icon = content_type ? g_content_type_get_symbolic_icon (content_type) : NULL;
+
+    gtk_label_set_label (self->attach_detail, detail);
+    if (icon != NULL)
+      gtk_image_set_from_gicon (self->attach_icon, icon);
+  }
+  if (texture != NULL)
+    {
+      gtk_picture_set_paintable (self->attach_picture, GDK_PAINTABLE (texture));
+      gtk_stack_set_visible_child_name (self->attach_thumb_stack, "picture");
+    }
+  update_attach (self);
+}
+
+static void
+upload_progress_cb (TdChatFiles *files,
+                    guint64      id,
+                    gint64       done,
+                    gint64       total,
+                    TdChatView  *self)
+{
+  if (self->attachment == NULL || self->attachment->upload_id != id)
+    return;
+  if (total > 0)
+    gtk_progress_bar_set_fraction (self->upload_progress, CLAMP ((double) done / total, 0.0, 1.0));
+  else
+    gtk_progress_bar_pulse (self->upload_progress);
+}
+
+static void
+upload_finished_cb (TdChatFiles        *files,
+                    guint64             id,
+                    TdFileUploadResult *result,
+                    const GError       *error,
+                    TdChatView         *self)
+{
+  Attachment *attachment = self->attachment;
+  g_autofree char *caption = NULL;
+  g_autofree char *text = NULL;
+  ChatNetwork *net;
+
+  if (attachment == NULL || attachment->upload_id != id)
+    return;
+  attachment->upload_id = 0;
+  if (error != NULL)
+    {
+      g_autofree char *message = NULL;
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          attach_close (self);
+          return;
+        }
+      message = g_strdup_printf (_("Could not send %s: %s"), attachment->name, error->message);
+      gtk_label_set_label (self->attach_detail, message);
+      gtk_widget_add_css_class (GTK_WIDGET (self->attach_detail), "error");
+      gtk_widget_set_visible (GTK_WIDGET (self->upload_progress), FALSE);
+      gtk_editable_set_editable (GTK_EDITABLE (self->caption_entry), TRUE);
+      update_attach (self);
+      return;
+    }
+
+  /* One line: the link first, so that every client links it. */
+  caption = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->caption_entry)));
+  g_strdelimit (caption, "\r\n\t", ' ');
+  g_strstrip (caption);
+  text = *caption ? g_strconcat (result->url, " ", caption, NULL) : g_strdup (result->url);
+  net = network_of (self, attachment->buffer);
+  if (net != NULL && net->client != NULL && net->state == TD_IRC_STATE_CONNECTED)
+    td_irc_client_privmsg (net->client, td_chat_buffer_get_name (attachment->buffer), text);
+  else
+    show_local (self, attachment->buffer, TD_CHAT_LINE_ERROR, _("Uploaded, but not connected: the link was not sent."));
+  attach_close (self);
+}
+
+static void
+attach_send_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+  Attachment *attachment = self->attachment;
+  ChatNetwork *net;
+
+  if (attachment == NULL || !attachment->ready || attachment->upload_id != 0 ||
+      attach_unavailable_reason (self, attachment->buffer) != NULL)
+    return;
+  net = network_of (self, attachment->buffer);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->attach_detail), "error");
+  gtk_progress_bar_set_fraction (self->upload_progress, 0);
+  gtk_widget_set_visible (GTK_WIDGET (self->upload_progress), TRUE);
+  gtk_editable_set_editable (GTK_EDITABLE (self->caption_entry), FALSE);
+  attachment->upload_id = td_chat_files_upload (self->files, net->filehost,
+                                                net->local ? net->local_account : net->sasl_account,
+                                                net->local ? net->local_password : net->sasl_password,
+                                                attachment->path, attachment->bytes, attachment->name,
+                                                attachment->cancellable);
+  update_attach (self);
+}
+
+/* Cancel: stops an upload in progress (the preview closes once it has
+ * stopped), or closes the preview. */
+static void
+attach_cancel_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+
+  if (self->attachment != NULL && self->attachment->upload_id != 0)
+    g_cancellable_cancel (self->attachment->cancellable);
+  else
+    attach_close (self);
+}
+
+static void
+caption_activate_cb (TdChatView *self)
+{
+  gtk_widget_activate_action (GTK_WIDGET (self), "chat.attach-send", NULL);
+}
+
+static void
+attach_chooser_response_cb (GtkNativeDialog *chooser,
+                            int              response,
+                            TdChatView      *self)
+{
+  g_autoptr(GFile) file = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+  if (file != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!td_chat_view_attach_file (self, file, &error))
+        show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR, error->message);
+    }
+  gtk_native_dialog_destroy (chooser);
+  g_object_unref (chooser);
+}
+
+static void
+attach_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new (_("Attach a File"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Attach"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect_object (chooser, "response", G_CALLBACK (attach_chooser_response_cb), self, 0);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+/* Drag and drop: the first local file dropped on the conversation. */
+static gboolean
+drop_cb (GtkDropTarget *target,
+         const GValue  *value,
+         double         x,
+         double         y,
+         TdChatView    *self)
+{
+  GSList *files = G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST) ? g_value_get_boxed (value) : NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (files == NULL)
+    return FALSE;
+  if (!td_chat_view_attach_file (self, files->data, &error))
+    {
+      show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GdkDragAction
+drop_enter_cb (GtkDropTarget *target,
+               double         x,
+               double         y,
+               TdChatView    *self)
+{
+  return attach_unavailable_reason (self, td_chat_view_get_selected (self)) == NULL ? GDK_ACTION_COPY : 0;
+}
+
+static void
+png_encoded_cb (TdChatFiles  *files,
+                guint64       id,
+                GBytes       *png,
+                const GError *error,
+                TdChatView   *self)
+{
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) attach_error = NULL;
+  g_autoptr(GDateTime) now = NULL;
+  g_autofree char *name = NULL;
+
+  if (id != self->paste_id)
+    return;
+  self->paste_id = 0;
+  texture = g_steal_pointer (&self->paste_texture);
+  if (png == NULL)
+    {
+      show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR,
+                  error ? error->message : _("The pasted image could not be read"));
+      return;
+    }
+  now = g_date_time_new_now_local ();
+  name = g_date_time_format (now, "pasted-image-%Y%m%d-%H%M%S.png");
+  if (!attach_open (self, NULL, png, name, texture, &attach_error))
+    show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR, attach_error->message);
+}
+
+static void
+paste_texture_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(TdChatView) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkTexture) texture = gdk_clipboard_read_texture_finish (GDK_CLIPBOARD (object), result, &error);
+
+  if (texture == NULL || self->files == NULL)
+    {
+      if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->files != NULL)
+        show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR, error->message);
+      return;
+    }
+  self->paste_id = td_chat_files_encode_png (self->files, texture, self->cancellable);
+  if (self->paste_id == 0)
+    {
+      show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR, _("The pasted image is too large"));
+      return;
+    }
+  g_set_object (&self->paste_texture, texture);
+}
+
+static void
+paste_files_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(TdChatView) self = user_data;
+  g_autoptr(GError) error = NULL;
+  const GValue *value = gdk_clipboard_read_value_finish (GDK_CLIPBOARD (object), result, &error);
+  GSList *files;
+
+  if (value == NULL || self->files == NULL)
+    return;
+  files = g_value_get_boxed (value);
+  if (files != NULL && !td_chat_view_attach_file (self, files->data, &error))
+    show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR, error->message);
+}
+
+/* Paste into the composer: an image or files on the clipboard become an
+ * attachment; text is pasted as usual. */
+static void
+composer_paste_cb (GtkTextView *composer,
+                   TdChatView  *self)
+{
+  GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (composer));
+  GdkContentFormats *formats = gdk_clipboard_get_formats (clipboard);
+
+  if (gdk_content_formats_contain_gtype (formats, G_TYPE_STRING) &&
+      !gdk_content_formats_contain_gtype (formats, GDK_TYPE_FILE_LIST))
+    return;
+  if (gdk_content_formats_contain_gtype (formats, GDK_TYPE_TEXTURE))
+    {
+      g_signal_stop_emission_by_name (composer, "paste-clipboard");
+      gdk_clipboard_read_texture_async (clipboard, self->cancellable, paste_texture_cb, g_object_ref (self));
+    }
+  else if (gdk_content_formats_contain_gtype (formats, GDK_TYPE_FILE_LIST))
+    {
+      g_signal_stop_emission_by_name (composer, "paste-clipboard");
+      gdk_clipboard_read_value_async (clipboard, GDK_TYPE_FILE_LIST, G_PRIORITY_DEFAULT, self->cancellable,
+                                      paste_files_cb, g_object_ref (self));
+    }
+}
+
+static void
+download_finished_cb (TdChatFiles  *files,
+                      guint64       id,
+                      const char   *path,
+                      const GError *error,
+                      TdChatView   *self)
+{
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+  g_autofree char *text = NULL;
+
+  if (buffer == NULL || (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+    return;
+  if (error != NULL)
+    text = g_strdup_printf (_("Could not save %s: %s"), path, error->message);
+  else
+    text = g_strdup_printf (_("Saved %s"), path);
+  show_local (self, buffer, error ? TD_CHAT_LINE_ERROR : TD_CHAT_LINE_INFO, text);
+}
+
+static void
+save_chooser_response_cb (GtkNativeDialog *chooser,
+                          int              response,
+                          TdChatView      *self)
+{
+  const char *url = g_object_get_data (G_OBJECT (chooser), "td-url");
+  g_autoptr(GFile) file = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+  if (file != NULL && g_file_peek_path (file) != NULL && self->files != NULL)
+    td_chat_files_download (self->files, url, g_file_peek_path (file), self->cancellable);
+  gtk_native_dialog_destroy (chooser);
+  g_object_unref (chooser);
+}
+
+/* A file card's Save button. */
+static void
+save_requested_cb (TdChatPreview *preview,
+                   const char    *url,
+                   TdChatView    *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  g_autofree char *name = td_file_url_get_name (url);
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new (_("Save a Copy"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  if (name != NULL)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), name);
+  g_object_set_data_full (G_OBJECT (chooser), "td-url", g_strdup (url), g_free);
+  g_signal_connect_object (chooser, "response", G_CALLBACK (save_chooser_response_cb), self, 0);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+previews_setting_cb (GSettings  *settings,
+                     const char *key,
+                     TdChatView *self)
+{
+  td_chat_files_set_allow_unknown (self->files, g_settings_get_boolean (settings, key));
+}
+
+/* ------------------------------------------------------------------ */
 /* Rows                                                                */
 /* ------------------------------------------------------------------ */
 
@@ -2099,11 +2860,16 @@ message_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
                   TdChatView               *self)
 {
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  /* A grid, so that time, nick and text share a baseline and a preview
+   * goes under the text. */
+  GtkWidget *box = gtk_grid_new ();
   GtkWidget *time = gtk_label_new (NULL);
   GtkWidget *nick = gtk_label_new (NULL);
   GtkWidget *text = gtk_label_new (NULL);
+  GtkWidget *preview = td_chat_preview_new (self->files);
   GtkEventController *motion = gtk_event_controller_motion_new ();
+
+  gtk_grid_set_column_spacing (GTK_GRID (box), 8);
 
   gtk_label_set_xalign (GTK_LABEL (time), 1);
   gtk_label_set_width_chars (GTK_LABEL (time), 5);
@@ -2129,9 +2895,14 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_add_css_class (text, "chat-text");
   g_signal_connect (text, "activate-link", G_CALLBACK (activate_link_cb), self);
 
-  gtk_box_append (GTK_BOX (box), time);
-  gtk_box_append (GTK_BOX (box), nick);
-  gtk_box_append (GTK_BOX (box), text);
+  gtk_widget_set_margin_top (preview, 4);
+  gtk_widget_set_margin_bottom (preview, 4);
+  g_signal_connect_object (preview, "save-requested", G_CALLBACK (save_requested_cb), self, 0);
+
+  gtk_grid_attach (GTK_GRID (box), time, 0, 0, 1, 1);
+  gtk_grid_attach (GTK_GRID (box), nick, 1, 0, 1, 1);
+  gtk_grid_attach (GTK_GRID (box), text, 2, 0, 1, 1);
+  gtk_grid_attach (GTK_GRID (box), preview, 2, 1, 1, 1);
   gtk_list_item_set_child (item, box);
   gtk_list_item_set_activatable (item, FALSE);
   gtk_list_item_set_selectable (item, FALSE);
@@ -2147,6 +2918,8 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   GtkWidget *time = gtk_widget_get_first_child (box);
   GtkWidget *nick = gtk_widget_get_next_sibling (time);
   GtkWidget *text = gtk_widget_get_next_sibling (nick);
+  GtkWidget *preview = gtk_widget_get_next_sibling (text);
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
   guint flags = td_chat_line_get_flags (line);
   const char *who = td_chat_line_get_nick (line);
   g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (td_chat_line_get_time (line) / G_USEC_PER_SEC);
@@ -2225,6 +2998,12 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   g_object_set_data_full (G_OBJECT (nick), "td-nick",
                           td_chat_line_is_talk (line) ? g_strdup (who) : NULL, g_free);
   gtk_label_set_markup (GTK_LABEL (text), markup);
+  /* Lines of the search buffer belong to no one network: only the
+   * previews allowed for any host. */
+  td_chat_preview_bind (TD_CHAT_PREVIEW (preview),
+                        buffer && td_chat_buffer_get_kind (buffer) != TD_CHAT_BUFFER_SEARCH ?
+                        td_chat_buffer_get_network (buffer) : NULL,
+                        td_chat_line_is_talk (line) ? td_chat_line_get_text (line) : NULL);
 }
 
 static void
@@ -2476,6 +3255,7 @@ selection_changed_cb (TdChatView *self)
   self->stick_to_bottom = TRUE;
   queue_scroll_to_bottom (self);
   td_chat_view_update_header (self);
+  update_attach (self);
   if (buffer != NULL && self->leaflet != NULL)
     adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
 }
@@ -2724,6 +3504,10 @@ td_chat_view_dispose (GObject *object)
   g_clear_handle_id (&self->poll_source, g_source_remove);
   g_clear_handle_id (&self->status_source, g_source_remove);
   g_clear_handle_id (&self->scroll_source, g_source_remove);
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_pointer (&self->attachment, attachment_free);
+  g_clear_object (&self->paste_texture);
   if (self->mailbox != TD_MAILBOX_NONE)
     {
       td_mailbox_close (self->mailbox);
@@ -2754,6 +3538,10 @@ td_chat_view_dispose (GObject *object)
   g_clear_object (&self->buffers);
   g_clear_object (&self->search_buffer);
   g_clear_object (&self->settings);
+  if (self->files != NULL)
+    g_signal_handlers_disconnect_by_data (self->files, self);
+  g_clear_object (&self->files);
+  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (td_chat_view_parent_class)->dispose (object);
 }
@@ -2800,7 +3588,19 @@ td_chat_view_class_init (TdChatViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TdChatView, search_bar);
   gtk_widget_class_bind_template_child (widget_class, TdChatView, search_entry);
   gtk_widget_class_bind_template_child (widget_class, TdChatView, back_button);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, attach_button);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, attach_revealer);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, attach_thumb_stack);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, attach_icon);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, attach_picture);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, attach_name);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, attach_detail);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, caption_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, upload_progress);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, attach_send_button);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, composer_box);
   gtk_widget_class_bind_template_callback (widget_class, search_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, caption_activate_cb);
 
   gtk_widget_class_install_action (widget_class, "chat.send", NULL, send_action);
   gtk_widget_class_install_action (widget_class, "chat.join", NULL, join_action);
@@ -2810,6 +3610,9 @@ td_chat_view_class_init (TdChatViewClass *klass)
   gtk_widget_class_install_action (widget_class, "chat.complete", NULL, complete_action);
   gtk_widget_class_install_action (widget_class, "chat.history-previous", NULL, history_previous_action);
   gtk_widget_class_install_action (widget_class, "chat.history-next", NULL, history_next_action);
+  gtk_widget_class_install_action (widget_class, "chat.attach", NULL, attach_action);
+  gtk_widget_class_install_action (widget_class, "chat.attach-send", NULL, attach_send_action);
+  gtk_widget_class_install_action (widget_class, "chat.attach-cancel", NULL, attach_cancel_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "chat.search", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_j, GDK_CONTROL_MASK, "chat.join", NULL);
 }
@@ -2836,8 +3639,10 @@ td_chat_view_init (TdChatView *self)
   g_autoptr(GtkListItemFactory) message_factory = NULL;
   g_autoptr(GtkListItemFactory) member_factory = NULL;
   GtkEventController *keys;
+  GtkDropTarget *drop;
   GtkAdjustment *adj;
 
+  g_type_ensure (ADW_TYPE_CLAMP);
   gtk_widget_init_template (GTK_WIDGET (self));
   /* Not bound as a template child: AdwBin owns and disposes its child. */
   self->leaflet = ADW_LEAFLET (adw_bin_get_child (ADW_BIN (self)));
@@ -2848,6 +3653,17 @@ td_chat_view_init (TdChatView *self)
   self->mailbox = td_mailbox_open (g_main_context_default (), G_PRIORITY_DEFAULT, view_mail_cb, self, NULL);
   self->hover = td_hover_timer_new (self->mailbox, MAIL_HOVER, 0);
   self->stick_to_bottom = TRUE;
+  self->cancellable = g_cancellable_new ();
+
+  self->files = td_chat_files_new (NULL);
+  td_chat_files_set_allow_unknown (self->files, g_settings_get_boolean (self->settings, "chat-previews-unknown-hosts"));
+  g_signal_connect_object (self->settings, "changed::chat-previews-unknown-hosts",
+                           G_CALLBACK (previews_setting_cb), self, 0);
+  g_signal_connect (self->files, "preview-loaded", G_CALLBACK (preview_loaded_cb), self);
+  g_signal_connect (self->files, "upload-progress", G_CALLBACK (upload_progress_cb), self);
+  g_signal_connect (self->files, "upload-finished", G_CALLBACK (upload_finished_cb), self);
+  g_signal_connect (self->files, "download-finished", G_CALLBACK (download_finished_cb), self);
+  g_signal_connect (self->files, "png-encoded", G_CALLBACK (png_encoded_cb), self);
 
   self->css = gtk_css_provider_new ();
   gtk_css_provider_load_from_resource (self->css, "/io/github/tidings/Tidings/td-chat-view.css");
@@ -2885,6 +3701,13 @@ td_chat_view_init (TdChatView *self)
   gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
   g_signal_connect (keys, "key-pressed", G_CALLBACK (composer_key_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self->composer), keys);
+  g_signal_connect (self->composer, "paste-clipboard", G_CALLBACK (composer_paste_cb), self);
+
+  /* Files dropped anywhere on the conversation side. */
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (drop_cb), self);
+  g_signal_connect (drop, "enter", G_CALLBACK (drop_enter_cb), self);
+  gtk_widget_add_controller (gtk_widget_get_parent (self->composer_box), GTK_EVENT_CONTROLLER (drop));
 
   g_signal_connect_swapped (self->members_button, "toggled", G_CALLBACK (td_chat_view_update_header), self);
   g_signal_connect_swapped (self->back_button, "clicked", G_CALLBACK (back_clicked_cb), self);
@@ -2899,6 +3722,7 @@ td_chat_view_init (TdChatView *self)
 
   g_signal_connect (self, "notify::root", G_CALLBACK (root_changed_cb), NULL);
   td_chat_view_update_header (self);
+  update_attach (self);
 }
 
 GtkWidget *
@@ -3026,4 +3850,32 @@ td_chat_view_join_channel (TdChatView  *self,
     }
   td_irc_client_join (net->client, channel, NULL);
   return TRUE;
+}
+
+/* Opens the send preview for @file (a local file) in the selected
+ * buffer, as the attach button, drag and drop and paste do. Returns
+ * FALSE with @error when files cannot be sent there (the reason the
+ * attach button gives). */
+gboolean
+td_chat_view_attach_file (TdChatView  *self,
+                          GFile       *file,
+                          GError     **error)
+{
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), FALSE);
+  g_return_val_if_fail (G_IS_FILE (file), FALSE);
+
+  if (g_file_peek_path (file) == NULL)
+    {
+      g_set_error_literal (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_INVALID, _("Only local files can be sent"));
+      return FALSE;
+    }
+  return attach_open (self, g_file_peek_path (file), NULL, NULL, NULL, error);
+}
+
+/* Files and thumbnails of the view (tests look at them). */
+TdChatFiles *
+td_chat_view_get_files (TdChatView *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), NULL);
+  return self->files;
 }

@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "app/td-chat-buffer.h"
+#include "app/td-chat-files.h"
 
 G_BEGIN_DECLS
 
@@ -78,5 +79,9 @@ gboolean      td_chat_view_join_channel       (TdChatView  *self,
                                                const char  *network,
                                                const char  *channel,
                                                GError     **error);
+gboolean      td_chat_view_attach_file        (TdChatView  *self,
+                                               GFile       *file,
+                                               GError     **error);
+TdChatFiles  *td_chat_view_get_files          (TdChatView  *self);
 
 G_END_DECLS

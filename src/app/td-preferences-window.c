@@ -20,6 +20,7 @@ struct _TdPreferencesWindow
   GtkSpinButton        *items_kept_spin;
   GtkSwitch            *feed_notifications_switch;
   GtkSpinButton        *ring_size_spin;
+  GtkSwitch            *previews_unknown_switch;
 
   /* Owned */
   GSettings            *settings;
@@ -62,6 +63,8 @@ td_preferences_window_constructed (GObject *object)
   g_settings_bind (self->settings, "feed-notifications", self->feed_notifications_switch,
                    "active", G_SETTINGS_BIND_DEFAULT);
   bind_value (self, "pubsub-ring-size", self->ring_size_spin);
+  g_settings_bind (self->settings, "chat-previews-unknown-hosts", self->previews_unknown_switch,
+                   "active", G_SETTINGS_BIND_DEFAULT);
 }
 
 static void
@@ -118,6 +121,7 @@ td_preferences_window_class_init (TdPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TdPreferencesWindow, items_kept_spin);
   gtk_widget_class_bind_template_child (widget_class, TdPreferencesWindow, feed_notifications_switch);
   gtk_widget_class_bind_template_child (widget_class, TdPreferencesWindow, ring_size_spin);
+  gtk_widget_class_bind_template_child (widget_class, TdPreferencesWindow, previews_unknown_switch);
 }
 
 static void
