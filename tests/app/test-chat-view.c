@@ -161,15 +161,6 @@ joined (gpointer data)
 }
 
 static gboolean
-has_n_lines (gpointer data)
-{
-  Query *q = data;
-  TdChatBuffer *buffer = td_chat_view_find_buffer (q->view, q->network, q->buffer);
-
-  return buffer != NULL && g_list_model_get_n_items (td_chat_buffer_get_lines (buffer)) >= q->number;
-}
-
-static gboolean
 mentions_at_least (gpointer data)
 {
   Query *q = data;
