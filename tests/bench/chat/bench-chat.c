@@ -15,8 +15,11 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
+#include <sqlite3.h>
+
 #include "chat/td-chat-history.h"
 #include "chat/td-irc-server.h"
+#include "store/td-recorder.h"
 
 /*
  * bench-chat: the IRC server against Debian's ngircd and inspircd.
@@ -24,7 +27,12 @@
  *   irc-fanout   deliveries/s: 200 clients in one channel, 10 of them
  *                sending 100-byte messages, flood control off everywhere
  *   irc-p99      the 99th percentile send-to-receive latency of that run
- *   irc-history  messages/s stored with history on (peer: 20,000/s target)
+ *   irc-history  messages/s stored in sqlite with history on, counted from
+ *                the first message to the PONG of a PING sent after the
+ *                last (the server answers it only once every earlier
+ *                message is committed), then the rows are counted in the
+ *                database: no message may be missing (peer: the
+ *                20,000/s target)
  *
  * Every server runs in a process of its own on a free 127.0.0.1 port
  * (tidingsd's IRC server via `bench-chat --serve`), and the clients run
@@ -52,6 +60,7 @@ typedef struct
   GString *out;
   gboolean registered;
   gboolean joined;
+  gboolean ponged;       /* a PONG arrived */
   guint64  received;     /* PRIVMSG lines */
 } Conn;
 
@@ -170,6 +179,8 @@ pump (Run  *run,
                   g_string_append_c (c->out, '\n');
                   flush_out (c);
                 }
+              else if (g_strstr_len (p, nl - p, " PONG ") != NULL)
+                c->ponged = TRUE;
               else if (g_strstr_len (p, nl - p, " 001 ") != NULL)
                 c->registered = TRUE;
               else if (g_strstr_len (p, nl - p, " 366 ") != NULL)
@@ -387,11 +398,13 @@ typedef struct
 {
   GSubprocess *process;
   char        *dir;
+  char        *db;      /* "tidings-db" only: the server database */
   guint16      port;
 } Peer;
 
+/* Stops the peer's process, keeping its files. */
 static void
-peer_stop (Peer *peer)
+peer_kill (Peer *peer)
 {
   if (peer->process != NULL)
     {
@@ -399,6 +412,13 @@ peer_stop (Peer *peer)
       g_subprocess_wait (peer->process, NULL, NULL);
       g_clear_object (&peer->process);
     }
+}
+
+static void
+peer_stop (Peer *peer)
+{
+  peer_kill (peer);
+  g_clear_pointer (&peer->db, g_free);
   if (peer->dir != NULL)
     {
       g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", peer->dir);
@@ -426,6 +446,14 @@ peer_start (Peer        *peer,
       g_autofree char *port = g_strdup_printf ("%u", peer->port);
 
       peer->process = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, self, "--serve", port, NULL);
+    }
+  else if (g_str_equal (name, "tidings-db"))
+    {
+      g_autofree char *port = g_strdup_printf ("%u", peer->port);
+
+      peer->db = g_build_filename (peer->dir, "tidingsd.db", NULL);
+      peer->process = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, self, "--serve", port,
+                                        peer->db, NULL);
     }
   else if (g_str_equal (name, "ngircd"))
     {
@@ -491,13 +519,16 @@ quit_cb (gpointer loop)
   return G_SOURCE_REMOVE;
 }
 
-/* `bench-chat --serve PORT`: the IRC server as tidingsd runs it, with
- * flood control off as the benchmark asks. */
+/* `bench-chat --serve PORT [DB]`: the IRC server as tidingsd runs it,
+ * with history and accounts in DB when given, and flood control off as
+ * the benchmark asks. */
 static int
-serve (guint16 port)
+serve (guint16     port,
+       const char *db)
 {
   g_autoptr(TdIrcServerConfig) config = td_irc_server_config_new ();
   g_autoptr(TdIrcServer) server = NULL;
+  g_autoptr(TdRecorder) recorder = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
 
@@ -505,6 +536,11 @@ serve (guint16 port)
   config->max_per_ip = 1000;
   config->max_clients = 1000;
   server = td_irc_server_new (config);
+  if (db != NULL)
+    {
+      recorder = td_recorder_new (db, td_schema_server ());
+      td_irc_server_set_recorder (server, recorder);
+    }
   if (!td_irc_server_listen (server, NULL, "127.0.0.1", port, &error))
     {
       g_printerr ("bench-chat: %s\n", error->message);
@@ -512,7 +548,35 @@ serve (guint16 port)
     }
   g_unix_signal_add (SIGTERM, quit_cb, loop);
   g_main_loop_run (loop);
+  /* The server goes before the recorder it borrows. */
+  g_clear_pointer (&server, td_irc_server_free);
+  if (recorder != NULL && !td_recorder_close (recorder, &error))
+    {
+      g_printerr ("bench-chat: %s\n", error->message);
+      return 1;
+    }
   return 0;
+}
+
+/* Rows of @channel in the history table of @db, or -1. */
+static gint64
+count_rows (const char *db,
+            const char *channel)
+{
+  sqlite3 *conn = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 n = -1;
+
+  if (sqlite3_open_v2 (db, &conn, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (conn, "SELECT COUNT (*) FROM history WHERE target = ?", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_bind_text (stmt, 1, channel, -1, SQLITE_STATIC) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    n = sqlite3_column_int64 (stmt, 0);
+  else
+    g_printerr ("bench-chat: %s: %s\n", db, conn ? sqlite3_errmsg (conn) : "cannot open");
+  sqlite3_finalize (stmt);
+  sqlite3_close (conn);
+  return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -598,42 +662,59 @@ report_fanout (FanoutAll *all,
   }
 }
 
-/* Messages per second through the server with history on: one sender, one
- * receiver, every message recorded, then checked with CHATHISTORY. */
+/* Messages per second stored in sqlite: one sender, one receiver, every
+ * message recorded; the clock stops at the PONG of a PING sent after the
+ * last message, which the server holds back until every earlier message
+ * of the sender is committed. Then nothing may be missing: the rows are
+ * counted in the database while the server still runs, and the newest
+ * come back from CHATHISTORY. */
 static void
 bench_history (const char *self)
 {
   Peer peer = { 0 };
   Run run = { 0 };
-  gint64 start, deadline;
+  gint64 start, deadline, rows = -1;
   guint64 sent = 0;
   double rate = 0;
   gboolean ok = FALSE;
 
-  if (!peer_start (&peer, "tidings", self) || !run_setup (&run, peer.port, 2, "#history"))
+  if (!peer_start (&peer, "tidings-db", self) || !run_setup (&run, peer.port, 2, "#history"))
     goto out;
   run.stage = "history";
   start = now_us ();
   deadline = start + RUN_TIMEOUT_S * G_USEC_PER_SEC;
-  while (run.conns[0].received < HISTORY_MSGS && now_us () < deadline)
+  while (sent < HISTORY_MSGS && now_us () < deadline)
     {
       for (guint i = 0; i < 200 && sent < HISTORY_MSGS && sent - run.conns[0].received < 2000; i++, sent++)
         g_string_append_printf (run.conns[1].out, "PRIVMSG #history :%" G_GINT64_FORMAT " history line %" G_GUINT64_FORMAT "\r\n",
                                 now_us (), sent);
       flush_out (&run.conns[1]);
       if (!pump (&run, 20))
-        break;
+        goto out;
     }
-  if (run.conns[0].received >= HISTORY_MSGS)
+  send_line (&run.conns[1], "PING :stored");
+  while (!run.conns[1].ponged && now_us () < deadline && pump (&run, 20))
+    ;
+  if (!run.conns[1].ponged)
+    goto out;
+  rate = HISTORY_MSGS / ((now_us () - start) / (double) G_USEC_PER_SEC);
+  rows = count_rows (peer.db, "#history");
+  if (rows != HISTORY_MSGS)
     {
-      rate = HISTORY_MSGS / ((now_us () - start) / (double) G_USEC_PER_SEC);
-      /* No message lost: the newest ones are all in the history. */
-      send_line (&run.conns[0], "CHATHISTORY LATEST #history * 1000");
-      run.conns[0].received = 0;
-      while (run.conns[0].received < 1000 && now_us () < deadline && pump (&run, 50))
-        ;
-      ok = run.conns[0].received == 1000;
+      g_printerr ("bench-chat: irc-history: %" G_GINT64_FORMAT " rows for %d messages\n",
+                  rows, HISTORY_MSGS);
+      goto out;
     }
+  /* The newest ones come back from memory too. */
+  while (run.conns[0].received < HISTORY_MSGS && now_us () < deadline && pump (&run, 20))
+    ;
+  send_line (&run.conns[0], "CHATHISTORY LATEST #history * 1000");
+  run.conns[0].received = 0;
+  while (run.conns[0].received < 1000 && now_us () < deadline && pump (&run, 50))
+    ;
+  ok = run.conns[0].received == 1000;
+  if (g_getenv ("BENCH_CHAT_DEBUG"))
+    g_printerr ("bench-chat: irc-history: %" G_GINT64_FORMAT " rows in %s\n", rows, peer.db);
 out:
   if (run.conns != NULL)
     run_clear (&run);
@@ -663,7 +744,7 @@ main (int   argc,
       return 0;
     }
   if (argc > 2 && g_str_equal (argv[1], "--serve"))
-    return serve ((guint16) atoi (argv[2]));
+    return serve ((guint16) atoi (argv[2]), argc > 3 ? argv[3] : NULL);
 
   self = g_file_read_link ("/proc/self/exe", NULL);
   if (self == NULL)
