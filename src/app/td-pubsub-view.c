@@ -1643,9 +1643,17 @@ topic_capture_cb (TdPubsubTopic *topic,
 {
   GtkWidget *capture = g_object_get_data (G_OBJECT (item), "capture");
 
+  gboolean on = td_pubsub_topic_get_capture (topic);
+
   g_signal_handlers_block_by_func (capture, capture_toggled_cb, NULL);
-  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (capture), td_pubsub_topic_get_capture (topic));
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (capture), on);
   g_signal_handlers_unblock_by_func (capture, capture_toggled_cb, NULL);
+  if (on)
+    gtk_widget_add_css_class (capture, "accent");
+  else
+    gtk_widget_remove_css_class (capture, "accent");
+  gtk_widget_set_tooltip_text (capture, on ? _("Capturing to the database: click to stop")
+                                           : _("Capture to the database, to keep and search"));
 }
 
 static void
