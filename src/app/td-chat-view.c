@@ -222,6 +222,7 @@ G_DEFINE_FINAL_TYPE (TdChatView, td_chat_view, ADW_TYPE_BIN)
 
 enum {
   MESSAGE_RECEIVED,
+  NETWORK_STATE_CHANGED,
   N_SIGNALS
 };
 
@@ -758,6 +759,9 @@ handle_event (TdChatView  *self,
         TdIrcState old = net->state;
 
         net->state = event->state;
+        if (old != event->state)
+          g_signal_emit (self, signals[NETWORK_STATE_CHANGED], 0, net->name,
+                         td_irc_state_to_string (event->state));
         if (event->state == TD_IRC_STATE_RETRYING)
           {
             net->retry_at = g_get_monotonic_time () + (gint64) event->retry_in_ms * 1000;
@@ -3572,6 +3576,12 @@ td_chat_view_class_init (TdChatViewClass *klass)
     g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 4,
                   G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+
+  /* A network's connection state changed: its name and the new state
+   * ("connecting", "connected", "retrying", ...). */
+  signals[NETWORK_STATE_CHANGED] =
+    g_signal_new ("network-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 
   g_type_ensure (TD_TYPE_CHAT_BUFFER);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-chat-view.ui");

@@ -1046,13 +1046,26 @@ chat_message_cb (TdChatView    *view,
 }
 
 static void
+chat_state_cb (TdChatView    *view,
+               const char    *network,
+               const char    *state,
+               TdDBusService *service)
+{
+  td_dbus_tidings1_emit_connection_state_changed (service->skeleton, "chat", network, state);
+}
+
+static void
 window_added_cb (GtkApplication *app,
                  GtkWindow      *window,
                  TdDBusService  *service)
 {
   if (TD_IS_WINDOW (window))
-    g_signal_connect (td_window_get_chat_view (TD_WINDOW (window)), "message-received",
-                      G_CALLBACK (chat_message_cb), service);
+    {
+      g_signal_connect (td_window_get_chat_view (TD_WINDOW (window)), "message-received",
+                        G_CALLBACK (chat_message_cb), service);
+      g_signal_connect (td_window_get_chat_view (TD_WINDOW (window)), "network-state-changed",
+                        G_CALLBACK (chat_state_cb), service);
+    }
 }
 
 TdDBusService *

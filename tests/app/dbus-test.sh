@@ -26,7 +26,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..47"
+echo "1..49"
 
 TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
@@ -34,6 +34,8 @@ trap 'kill $pid 2>/dev/null; rm -rf "$TMP"' EXIT
 i=0
 while [ $i -lt 200 ] && ! on_bus; do sleep 0.05; i=$((i + 1)); done
 check "the app takes its name on the bus" 'on_bus'
+gdbus monitor --session --dest $APP_ID --object-path $OBJ > "$TMP/monitor0.log" 2>&1 &
+monitor0=$!
 
 out=$(call --method org.gtk.Actions.List)
 check "app actions are listed" 'echo "$out" | grep -q "show-view" && echo "$out" | grep -q "quit" && echo "$out" | grep -q "preferences"'
@@ -209,6 +211,10 @@ check "MessageReceived carries chat messages" 'grep -q "MessageReceived (.chat.,
 
 out=$("$TIDINGS" --send Tidings "#dbus-test" from the command line 2>&1); rc=$?
 check "--send sends a chat message" '[ $rc -eq 0 ]'
+
+kill $monitor0 2>/dev/null
+check "ConnectionStateChanged reports the chat network" 'grep -q "ConnectionStateChanged (.chat., .Tidings., .connected.)" "$TMP/monitor0.log"'
+check "ConnectionStateChanged reports the pub/sub connection" 'grep -q "ConnectionStateChanged (.pubsub., .local., .connected.)" "$TMP/monitor0.log"'
 
 "$TIDINGS" --show pubsub > "$TMP/second.out" 2>&1
 check "a second instance forwards --show and exits 0" '[ $? -eq 0 ]'
