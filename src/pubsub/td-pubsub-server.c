@@ -592,6 +592,15 @@ conn_process_input (TdConn *conn)
   else
     conn_process_line (conn);
   conn_compact_input (conn);
+  /* Once everything read has been handled, the read buffer (16 KiB after
+   * the first read) goes back to the allocator, so an idle connection
+   * costs a few hundred bytes instead of a buffer that would otherwise
+   * stay resident for its lifetime; a busy one pays one malloc per read. */
+  if (conn->qlen == 0 && conn->qbuf != NULL)
+    {
+      g_clear_pointer (&conn->qbuf, g_free);
+      conn->qcap = 0;
+    }
 }
 
 static void

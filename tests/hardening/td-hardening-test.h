@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -58,6 +59,14 @@ td_hard_asan (void)
   return TD_HARD_ASAN;
 }
 
+/* A test that fails must not leave tidingsd running (it would also hold
+ * the test's stderr open, and meson would wait for it). */
+static void
+td_hard_child_setup (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* Starts `tidingsd --db @db` with @args (NULL-terminated) and waits for
  * "ready", noting the ports it printed. */
 static inline TdHardServer *
@@ -65,6 +74,7 @@ td_hard_server_start (const char         *db,
                       const char * const *args)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
   TdHardServer *server = g_new0 (TdHardServer, 1);
   const char *exe = g_getenv ("TD_TIDINGSD");
@@ -77,8 +87,9 @@ td_hard_server_start (const char         *db,
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  server->process = g_subprocess_newv ((const char * const *) argv->pdata,
-                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, td_hard_child_setup, NULL, NULL);
+  server->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   server->pid = atoi (g_subprocess_get_identifier (server->process));
   server->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
