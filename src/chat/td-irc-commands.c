@@ -1726,10 +1726,12 @@ td_irc_cmd_away (TdIrcClient        *client,
 /* CHATHISTORY                                                         */
 /* ------------------------------------------------------------------ */
 
-static gboolean
-parse_selector (const char            *text,
-                TdChatHistorySelector *sel,
-                gboolean               allow_star)
+/* Returns TRUE if @text is a selector (`*` only with @allow_star); @sel
+ * is filled either way and its msgid is the caller's to free. */
+gboolean
+_td_irc_parse_history_selector (const char            *text,
+                                TdChatHistorySelector *sel,
+                                gboolean               allow_star)
 {
   memset (sel, 0, sizeof *sel);
   if (g_str_equal (text, "*"))
@@ -1750,9 +1752,9 @@ parse_selector (const char            *text,
   return FALSE;
 }
 
-static gboolean
-parse_limit (const char *text,
-             guint      *limit)
+gboolean
+_td_irc_parse_history_limit (const char *text,
+                             guint      *limit)
 {
   guint64 value;
 
@@ -1985,10 +1987,10 @@ chathistory_targets (TdIrcClient        *client,
   guint limit;
   HistoryRequest *request;
 
-  if (message->n_params < 4 || !parse_selector (message->params[1], &a, FALSE) ||
-      !parse_selector (message->params[2], &b, FALSE) ||
+  if (message->n_params < 4 || !_td_irc_parse_history_selector (message->params[1], &a, FALSE) ||
+      !_td_irc_parse_history_selector (message->params[2], &b, FALSE) ||
       a.type != TD_CHAT_HISTORY_SEL_TIME || b.type != TD_CHAT_HISTORY_SEL_TIME ||
-      !parse_limit (message->params[3], &limit))
+      !_td_irc_parse_history_limit (message->params[3], &limit))
     {
       g_free (a.msgid);
       g_free (b.msgid);
@@ -2030,9 +2032,9 @@ td_irc_cmd_chathistory (TdIrcClient        *client,
 
   n_needed = query.kind == TD_CHAT_HISTORY_BETWEEN ? 5 : 4;
   if (message->n_params < n_needed ||
-      !parse_selector (message->params[2], &query.a, query.kind == TD_CHAT_HISTORY_LATEST) ||
-      (query.kind == TD_CHAT_HISTORY_BETWEEN && !parse_selector (message->params[3], &query.b, FALSE)) ||
-      !parse_limit (message->params[n_needed - 1], &query.limit))
+      !_td_irc_parse_history_selector (message->params[2], &query.a, query.kind == TD_CHAT_HISTORY_LATEST) ||
+      (query.kind == TD_CHAT_HISTORY_BETWEEN && !_td_irc_parse_history_selector (message->params[3], &query.b, FALSE)) ||
+      !_td_irc_parse_history_limit (message->params[n_needed - 1], &query.limit))
     {
       td_chat_history_query_clear (&query);
       _td_irc_send (client, "FAIL CHATHISTORY INVALID_PARAMS %s :Invalid parameters", sub);

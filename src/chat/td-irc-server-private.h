@@ -309,5 +309,11 @@ void         _td_irc_auth_done         (TdIrcClient       *client,
                                         const char        *account,
                                         const char        *hash,
                                         gboolean           ok);
+/* CHATHISTORY arguments (shared with the fuzz target). */
+gboolean     _td_irc_parse_history_selector (const char            *text,
+                                             TdChatHistorySelector *sel,
+                                             gboolean               allow_star);
+gboolean     _td_irc_parse_history_limit    (const char            *text,
+                                             guint                 *limit);
 
 G_END_DECLS
