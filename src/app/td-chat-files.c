@@ -127,8 +127,8 @@ preview_worker (TdTask        *task,
        * file all the same. */
       if (gdk_pixbuf_get_file_info (request->path, &width, &height) != NULL &&
           width > 0 && height > 0 && (gint64) width * height <= TD_FILE_THUMBNAIL_MAX_PIXELS)
-        result->pixbuf = gdk_pixbuf_new_from_file_at_scale (request->path, TD_CHAT_FILES_THUMBNAIL_PX,
-                                                            TD_CHAT_FILES_THUMBNAIL_PX, TRUE, NULL);
+        result->pixbuf = gdk_pixbuf_new_from_file_at_scale (request->path, TD_CHAT_FILES_ATTACH_PX,
+                                                            TD_CHAT_FILES_ATTACH_PX, TRUE, NULL);
     }
   return result;
 }
@@ -149,6 +149,20 @@ png_request_free (PngRequest *request)
   g_free (request);
 }
 
+typedef struct
+{
+  GBytes    *png;
+  GdkPixbuf *thumbnail;    /* at most TD_CHAT_FILES_ATTACH_PX */
+} PngResult;
+
+static void
+png_result_free (PngResult *result)
+{
+  g_clear_pointer (&result->png, g_bytes_unref);
+  g_clear_object (&result->thumbnail);
+  g_free (result);
+}
+
 /* The texture made here is this worker's own: nothing else touches it. */
 static gpointer
 png_worker (TdTask        *task,
@@ -159,11 +173,21 @@ png_worker (TdTask        *task,
   PngRequest *request = task_data;
   g_autoptr(GdkTexture) texture = gdk_memory_texture_new (request->width, request->height, GDK_MEMORY_DEFAULT,
                                                           request->pixels, request->stride);
+  g_autoptr(GInputStream) stream = NULL;
+  PngResult *result;
   GBytes *png = gdk_texture_save_to_png_bytes (texture);
 
   if (png == NULL)
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("The image could not be saved as PNG"));
-  return png;
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("The image could not be saved as PNG"));
+      return NULL;
+    }
+  result = g_new0 (PngResult, 1);
+  result->png = png;
+  stream = g_memory_input_stream_new_from_bytes (png);
+  result->thumbnail = gdk_pixbuf_new_from_stream_at_scale (stream, TD_CHAT_FILES_ATTACH_PX, TD_CHAT_FILES_ATTACH_PX,
+                                                           TRUE, cancellable, NULL);
+  return result;
 }
 
 /* ------------------------------------------------------------------ */
@@ -274,8 +298,10 @@ files_mail_cb (TdMailboxId  id,
     case MAIL_PNG:
       {
         PngRequest *request = result->task_data;
+        PngResult *png = result->result;
+        g_autoptr(GdkTexture) texture = png && png->thumbnail ? gdk_texture_new_for_pixbuf (png->thumbnail) : NULL;
 
-        g_signal_emit (self, signals[PNG_ENCODED], 0, request->id, result->result, result->error);
+        g_signal_emit (self, signals[PNG_ENCODED], 0, request->id, png ? png->png : NULL, texture, result->error);
       }
       break;
 
@@ -357,10 +383,11 @@ td_chat_files_class_init (TdChatFilesClass *klass)
     g_signal_new ("preview-loaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_UINT64, GDK_TYPE_TEXTURE,
                   G_TYPE_INT64, G_TYPE_STRING, G_TYPE_ERROR);
-  /* id, the PNG (NULL on error), the error. */
+  /* id, the PNG (NULL on error), a thumbnail of it (nullable), the
+   * error. */
   signals[PNG_ENCODED] =
     g_signal_new ("png-encoded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_UINT64, G_TYPE_BYTES, G_TYPE_ERROR);
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_UINT64, G_TYPE_BYTES, GDK_TYPE_TEXTURE, G_TYPE_ERROR);
 }
 
 static void
@@ -582,8 +609,8 @@ td_chat_files_load_preview (TdChatFiles  *self,
   return request->id;
 }
 
-/* Encodes @texture (a pasted image) as PNG on the task loop;
- * "png-encoded" follows. Returns 0 (and encodes nothing) when the image
+/* Encodes @texture (a pasted image) as PNG, and makes a thumbnail of it,
+ * on the task loop; "png-encoded" follows. Returns 0 (and encodes nothing) when the image
  * is larger than any preview may be. The pixels are copied here, on the
  * caller's thread, because a texture belongs to the thread that made it. */
 guint64
@@ -612,7 +639,7 @@ td_chat_files_encode_png (TdChatFiles  *self,
   pixels = g_malloc (request->stride * height);
   gdk_texture_download (texture, pixels, request->stride);
   request->pixels = g_bytes_new_take (pixels, request->stride * height);
-  task = td_task_new (png_worker, request, (GDestroyNotify) png_request_free, (GDestroyNotify) g_bytes_unref);
+  task = td_task_new (png_worker, request, (GDestroyNotify) png_request_free, (GDestroyNotify) png_result_free);
   td_task_set_reply (task, self->mailbox, MAIL_PNG);
   if (cancellable != NULL)
     td_task_set_cancellable (task, cancellable);

@@ -20,9 +20,11 @@ G_BEGIN_DECLS
  * come back as signals on the main thread.
  */
 
-/* Longest edge of an inline preview, in pixels of the thumbnail (shown
- * at half that on a scale-2 screen, as is, at most, on scale 1). */
-#define TD_CHAT_FILES_THUMBNAIL_PX    480
+/* Longest edge of an inline preview: the thumbnail is shown at its own
+ * size, so a line never grows taller than this. */
+#define TD_CHAT_FILES_THUMBNAIL_PX    320
+/* Longest edge of the preview of a file about to be sent. */
+#define TD_CHAT_FILES_ATTACH_PX       96
 /* Thumbnails kept as textures; the oldest go first (the disk cache has
  * them). */
 #define TD_CHAT_FILES_MAX_TEXTURES    256

@@ -8,10 +8,6 @@
 #include "app/td-chat-line.h"
 #include "app/td-chat-preview.h"
 
-/* An inline image is at most this wide and tall on screen. */
-#define PREVIEW_MAX_WIDTH   320
-#define PREVIEW_MAX_HEIGHT  240
-
 struct _TdChatPreview
 {
   GtkWidget             parent_instance;
@@ -20,7 +16,6 @@ struct _TdChatPreview
   GtkStack             *stack;
   GtkButton            *image_button;
   GtkStack             *image_stack;
-  AdwClamp             *picture_clamp;
   GtkPicture           *picture;
   GtkImage             *placeholder_icon;
   GtkLabel             *placeholder_label;
@@ -59,15 +54,8 @@ update_image (TdChatPreview *self)
   self->state = td_chat_files_get_thumbnail (self->files, self->url, &texture, &error);
   if (self->state == TD_CHAT_THUMBNAIL_READY && texture != NULL)
     {
-      int width = gdk_texture_get_width (texture);
-      int height = gdk_texture_get_height (texture);
-      /* The clamp sets the width; the picture keeps the aspect ratio, so
-       * a tall image is made narrower to stay under the height limit. */
-      int shown = MIN (MIN (width, PREVIEW_MAX_WIDTH), (int) ((double) PREVIEW_MAX_HEIGHT * width / MAX (height, 1)));
-
+      /* Shown at its own size: thumbnails are made to fit. */
       gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
-      adw_clamp_set_maximum_size (self->picture_clamp, MAX (shown, 16));
-      adw_clamp_set_tightening_threshold (self->picture_clamp, MAX (shown, 16));
       gtk_stack_set_visible_child_name (self->image_stack, "picture");
     }
   else
@@ -233,12 +221,10 @@ td_chat_preview_class_init (TdChatPreviewClass *klass)
     g_signal_new ("save-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 
-  g_type_ensure (ADW_TYPE_CLAMP);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-chat-preview.ui");
   gtk_widget_class_bind_template_child (widget_class, TdChatPreview, stack);
   gtk_widget_class_bind_template_child (widget_class, TdChatPreview, image_button);
   gtk_widget_class_bind_template_child (widget_class, TdChatPreview, image_stack);
-  gtk_widget_class_bind_template_child (widget_class, TdChatPreview, picture_clamp);
   gtk_widget_class_bind_template_child (widget_class, TdChatPreview, picture);
   gtk_widget_class_bind_template_child (widget_class, TdChatPreview, placeholder_icon);
   gtk_widget_class_bind_template_child (widget_class, TdChatPreview, placeholder_label);

@@ -204,7 +204,6 @@ struct _TdChatView
   Attachment         *attachment;       /* the file about to be sent, or NULL */
   GCancellable       *cancellable;      /* downloads, clipboard reads; cancelled at dispose */
   guint64             paste_id;         /* PNG encoding of a pasted image */
-  GdkTexture         *paste_texture;    /* shown while it is encoded */
 
   /* Borrowed */
   GtkApplication     *app;
@@ -1019,7 +1018,8 @@ handle_event (TdChatView  *self,
           /* Welcome, MOTD and ISUPPORT belong to the server buffer; the
            * replies to what the user asked go where they look. */
           buffer = (code < 200 || (code >= 372 && code <= 376) || code == 422 || code == 265 || code == 266 ||
-                    code == 250 || code == 251 || code == 252 || code == 253 || code == 254 || code == 255)
+                    code == 250 || code == 251 || code == 252 || code == 253 || code == 254 || code == 255 ||
+                    (code >= 900 && code <= 908))
                    ? net->server : active_buffer_of (self, net);
         }
       {
@@ -2656,10 +2656,10 @@ static void
 png_encoded_cb (TdChatFiles  *files,
                 guint64       id,
                 GBytes       *png,
+                GdkTexture   *texture,
                 const GError *error,
                 TdChatView   *self)
 {
-  g_autoptr(GdkTexture) texture = NULL;
   g_autoptr(GError) attach_error = NULL;
   g_autoptr(GDateTime) now = NULL;
   g_autofree char *name = NULL;
@@ -2667,7 +2667,6 @@ png_encoded_cb (TdChatFiles  *files,
   if (id != self->paste_id)
     return;
   self->paste_id = 0;
-  texture = g_steal_pointer (&self->paste_texture);
   if (png == NULL)
     {
       show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR,
@@ -2701,7 +2700,6 @@ paste_texture_cb (GObject      *object,
       show_local (self, td_chat_view_get_selected (self), TD_CHAT_LINE_ERROR, _("The pasted image is too large"));
       return;
     }
-  g_set_object (&self->paste_texture, texture);
 }
 
 static void
@@ -3511,7 +3509,6 @@ td_chat_view_dispose (GObject *object)
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_pointer (&self->attachment, attachment_free);
-  g_clear_object (&self->paste_texture);
   if (self->mailbox != TD_MAILBOX_NONE)
     {
       td_mailbox_close (self->mailbox);
@@ -3652,7 +3649,6 @@ td_chat_view_init (TdChatView *self)
   GtkDropTarget *drop;
   GtkAdjustment *adj;
 
-  g_type_ensure (ADW_TYPE_CLAMP);
   gtk_widget_init_template (GTK_WIDGET (self));
   /* Not bound as a template child: AdwBin owns and disposes its child. */
   self->leaflet = ADW_LEAFLET (adw_bin_get_child (ADW_BIN (self)));

@@ -528,6 +528,7 @@ check_attach (TdApplication *app)
   g_assert_true (gtk_revealer_get_reveal_child (GTK_REVEALER (template_child (view, "attach_revealer"))));
   g_assert_true (wait_until (send_enabled, &q));
   gtk_editable_set_text (GTK_EDITABLE (caption), "a hill at noon");
+  screenshot (view, "preview");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "chat.attach-send", NULL));
   q.text = " a hill at noon";
   g_assert_true (wait_until (has_line, &q));
