@@ -1273,15 +1273,23 @@ client_new (TdIrcServer *server,
       g_autoptr(GSocketConnection) base = g_socket_connection_factory_create_connection (socket);
       g_autoptr(GError) error = NULL;
 
-      client->tls = G_IO_STREAM (g_tls_server_connection_new (G_IO_STREAM (base), server->certificate, &error));
+      /* g_tls_server_connection_new() would load the system's trusted CAs
+       * (blocking, on the server loop) to check client certificates,
+       * which IRC clients do not send: no database. A client that just
+       * drops the connection is done, not an attack: no close_notify. */
+      client->tls = g_initable_new (g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()),
+                                    NULL, &error,
+                                    "base-io-stream", base,
+                                    "certificate", server->certificate,
+                                    "database", NULL,
+                                    "require-close-notify", FALSE,
+                                    NULL);
       if (client->tls == NULL)
         {
           g_message ("TLS connection from %s: %s", client->ip, error->message);
           _td_irc_client_kill (client, "TLS is not available", NULL);
           return;
         }
-      /* A client that just drops the connection is done, not an attack. */
-      g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (client->tls), FALSE);
       handshake_start (client);
       return;
     }
