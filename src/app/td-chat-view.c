@@ -829,7 +829,11 @@ handle_event (TdChatView  *self,
     case TD_IRC_EVENT_FILEHOST:
       g_free (net->filehost);
       net->filehost = g_strdup (event->text);
-      td_chat_files_set_host (self->files, net->name, event->text);
+      /* Links to the last file host stay previewed while the network
+       * reconnects (which forgets it for a moment); attaching follows
+       * the live value. */
+      if (event->text != NULL)
+        td_chat_files_set_host (self->files, net->name, event->text);
       update_attach (self);
       break;
 
