@@ -54,6 +54,7 @@ struct _TdFeedsView
   TdHoverTimer       *hover;              /* error badges: the tooltip mailbox */
   TdItemObject       *pending_item;       /* selected before its page arrived */
   gulong              pending_handler;
+  guint               pending_position;   /* of that row, kept across reloads */
   TdFeedsApp         *feeds;              /* NULL until rooted in the app's window */
   TdMailboxId         mailbox;
   GListStore         *sidebar_store;      /* TdFeedRow */
@@ -233,6 +234,12 @@ items_reloaded_cb (TdItemList  *items,
                    TdFeedsView *self)
 {
   int position = self->article_id ? td_item_list_find (items, self->article_id) : -1;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (items));
+
+  /* A row clicked before its item arrived keeps its place: the list
+   * reloads with the same query, so it is the same row. */
+  if (position < 0 && self->pending_position != GTK_INVALID_LIST_POSITION && self->pending_position < n)
+    position = (int) self->pending_position;
 
   if (position >= 0)
     gtk_single_selection_set_selected (self->item_selection, (guint) position);
@@ -289,6 +296,7 @@ item_selected_cb (GtkSingleSelection *selection,
   if (unloaded != NULL)
     {
       self->pending_item = g_object_ref (unloaded);
+      self->pending_position = gtk_single_selection_get_selected (self->item_selection);
       self->pending_handler = g_signal_connect (unloaded, "notify::loaded",
                                                 G_CALLBACK (pending_item_loaded_cb), self);
       return;
@@ -304,6 +312,7 @@ item_selected_cb (GtkSingleSelection *selection,
       return;
     }
 
+  self->pending_position = GTK_INVALID_LIST_POSITION;
   if (td_item_object_get_id (item) == self->article_id || manager == NULL)
     return;
 
@@ -330,6 +339,7 @@ source_selected_cb (GtkSingleSelection *selection,
                     TdFeedsView        *self)
 {
   self->article_id = 0;
+  self->pending_position = GTK_INVALID_LIST_POSITION;
   td_article_view_set_item (self->article_view, NULL);
   run_query (self);
   update_actions (self);
@@ -1397,6 +1407,7 @@ td_feeds_view_init (TdFeedsView *self)
 
   self->mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, mail_cb, self, NULL);
   self->hover = td_hover_timer_new (self->mailbox, MAIL_HOVER, TD_HOVER_DEFAULT_DELAY_MS);
+  self->pending_position = GTK_INVALID_LIST_POSITION;
 
   scope = gtk_builder_cscope_new ();
   gtk_builder_cscope_add_callback_symbols (GTK_BUILDER_CSCOPE (scope),
