@@ -29,6 +29,7 @@ struct _TdServer
   TdFileHost     *files;        /* owned while started: the "files" HTTP listener */
   TdRecorder     *recorder;     /* owned while started: the server database, shared by
                                  * chat and files; NULL without db_path */
+  TdMailboxId     store_errors; /* the recorder's errors, logged */
   gboolean        started;
 };
 
@@ -179,6 +180,34 @@ td_server_stop_pubsub (TdServer *server)
  * history and accounts, file metadata), opened on its own thread while
  * the listeners bind. None without db_path or without a layer using it. */
 static void
+td_server_store_error_cb (TdMailboxId  id,
+                          TdMail      *mail,
+                          gpointer     user_data)
+{
+  TdRecorderError *err = mail->data;
+  const char *message = err->error ? err->error->message : "";
+
+  switch (err->kind)
+    {
+    case TD_RECORDER_ERROR_RETRYING:
+      g_message ("%s: %s; retrying in %u ms, %u changes waiting", err->path, message,
+                 err->retry_in_ms, err->n_kept);
+      break;
+    case TD_RECORDER_ERROR_RECOVERED:
+      g_message ("%s: saving again", err->path);
+      break;
+    case TD_RECORDER_ERROR_REJECTED:
+      g_warning ("%s: a change was dropped: %s (%s)", err->path, message, err->sql ? err->sql : "");
+      break;
+    case TD_RECORDER_ERROR_BROKEN:
+    case TD_RECORDER_ERROR_LOST:
+    default:
+      g_warning ("%s: %s", err->path, message);
+      break;
+    }
+}
+
+static void
 td_server_start_store (TdServer *server)
 {
   TdServerConfig *config = server->config;
@@ -187,6 +216,9 @@ td_server_start_store (TdServer *server)
       (config->chat_port < 0 && config->chat_tls_port < 0 && config->files_port < 0))
     return;
   server->recorder = td_recorder_new (config->db_path, td_schema_server ());
+  server->store_errors = td_mailbox_open (server->context, G_PRIORITY_DEFAULT,
+                                          td_server_store_error_cb, NULL, NULL);
+  td_recorder_set_error_mailbox (server->recorder, server->store_errors, 0);
 }
 
 /* Closes the database once everything queued is written; after every
@@ -199,6 +231,11 @@ td_server_stop_store (TdServer *server)
   if (server->recorder != NULL && !td_recorder_close (server->recorder, &error))
     g_warning ("%s", error->message);
   g_clear_pointer (&server->recorder, td_recorder_free);
+  if (server->store_errors != TD_MAILBOX_NONE)
+    {
+      td_mailbox_close (server->store_errors);
+      server->store_errors = TD_MAILBOX_NONE;
+    }
 }
 
 /* Chat: the IRC server on its "chat" listener and, with a certificate, on
