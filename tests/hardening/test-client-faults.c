@@ -8,10 +8,13 @@
  *
  * tests/pubsub/test-pubsub-client.c covers a graceful in-process stop and
  * garbage at the first connect; this is the sequence a user sees when
- * the server crashes and something else takes its port for a while.
+ * the server crashes and something else takes its port for a while. The
+ * IRC client goes through the same sequence (tests/chat/test-irc-client.c
+ * covers an in-process stop and a garbage script).
  */
 #include "config.h"
 
+#include "chat/td-irc-client.h"
 #include "pubsub/td-pubsub-client.h"
 #include "td-hardening-test.h"
 
@@ -317,6 +320,168 @@ test_pubsub_client_kill_garbage_restart (void)
   td_hard_server_stop (server, SIGTERM);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* IRC client                                                          */
+
+#define IRC_MAIL 1
+
+typedef struct
+{
+  TdMailboxId  mailbox;
+  GPtrArray   *events;          /* TdIrcEvent */
+} IrcOwner;
+
+static void
+irc_owner_mail_cb (TdMailboxId  id,
+                   TdMail      *mail,
+                   gpointer     user_data)
+{
+  IrcOwner *owner = user_data;
+  TdIrcEventBatch *batch = mail->data;
+
+  for (guint i = 0; i < batch->events->len; i++)
+    g_ptr_array_add (owner->events, g_steal_pointer (&g_ptr_array_index (batch->events, i)));
+  g_ptr_array_set_free_func (batch->events, NULL);
+}
+
+/* Iterates until an event from *@from on has @type (and, for STATE,
+ * @state); returns it and moves *@from past it. */
+static TdIrcEvent *
+irc_wait (IrcOwner      *owner,
+          guint         *from,
+          TdIrcEventType type,
+          TdIrcState     state)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) TD_HARD_TIMEOUT_MS * 1000;
+
+  for (;;)
+    {
+      for (; *from < owner->events->len; (*from)++)
+        {
+          TdIrcEvent *event = g_ptr_array_index (owner->events, *from);
+
+          if (event->type == type && (type != TD_IRC_EVENT_STATE || event->state == state))
+            {
+              (*from)++;
+              return event;
+            }
+        }
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out waiting for IRC event %d (state %d)", type, state);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+static TdHardServer *
+start_chat (const char *db,
+            guint16     port)
+{
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  const char * const args[] = {
+    "--chat-port", port_text, "--pubsub-port", "-1", "--line-port", "-1", "--files-port", "-1", NULL
+  };
+
+  return td_hard_server_start (db, args);
+}
+
+static void
+test_irc_client_kill_garbage_restart (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("td-hard-XXXXXX", NULL);
+  g_autofree char *db = g_build_filename (dir, "tidingsd.db", NULL);
+  g_autoptr(TdIrcClientConfig) config = td_irc_client_config_new ();
+  IrcOwner owner = { 0 };
+  TdIrcClient *client;
+  TdHardServer *server;
+  TdIrcEvent *event;
+  guint16 port = free_port ();
+  guint from = 0, n_retrying = 0, max_delay = 0, garbage_hits = 0;
+  g_autoptr(GSocketService) garbage = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TdHardConn) peer = NULL;
+
+  owner.events = g_ptr_array_new_with_free_func ((GDestroyNotify) td_irc_event_free);
+  owner.mailbox = td_mailbox_open (NULL, G_PRIORITY_DEFAULT, irc_owner_mail_cb, &owner, NULL);
+
+  server = start_chat (db, port);
+  config->port = port;
+  config->nick = g_strdup ("erin");
+  config->retry = (TdRetryPolicy) { 100, 2.0, 400, 0.25 };
+  client = td_irc_client_new (config, owner.mailbox, IRC_MAIL);
+  td_irc_client_connect (client);
+  irc_wait (&owner, &from, TD_IRC_EVENT_REGISTERED, 0);
+  td_irc_client_join (client, "#stay", NULL);
+  irc_wait (&owner, &from, TD_IRC_EVENT_JOINED, 0);
+
+  td_hard_server_stop (server, SIGKILL);
+  event = irc_wait (&owner, &from, TD_IRC_EVENT_STATE, TD_IRC_STATE_RETRYING);
+  g_assert_nonnull (event->text);
+  g_test_message ("after SIGKILL: retrying in %u ms: %s", event->retry_in_ms, event->text);
+
+  garbage = g_socket_service_new ();
+  {
+    g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+    gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+    while (!g_socket_listener_add_address (G_SOCKET_LISTENER (garbage), address, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error))
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, until);
+        g_clear_error (&error);
+        g_usleep (10 * 1000);
+      }
+  }
+  g_signal_connect (garbage, "incoming", G_CALLBACK (garbage_incoming_cb), &garbage_hits);
+  g_socket_service_start (garbage);
+  {
+    gint64 until = g_get_monotonic_time () + 2000 * 1000;
+
+    while (g_get_monotonic_time () < until)
+      {
+        g_main_context_iteration (NULL, FALSE);
+        g_usleep (1000);
+      }
+  }
+  g_socket_service_stop (garbage);
+  g_socket_listener_close (G_SOCKET_LISTENER (garbage));
+  for (; from < owner.events->len; from++)
+    {
+      event = g_ptr_array_index (owner.events, from);
+      g_assert_false (event->type == TD_IRC_EVENT_STATE && event->state == TD_IRC_STATE_CONNECTED);
+      if (event->type == TD_IRC_EVENT_STATE && event->state == TD_IRC_STATE_RETRYING)
+        {
+          n_retrying++;
+          g_assert_nonnull (event->text);
+          g_assert_cmpuint (event->retry_in_ms, <=, 400);
+          max_delay = MAX (max_delay, event->retry_in_ms);
+        }
+    }
+  g_test_message ("%u connections answered with garbage, %u retries reported, longest delay %u ms",
+                  garbage_hits, n_retrying, max_delay);
+  g_assert_cmpuint (garbage_hits, >=, 2);
+  g_assert_cmpuint (n_retrying, >=, 2);
+  g_assert_cmpuint (max_delay, >=, 200);
+
+  /* tidingsd again: welcomed, back in its channel, talking. */
+  server = start_chat (db, port);
+  irc_wait (&owner, &from, TD_IRC_EVENT_STATE, TD_IRC_STATE_CONNECTED);
+  event = irc_wait (&owner, &from, TD_IRC_EVENT_JOINED, 0);
+  g_assert_cmpstr (event->target, ==, "#stay");
+  peer = td_hard_conn_new (td_hard_connect (server->chat_port));
+  td_hard_send (peer->fd, "NICK peer\r\nUSER peer 0 * :peer\r\nJOIN #stay\r\n");
+  g_free (td_hard_conn_expect (peer, " 366 "));
+  td_irc_client_privmsg (client, "#stay", "back again");
+  g_free (td_hard_conn_expect (peer, "back again"));
+
+  td_irc_client_free (client, NULL);
+  td_mailbox_close (owner.mailbox);
+  g_ptr_array_unref (owner.events);
+  td_hard_server_stop (server, SIGTERM);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -324,5 +489,6 @@ main (int   argc,
   signal (SIGPIPE, SIG_IGN);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/td/hardening/client/pubsub-kill-garbage-restart", test_pubsub_client_kill_garbage_restart);
+  g_test_add_func ("/td/hardening/client/irc-kill-garbage-restart", test_irc_client_kill_garbage_restart);
   return g_test_run ();
 }
