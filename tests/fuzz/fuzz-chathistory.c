@@ -118,7 +118,9 @@ check_answer (const TdChatHistoryQuery *query,
         g_assert_cmpuint (newest + 1, ==, lo_a);
         break;
       case TD_CHAT_HISTORY_AFTER:
-        g_assert_cmpuint (oldest, ==, hi_a);
+        /* From the first message after the point that memory still
+         * holds (no store here to ask for older ones). */
+        g_assert_cmpuint (oldest, ==, MAX (hi_a, first));
         break;
       case TD_CHAT_HISTORY_AROUND:
         g_assert_cmpuint (oldest, <=, MAX (lo_a, first));
