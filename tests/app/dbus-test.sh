@@ -232,10 +232,12 @@ check "quit over D-Bus ends the app" '! kill -0 $pid 2>/dev/null'
 
 check "the view chosen by the second instance was saved" "grep -q \"last-view='pubsub'\" \"$KEYFILE\""
 
+# An instance started for a command must not hold the command's output
+# until it quits (its idle timeout is 10 s).
 start=$(date +%s)
 out=$("$TIDINGS" --unread 2>&1); rc=$?
 end=$(date +%s)
-check "with no instance, --unread starts one and answers at once" '[ $rc -eq 0 ] && echo "$out" | grep -q "^feeds	0$" && [ $((end - start)) -lt 5 ]'
+check "with no instance, --unread starts one and answers at once" '[ $rc -eq 0 ] && echo "$out" | grep -q "^feeds	0$" && [ $((end - start)) -lt 9 ]'
 check "the instance started for a command shows no window and stays on the bus" 'on_bus'
 call --method org.gtk.Actions.Activate quit '[]' '{}' >/dev/null 2>&1
 i=0
