@@ -209,7 +209,11 @@ cmd_add_feed (Cli        *cli,
       print_json (builder);
     }
   else
-    g_print (_("Added feed %" G_GINT64_FORMAT "\n"), id);
+    {
+      g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+
+      g_print (_("Added feed %s\n"), id_text);
+    }
   return 0;
 }
 
