@@ -367,11 +367,13 @@ test_overdue_restarted (void)
   bench_clear (&bench);
 }
 
-/* A job that is overdue on every attempt fails with DEADLINE. */
+/* A job that is overdue on every attempt fails with DEADLINE. The
+ * deadline leaves a worker time to pick each attempt up even in a slow
+ * (sanitizer) build, so that every attempt really runs. */
 static void
 test_overdue_max_attempts (void)
 {
-  TdFarmConfig config = { .max_running = 2, .deadline_ms = 20, .max_attempts = 3 };
+  TdFarmConfig config = { .max_running = 2, .deadline_ms = 150, .max_attempts = 3 };
   Spec spec = { .hang_first = 100 };
   TdFarmResult *result;
   Bench bench;
