@@ -41,6 +41,16 @@
  * behind a load) nor adds thousands of rows to the list at once. */
 #define TD_PUBSUB_VIEW_SEARCH_PAGE 500
 
+/* Live messages go into the list at most this often, and only while the
+ * view is shown; in between they wait with the held ones (within the ring
+ * size). GtkListView keeps up to 200 rows bound around its anchor: shown,
+ * the anchor follows the newest message, so every batch appended on its
+ * own was bound and measured row by row (a busy channel, thousands of
+ * messages a second in a hundred batches, kept the main loop from
+ * drawing); hidden, the anchor stays on an old message that the ring soon
+ * drops, and each append rebuilt all 200 rows. */
+#define TD_PUBSUB_VIEW_LIST_FLUSH_MS 100
+
 /* Mail kinds of the view's own mailboxes. */
 enum
 {
@@ -48,6 +58,7 @@ enum
   MAIL_LOADED,
   MAIL_HISTORY,
   MAIL_FOUND,
+  MAIL_FLUSH,
 };
 
 #define SQL_UPSERT_CONNECTION \
@@ -153,6 +164,8 @@ struct _TdPubsubView
   char                *publish_result;
 
   guint                animation;        /* ticker animation, 0 when idle */
+  guint                flush_timeout;    /* pending MAIL_FLUSH, 0 when none */
+  gint64               last_flush;       /* monotonic time live messages last went into the list */
   gint64               last_shift;       /* frame time of the last bucket shift */
   guint                port_poll;        /* GSource id */
   gint64               port_poll_since;
@@ -162,7 +175,6 @@ struct _TdPubsubView
   TdPubsubConnection  *publish_connection; /* borrowed; the one publish_request went to */
   gboolean             paused;
   gboolean             follow;           /* keep the newest message in view */
-  double               last_upper;       /* of the list's adjustment, to tell growth from scrolling */
   gboolean             loaded;           /* saved connections were read (or there is no store) */
   gboolean             history_pending;  /* captured messages are being read: live ones wait */
   gboolean             searching;        /* the list shows captured messages found, not the ring */
@@ -982,6 +994,43 @@ flush_held (TdPubsubView *self)
   g_free (items);
 }
 
+/* Moves live messages that waited (see TD_PUBSUB_VIEW_LIST_FLUSH_MS) to
+ * the list, unless a pause or the captured messages being read keep them
+ * waiting. */
+static void
+flush_live (TdPubsubView *self)
+{
+  guint capacity = td_pubsub_ring_get_capacity (self->ring);
+  guint n_items = g_list_model_get_n_items (G_LIST_MODEL (self->ring));
+
+  if (self->paused || self->history_pending || self->held->len == 0 ||
+      !gtk_widget_get_mapped (GTK_WIDGET (self)))
+    return;
+
+  if (self->follow && !self->searching && n_items + self->held->len > capacity)
+    {
+      /* The ring is full: as many old messages go as new ones come.
+       * Dropping first would take away the rows the list shows whenever
+       * more came than it shows (always, after the view was hidden), and
+       * the list would destroy those rows and build new ones. Growing the
+       * ring for a moment lets the rows move to the newest first
+       * (rebound, not rebuilt); then the oldest go. */
+      td_pubsub_ring_set_capacity (self->ring, n_items + self->held->len);
+      flush_held (self);
+      follow_newest (self);
+      n_items = g_list_model_get_n_items (G_LIST_MODEL (self->ring));
+      td_pubsub_ring_set_capacity (self->ring, capacity);
+      self->n_dropped += n_items - MIN (n_items, capacity);
+    }
+  else
+    {
+      flush_held (self);
+      follow_newest (self);
+    }
+  self->last_flush = g_get_monotonic_time ();
+  update_counts (self);
+}
+
 /* One batch from a connection: one change of the list, however many
  * messages it carries. */
 static void
@@ -1021,20 +1070,24 @@ messages_cb (TdPubsubConnection *connection,
   self->n_dropped += batch->n_dropped;
 
   /* Live messages wait behind a pause, and behind the captured ones that
-   * are being read so that those come first. */
-  if (self->paused || self->history_pending)
+   * are being read so that those come first; while the view is hidden;
+   * and right after a batch went into the list, for the next flush
+   * (TD_PUBSUB_VIEW_LIST_FLUSH_MS). */
+  for (gsize i = 0; i < n; i++)
+    g_ptr_array_add (self->held, items[i]);
+  trim_held (self);
+  if (n > 0 && !self->paused && !self->history_pending && gtk_widget_get_mapped (GTK_WIDGET (self)))
     {
-      for (gsize i = 0; i < n; i++)
-        g_ptr_array_add (self->held, items[i]);
-      trim_held (self);
+      if (g_get_monotonic_time () - self->last_flush >= TD_PUBSUB_VIEW_LIST_FLUSH_MS * 1000)
+        flush_live (self);
+      else if (self->flush_timeout == 0)
+        self->flush_timeout = td_mail_send_after (self->mailbox, TD_PUBSUB_VIEW_LIST_FLUSH_MS,
+                                                  td_mail_new (MAIL_FLUSH, NULL, NULL));
     }
-  else if (n > 0)
-    self->n_dropped += td_pubsub_ring_append (self->ring, items, (guint) n);
 
   if (n > 0)
     start_animation (self);
   update_counts (self);
-  follow_newest (self);
 }
 
 static void
@@ -1117,21 +1170,61 @@ follow_newest (TdPubsubView *self)
     gtk_widget_activate_action (GTK_WIDGET (self->messages_list), "list.scroll-to-item", "u", n - 1);
 }
 
-/* Only the user's own scrolling decides whether the list follows the
- * newest message; moves that come with the list growing or shrinking do
- * not. */
+/* Only the user's own scrolling stops the list from following the newest
+ * message (the wheel or touchpad, the scrollbar, the keys, below); coming
+ * back to the newest message, by any means, follows again. The list moves
+ * the adjustment itself while it lays out a change (it keeps the row it
+ * shows in place as the oldest messages go), so a move of the adjustment
+ * says nothing about the user: taking one for scrolling away left the
+ * list on messages the ring then dropped, rebuilding every row. */
 static void
 adjustment_value_changed_cb (GtkAdjustment *adj,
                              TdPubsubView  *self)
 {
-  double upper = gtk_adjustment_get_upper (adj);
+  if (gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >=
+      gtk_adjustment_get_upper (adj) - 2)
+    self->follow = TRUE;
+}
 
-  if (upper != self->last_upper)
+static gboolean
+user_scrolled_cb (GtkEventControllerScroll *controller,
+                  double                    dx,
+                  double                    dy,
+                  TdPubsubView             *self)
+{
+  if (dy < 0)
+    self->follow = FALSE;
+  return GDK_EVENT_PROPAGATE;
+}
+
+static void
+scrollbar_pressed_cb (GtkGestureClick *gesture,
+                      int              n_press,
+                      double           x,
+                      double           y,
+                      TdPubsubView    *self)
+{
+  self->follow = FALSE;
+}
+
+static gboolean
+list_key_pressed_cb (GtkEventControllerKey *controller,
+                     guint                  keyval,
+                     guint                  keycode,
+                     GdkModifierType        state,
+                     TdPubsubView          *self)
+{
+  switch (keyval)
     {
-      self->last_upper = upper;
-      return;
+    case GDK_KEY_Up: case GDK_KEY_KP_Up:
+    case GDK_KEY_Page_Up: case GDK_KEY_KP_Page_Up:
+    case GDK_KEY_Home: case GDK_KEY_KP_Home:
+      self->follow = FALSE;
+      break;
+    default:
+      break;
     }
-  self->follow = gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >= upper - 2;
+  return GDK_EVENT_PROPAGATE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1285,6 +1378,10 @@ mail_cb (TdMailboxId  id,
       break;
     case MAIL_FOUND:
       found (self, mail->data);
+      break;
+    case MAIL_FLUSH:
+      self->flush_timeout = 0;
+      flush_live (self);
       break;
     default:
       g_assert_not_reached ();
@@ -1774,7 +1871,11 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   GtkWidget *time = caption_label ();
   GtkWidget *channel = gtk_label_new (NULL);
   GtkWidget *pattern = caption_label ();
-  GtkWidget *payload = gtk_label_new (NULL);
+  /* An inscription, not a label: its size does not depend on its text,
+   * so the list measures a row without shaping the payload. The list
+   * keeps up to 200 rows bound and rebinds them as a busy channel
+   * scrolls; wrapped labels cost more in measuring than all the rest. */
+  GtkWidget *payload = gtk_inscription_new (NULL);
 
   gtk_widget_add_css_class (time, "numeric");
   gtk_label_set_xalign (GTK_LABEL (channel), 0);
@@ -1783,12 +1884,13 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_size_request (meta, 150, -1);
   gtk_label_set_max_width_chars (GTK_LABEL (channel), 18);
   gtk_label_set_width_chars (GTK_LABEL (channel), 14);
-  gtk_label_set_xalign (GTK_LABEL (payload), 0);
-  gtk_label_set_yalign (GTK_LABEL (payload), 0);
-  gtk_label_set_wrap (GTK_LABEL (payload), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (payload), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_lines (GTK_LABEL (payload), 8);
-  gtk_label_set_ellipsize (GTK_LABEL (payload), PANGO_ELLIPSIZE_END);
+  gtk_inscription_set_xalign (GTK_INSCRIPTION (payload), 0);
+  gtk_inscription_set_yalign (GTK_INSCRIPTION (payload), 0);
+  gtk_inscription_set_wrap_mode (GTK_INSCRIPTION (payload), PANGO_WRAP_WORD_CHAR);
+  /* As tall as the time and channel beside it. */
+  gtk_inscription_set_min_lines (GTK_INSCRIPTION (payload), 2);
+  gtk_inscription_set_nat_lines (GTK_INSCRIPTION (payload), 2);
+  gtk_inscription_set_text_overflow (GTK_INSCRIPTION (payload), GTK_INSCRIPTION_OVERFLOW_ELLIPSIZE_END);
   gtk_widget_set_hexpand (payload, TRUE);
   gtk_image_set_pixel_size (GTK_IMAGE (logged), 12);
   gtk_widget_add_css_class (logged, "dim-label");
@@ -1816,6 +1918,25 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_list_item_set_child (item, box);
 }
 
+/* The local time zone, read at most once a minute: GLib 2.74 looks at
+ * /etc/localtime again (a readlink and two stats) on every
+ * g_time_zone_new_local() when TZ is unset, twice per bound row here. */
+static GTimeZone *
+local_zone (void)
+{
+  static GTimeZone *zone;
+  static gint64 read_at;
+  gint64 now = g_get_monotonic_time ();
+
+  if (zone == NULL || now - read_at > 60 * G_USEC_PER_SEC)
+    {
+      g_clear_pointer (&zone, g_time_zone_unref);
+      zone = g_time_zone_new_local ();
+      read_at = now;
+    }
+  return zone;
+}
+
 static void
 message_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item,
@@ -1826,8 +1947,9 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   GtkWidget *pattern = g_object_get_data (G_OBJECT (item), "pattern");
   gint64 usec = td_pubsub_message_item_get_time (message);
   gboolean logged = td_pubsub_message_item_get_logged (message);
-  g_autoptr(GDateTime) time = g_date_time_new_from_unix_local (usec / G_USEC_PER_SEC);
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) time = g_date_time_to_timezone (utc, local_zone ());
+  g_autoptr(GDateTime) now = g_date_time_new_now (local_zone ());
   gboolean today = g_date_time_get_year (time) == g_date_time_get_year (now) &&
                    g_date_time_get_day_of_year (time) == g_date_time_get_day_of_year (now);
   /* Captured messages may be from another day. */
@@ -1846,7 +1968,7 @@ message_bind_cb (GtkSignalListItemFactory *factory,
     pattern_text = g_strdup_printf (_("via %s"), pattern_name);
   gtk_label_set_label (GTK_LABEL (pattern), pattern_text);
   gtk_widget_set_visible (pattern, pattern_name != NULL);
-  gtk_label_set_label (GTK_LABEL (payload), td_pubsub_message_item_get_display (message));
+  gtk_inscription_set_text (GTK_INSCRIPTION (payload), td_pubsub_message_item_get_display (message));
   if (td_pubsub_message_item_get_format (message) == TD_PAYLOAD_TEXT)
     gtk_widget_remove_css_class (payload, "monospace");
   else
@@ -1980,6 +2102,15 @@ add_connection_action (GtkWidget  *widget,
 /* The application closes its recorder at shutdown, after its windows
  * went away: a view that is no longer in a window saves nothing more. */
 static void
+td_pubsub_view_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (td_pubsub_view_parent_class)->map (widget);
+
+  /* What came while the view was hidden. */
+  flush_live (TD_PUBSUB_VIEW (widget));
+}
+
+static void
 td_pubsub_view_unroot (GtkWidget *widget)
 {
   TdPubsubView *self = TD_PUBSUB_VIEW (widget);
@@ -1996,6 +2127,7 @@ td_pubsub_view_dispose (GObject *object)
   TdPubsubView *self = TD_PUBSUB_VIEW (object);
 
   g_clear_handle_id (&self->port_poll, g_source_remove);
+  g_clear_handle_id (&self->flush_timeout, td_mail_cancel_timeout);
   if (self->mailbox != TD_MAILBOX_NONE)
     {
       td_mailbox_close (self->mailbox);
@@ -2109,6 +2241,7 @@ td_pubsub_view_class_init (TdPubsubViewClass *klass)
   object_class->get_property = td_pubsub_view_get_property;
   object_class->set_property = td_pubsub_view_set_property;
   widget_class->unroot = td_pubsub_view_unroot;
+  widget_class->map = td_pubsub_view_map;
 
   properties[PROP_PAUSED] =
     g_param_spec_boolean ("paused", NULL, NULL, FALSE,
@@ -2171,6 +2304,7 @@ td_pubsub_view_init (TdPubsubView *self)
   g_autoptr(GtkNoSelection) channel_selection = NULL;
   g_autoptr(GtkNoSelection) message_selection = NULL;
   GtkAdjustment *adj;
+  GtkEventController *controller;
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
@@ -2221,6 +2355,18 @@ td_pubsub_view_init (TdPubsubView *self)
 
   adj = gtk_scrolled_window_get_vadjustment (self->messages_scroller);
   g_signal_connect (adj, "value-changed", G_CALLBACK (adjustment_value_changed_cb), self);
+  controller = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
+  g_signal_connect (controller, "scroll", G_CALLBACK (user_scrolled_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->messages_scroller), controller);
+  controller = GTK_EVENT_CONTROLLER (gtk_gesture_click_new ());
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
+  g_signal_connect (controller, "pressed", G_CALLBACK (scrollbar_pressed_cb), self);
+  gtk_widget_add_controller (gtk_scrolled_window_get_vscrollbar (self->messages_scroller), controller);
+  controller = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
+  g_signal_connect (controller, "key-pressed", G_CALLBACK (list_key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->messages_list), controller);
 
   update_counts (self);
   update_actions (self);
