@@ -26,6 +26,12 @@
  *   app-driver make-db PATH ITEMS CHAT_LINES
  *     Only builds such a database (for profiling by hand).
  *
+ * For looking at one part at a time, gui-stall takes TD_BENCH_FEEDS (how
+ * many feeds), TD_BENCH_PUBLISH_RATE (messages per second, 0 for none),
+ * TD_BENCH_VIEWS (the views to cycle through, comma-separated) and
+ * TD_BENCH_STALL_SECONDS (a fixed length) from the environment; the
+ * benchmark proper sets none of them.
+ *
  * Result lines go to stdout (`NAME: tidings X UNIT, peer Y UNIT, ratio R`),
  * details to stderr.
  */
@@ -72,6 +78,21 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
+
+/* What gui-stall runs with: FEEDS and PUBLISH_RATE unless the
+ * environment says otherwise (see the top of the file). */
+static guint n_feeds = FEEDS;
+static guint publish_rate = PUBLISH_RATE;
+
+static guint
+env_uint (const char *name,
+          guint       fallback)
+{
+  const char *value = g_getenv (name);
+
+  return value != NULL ? (guint) g_ascii_strtoull (value, NULL, 10) : fallback;
+}
+
 
 static guint16
 free_port (void)
@@ -260,7 +281,7 @@ nginx_start (Nginx      *n,
 
   g_mkdir_with_parents (www, 0755);
   g_mkdir_with_parents (tmp, 0755);
-  for (guint i = 0; i < FEEDS; i++)
+  for (guint i = 0; i < n_feeds; i++)
     {
       g_autofree char *doc = i % 2 ? make_atom (i) : make_rss (i);
       g_autofree char *name = g_strdup_printf ("feed%04u.xml", i);
@@ -393,7 +414,7 @@ make_big_db (const char *path,
   sqlite3 *db = open_app_db (path);
   sqlite3_stmt *feed, *item, *line;
   gint64 now = g_get_real_time ();
-  guint n_feeds = MAX (1, (n_items + 999) / 1000);
+  guint n_sites = MAX (1, (n_items + 999) / 1000);
   g_autoptr(GString) text = g_string_new (NULL);
   g_autoptr(GString) content = g_string_new (NULL);
 
@@ -401,7 +422,7 @@ make_big_db (const char *path,
 
   feed = prepare_or_die (db, "INSERT INTO feeds (url, title, site_link, last_fetch, next_fetch)"
                              " VALUES (?, ?, ?, ?, ?)");
-  for (guint f = 0; f < n_feeds; f++)
+  for (guint f = 0; f < n_sites; f++)
     {
       g_autofree char *url = g_strdup_printf ("http://127.0.0.1:9/feed%04u.xml", f);
       g_autofree char *title = g_strdup_printf ("Site %u", f);
@@ -421,7 +442,7 @@ make_big_db (const char *path,
                              " summary, content, read, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   for (guint i = 0; i < n_items; i++)
     {
-      guint f = i % n_feeds;
+      guint f = i % n_sites;
       g_autofree char *guid = g_strdup_printf ("site%u-post-%u", f, i);
       g_autofree char *link = g_strdup_printf ("https://site%u.example/posts/%u", f, i);
       gint64 published = now - (gint64) (n_items - i) * 60 * G_USEC_PER_SEC;
@@ -686,7 +707,7 @@ publisher_thread (gpointer data)
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(GString) pending = g_string_new (NULL);
   g_autoptr(GError) error = NULL;
-  const guint per_tick = PUBLISH_RATE / PUBLISH_TICKS_PER_SECOND;
+  const guint per_tick = publish_rate / PUBLISH_TICKS_PER_SECOND;
   const gint64 tick_us = G_USEC_PER_SEC / PUBLISH_TICKS_PER_SECOND;
   GSocket *socket;
   gint64 next = 0;
@@ -713,8 +734,8 @@ publisher_thread (gpointer data)
           g_string_append_printf (out, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
                                   strlen (CHANNEL), CHANNEL, strlen (payload), payload);
         }
-      if (!send_all (socket, out, &error) ||
-          !read_replies (socket, n, &receivers, pending, &error))
+      if (n > 0 && (!send_all (socket, out, &error) ||
+                    !read_replies (socket, n, &receivers, pending, &error)))
         goto out;
       if (receivers > 0)
         g_atomic_int_set (&p->subscribed, 1);
@@ -779,7 +800,7 @@ add_feed_cb (GObject      *source,
       if (import->first_error == NULL)
         import->first_error = g_strdup (error->message);
     }
-  if (import->answered == FEEDS)
+  if (import->answered == n_feeds)
     import->all_answered_us = g_get_monotonic_time ();
   add_next_feeds (import);
 }
@@ -787,7 +808,7 @@ add_feed_cb (GObject      *source,
 static void
 add_next_feeds (Import *import)
 {
-  while (import->issued < FEEDS && import->issued - import->answered < ADD_FEED_WINDOW)
+  while (import->issued < n_feeds && import->issued - import->answered < ADD_FEED_WINDOW)
     {
       g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/feed%04u.xml",
                                               import->nginx_port, import->issued);
@@ -822,7 +843,8 @@ print_stats (const char *phase,
 static gboolean
 bench_gui_stall (const char *tidings)
 {
-  static const char *views[] = { "feeds", "pubsub", "chat" };
+  g_auto(GStrv) views = g_strsplit (g_getenv ("TD_BENCH_VIEWS") ? g_getenv ("TD_BENCH_VIEWS") : "feeds,pubsub,chat",
+                                    ",", -1);
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("bench-gui-stall-XXXXXX", &error);
   g_autofree char *db = g_build_filename (dir, "tidings.db", NULL);
@@ -840,7 +862,13 @@ bench_gui_stall (const char *tidings)
   gint64 start, deadline, next_switch, refreshed_us = 0;
   guint n_switches = 0;
   double seconds;
+  /* Shorter or longer runs, for profiling by hand. */
+  gint64 min_us = (g_getenv ("TD_BENCH_STALL_SECONDS") ? g_ascii_strtoll (g_getenv ("TD_BENCH_STALL_SECONDS"), NULL, 10)
+                                                      : STALL_SECONDS) * G_USEC_PER_SEC;
+  gint64 max_us = MAX (min_us, STALL_MAX_SECONDS * G_USEC_PER_SEC);
 
+  n_feeds = env_uint ("TD_BENCH_FEEDS", FEEDS);
+  publish_rate = env_uint ("TD_BENCH_PUBLISH_RATE", PUBLISH_RATE);
   if (!nginx_start (&nginx, dir))
     goto out;
   make_stall_db (db);
@@ -906,12 +934,12 @@ bench_gui_stall (const char *tidings)
       if (now >= next_switch)
         {
           g_autoptr(GVariant) reply = call (app.bus, BUS_IFACE, "ShowView",
-                                            g_variant_new ("(s)", views[n_switches % G_N_ELEMENTS (views)]),
+                                            g_variant_new ("(s)", views[n_switches % g_strv_length (views)]),
                                             NULL, NULL);
           n_switches++;
           next_switch += G_USEC_PER_SEC;
         }
-      if (import.answered == FEEDS && refreshed_us == 0)
+      if (import.answered == n_feeds && refreshed_us == 0)
         {
           g_autoptr(GVariant) reply = call (app.bus, BUS_IFACE, "RefreshFeeds",
                                             g_variant_new ("(@ax)", g_variant_new_array (G_VARIANT_TYPE_INT64, NULL, 0)),
@@ -924,10 +952,9 @@ bench_gui_stall (const char *tidings)
           refreshed_us = now;
         }
       /* At least STALL_SECONDS, and a few seconds of the refresh. */
-      if (now - start >= STALL_SECONDS * G_USEC_PER_SEC && refreshed_us != 0 &&
-          now - refreshed_us >= 5 * G_USEC_PER_SEC)
+      if (now - start >= min_us && refreshed_us != 0 && now - refreshed_us >= 5 * G_USEC_PER_SEC)
         break;
-      if (now - start >= STALL_MAX_SECONDS * G_USEC_PER_SEC)
+      if (now - start >= max_us || (g_getenv ("TD_BENCH_STALL_SECONDS") && now - start >= min_us))
         break;
       if (g_subprocess_get_identifier (app.process) == NULL || publisher.error != NULL)
         break;
@@ -978,7 +1005,7 @@ out:
   quit_app (&app);
   g_clear_object (&app.bus);
   nginx_stop (&nginx);
-  if (!ok && g_getenv ("TD_BENCH_KEEP") != NULL)
+  if (g_getenv ("TD_BENCH_KEEP") != NULL)
     fprintf (stderr, "gui-stall: kept %s\n", dir);
   else
     remove_tree (dir);
