@@ -3,7 +3,7 @@
 # Benchmarks of the whole app under Xvfb on a private bus.
 #   idle-wakeups  main-loop wakeups per second of an idle Tidings (target 0)
 #   gui-stall     longest main-loop stall (and p99 frame interval) while
-#                 1,000 feeds are added and refreshed from nginx, 5,000
+#                 1,000 feeds are refreshed from nginx (all new), 5,000
 #                 pub/sub messages/s arrive and the views switch every
 #                 second (target 16 ms); see app-driver.c
 #   cold-start    exec to first frame with 100,000 items and 100,000 chat
