@@ -41,6 +41,15 @@ td_dbus_error_quark (void)
 /* ------------------------------------------------------------------ */
 /* The service                                                          */
 
+/* Answers a call that can no longer be carried out because the
+ * application is quitting; takes @invocation. */
+static void
+return_shutting_down (GDBusMethodInvocation *invocation)
+{
+  g_dbus_method_invocation_return_error_literal (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
+                                                 "Tidings is shutting down");
+}
+
 /* A Publish waits this long for the server's receiver count before it is
  * answered with NotConnected: a server that is down is retried with
  * backoff for ever, a script must not wait for ever. */
@@ -108,8 +117,7 @@ call_free (Call *call)
 {
   /* A call that never got an answer (the app is quitting) still gets one. */
   if (call->invocation != NULL)
-    g_dbus_method_invocation_return_error (call->invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
-                                           "Tidings is shutting down");
+    return_shutting_down (call->invocation);
   g_free (call);
 }
 
@@ -246,8 +254,7 @@ require_manager (TdDBusService         *service,
   TdFeedManager *manager = td_feeds_app_get_manager (service->feeds);
 
   if (manager == NULL)
-    g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
-                                           "Tidings is shutting down");
+    return_shutting_down (invocation);
   return manager;
 }
 
@@ -459,8 +466,7 @@ static void
 pubsub_op_free (PubsubOp *op)
 {
   if (op->invocation != NULL)
-    g_dbus_method_invocation_return_error (op->invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
-                                           "Tidings is shutting down");
+    return_shutting_down (op->invocation);
   g_free (op->connection);
   g_free (op->channel);
   g_free (op->message);
@@ -494,8 +500,7 @@ pending_publish_free (PendingPublish *pending)
 {
   g_clear_handle_id (&pending->timeout_id, g_source_remove);
   if (pending->invocation != NULL)
-    g_dbus_method_invocation_return_error (pending->invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
-                                           "Tidings is shutting down");
+    return_shutting_down (pending->invocation);
   g_free (pending);
 }
 
@@ -875,8 +880,7 @@ chat_op_free (ChatOp *op)
 {
   g_clear_handle_id (&op->retry_id, g_source_remove);
   if (op->invocation != NULL)
-    g_dbus_method_invocation_return_error (op->invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_FAILED,
-                                           "Tidings is shutting down");
+    return_shutting_down (op->invocation);
   g_free (op->network);
   g_free (op->target);
   g_free (op->text);
