@@ -9,7 +9,7 @@ n=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }
 fail () { n=$((n + 1)); echo "not ok $n - $1"; }
 check () { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
-echo "1..5"
+echo "1..7"
 
 out=$("$TIDINGS" --parse-feed "$FUZZ/feed/rss20.xml" 2>&1); rc=$?
 check "an RSS file parses with exit 0 and no display" '[ $rc -eq 0 ] && echo "$out" | grep -q "\"version\" : \"rss20\""'
@@ -25,3 +25,9 @@ printf 'just text, no feed' > "${TMPDIR:-/tmp}/td-not-a-feed.$$"
 out=$("$TIDINGS" --parse-feed "${TMPDIR:-/tmp}/td-not-a-feed.$$" 2>&1); rc=$?
 rm -f "${TMPDIR:-/tmp}/td-not-a-feed.$$"
 check "something that is no feed exits non-zero" '[ $rc -ne 0 ]'
+
+out=$("$TIDINGS" --refresh --unread 2>&1); rc=$?
+check "two commands at once are refused before anything runs" '[ $rc -eq 2 ] && echo "$out" | grep -q "one command"'
+
+out=$("$TIDINGS" stray words 2>&1); rc=$?
+check "stray arguments are refused" '[ $rc -eq 2 ] && echo "$out" | grep -qi "unexpected arguments"'
