@@ -6,7 +6,7 @@ TD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # What building and running Tidings needs on Debian 12.
 TD_BUILD_PACKAGES="gcc pkg-config meson ninja-build gettext libglib2.0-dev libgtk-4-dev
   libadwaita-1-dev libsqlite3-dev libsoup-3.0-dev libxml2-dev libjson-glib-dev
-  libsodium-dev glib-networking desktop-file-utils appstream"
+  libsodium-dev glib-networking desktop-file-utils appstream libwebkitgtk-6.0-dev"
 
 # What the test suites need on top: a display, a private bus, and the real
 # servers and clients Tidings is checked against.

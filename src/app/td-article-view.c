@@ -10,6 +10,10 @@
 
 #include "app/td-article-view.h"
 
+#if HAVE_WEBKIT
+#include <webkit/webkit.h>
+#endif
+
 /*
  * The article pane without a web engine: HTML from a feed is untrusted,
  * so it is only ever read, never run. libxml2's HTML parser (no network,
@@ -17,6 +21,9 @@
  * tags for headings, emphasis, code, quotes, lists and links. Images,
  * scripts, styles, frames and forms are dropped (an image leaves its alt
  * text), so nothing remote is ever fetched. Links open in the browser.
+ * With WebKitGTK (HAVE_WEBKIT) the page is shown in a web view instead
+ * (see web_view_setup); the text is still rendered, hidden, for
+ * td_article_view_get_text.
  */
 
 /* Nesting walked before the rest of a subtree is ignored: deeper than any
@@ -39,6 +46,14 @@ struct _TdArticleView
 
   /* Owned */
   char              *link;
+
+#if HAVE_WEBKIT
+  /* Shows the article when WebKitGTK is there; the text view is then
+   * hidden but still holds the sanitized text (td_article_view_get_text). */
+  WebKitWebView     *web_view;
+  char              *web_html;      /* the content last loaded */
+  char              *web_base_uri;
+#endif
 };
 
 G_DEFINE_FINAL_TYPE (TdArticleView, td_article_view, ADW_TYPE_BIN)
@@ -491,6 +506,197 @@ enclosure_clicked_cb (GtkButton     *button,
   open_uri (self, g_object_get_data (G_OBJECT (button), "href"));
 }
 
+#if HAVE_WEBKIT
+/* ------------------------------------------------------------------ */
+/* WebKit                                                              */
+
+/* The page around the feed's HTML: the system font at a readable width,
+ * colours that follow light and dark (set again on every change), and a
+ * policy that lets nothing run and nothing but images load. Remote images
+ * are off by default (auto-load-images FALSE): they tell the publisher
+ * that, when and from where an article is read. */
+static char *
+web_page_html (TdArticleView *self,
+               const char    *content)
+{
+  gboolean dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
+  g_autofree char *body = NULL;
+
+  if (content == NULL)
+    content = "";
+  if (looks_like_html (content))
+    body = g_strdup (content);
+  else
+    {
+      g_auto(GStrv) paragraphs = g_strsplit (content, "\n\n", -1);
+      GString *text = g_string_new (NULL);
+
+      for (guint i = 0; paragraphs[i] != NULL; i++)
+        {
+          g_autofree char *escaped = g_markup_escape_text (paragraphs[i], -1);
+
+          g_string_append_printf (text, "<p>%s</p>\n", escaped);
+        }
+      body = g_string_free (text, FALSE);
+    }
+
+  return g_strdup_printf (
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
+    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+    "img-src http: https: data:; style-src 'unsafe-inline'\">\n"
+    "<meta name=\"color-scheme\" content=\"%s\">\n"
+    "<style>\n"
+    ":root { color-scheme: %s; }\n"
+    "html { background: transparent; color: %s; }\n"
+    "body { font-family: system-ui, sans-serif; font-size: 1.05em; line-height: 1.6;"
+    " max-width: 42em; margin: 0 auto; padding: 0 2px 1em; overflow-wrap: break-word; }\n"
+    "a { color: %s; }\n"
+    "img, video, iframe { max-width: 100%%; height: auto; }\n"
+    "pre { overflow-x: auto; padding: .6em; border-radius: 6px; background: %s; }\n"
+    "code, pre, kbd, samp, tt { font-family: monospace; font-size: .92em; }\n"
+    "blockquote { margin: 1em 0; padding-left: 1em; border-left: 3px solid %s; opacity: .85; }\n"
+    "table { border-collapse: collapse; } td, th { padding: .2em .5em; border: 1px solid %s; }\n"
+    "h1, h2, h3, h4, h5, h6 { line-height: 1.25; }\n"
+    "</style></head>\n<body>\n%s\n</body></html>\n",
+    dark ? "dark" : "light",
+    dark ? "dark" : "light",
+    dark ? "#ffffff" : "rgba(0,0,0,0.8)",
+    dark ? "#78aeed" : "#1c71d8",
+    dark ? "rgba(255,255,255,0.08)" : "rgba(0,0,0,0.06)",
+    dark ? "rgba(255,255,255,0.25)" : "rgba(0,0,0,0.2)",
+    dark ? "rgba(255,255,255,0.15)" : "rgba(0,0,0,0.15)",
+    body);
+}
+
+static void
+web_view_render (TdArticleView *self)
+{
+  g_autofree char *page = NULL;
+
+  if (self->web_view == NULL || self->web_html == NULL)
+    return;
+  page = web_page_html (self, self->web_html);
+  webkit_web_view_load_html (self->web_view, page, self->web_base_uri);
+}
+
+static void
+dark_changed_cb (AdwStyleManager *manager,
+                 GParamSpec      *pspec,
+                 TdArticleView   *self)
+{
+  web_view_render (self);
+}
+
+static void open_uri (TdArticleView *self, const char *uri);
+
+/* The page is loaded once with load_html; any other navigation (a click,
+ * a redirect, a meta refresh, a form) is refused, and a click opens the
+ * link in the user's browser. New windows and downloads are refused too. */
+static gboolean
+decide_policy_cb (WebKitWebView            *web_view,
+                  WebKitPolicyDecision     *decision,
+                  WebKitPolicyDecisionType  type,
+                  TdArticleView            *self)
+{
+  WebKitNavigationAction *action;
+  WebKitURIRequest *request;
+  const char *uri;
+
+  if (type == WEBKIT_POLICY_DECISION_TYPE_RESPONSE)
+    {
+      webkit_policy_decision_ignore (decision);
+      return TRUE;
+    }
+
+  action = webkit_navigation_policy_decision_get_navigation_action (WEBKIT_NAVIGATION_POLICY_DECISION (decision));
+  request = webkit_navigation_action_get_request (action);
+  uri = webkit_uri_request_get_uri (request);
+
+  if (type == WEBKIT_POLICY_DECISION_TYPE_NAVIGATION_ACTION
+      && webkit_navigation_action_get_navigation_type (action) == WEBKIT_NAVIGATION_TYPE_OTHER
+      && !webkit_navigation_action_is_user_gesture (action)
+      && !webkit_navigation_action_is_redirect (action)
+      && g_strcmp0 (uri, self->web_base_uri ? self->web_base_uri : "about:blank") == 0)
+    {
+      /* The load_html of the page itself. */
+      webkit_policy_decision_use (decision);
+      return TRUE;
+    }
+
+  if (webkit_navigation_action_get_navigation_type (action) == WEBKIT_NAVIGATION_TYPE_LINK_CLICKED)
+    open_uri (self, uri);
+  webkit_policy_decision_ignore (decision);
+  return TRUE;
+}
+
+static gboolean
+context_menu_cb (WebKitWebView       *web_view,
+                 WebKitContextMenu   *menu,
+                 WebKitHitTestResult *hit,
+                 TdArticleView       *self)
+{
+  /* Only the entries that stay inside the page (copy, select all). */
+  GList *items = g_list_copy (webkit_context_menu_get_items (menu));
+
+  for (GList *l = items; l != NULL; l = l->next)
+    {
+      WebKitContextMenuAction a = webkit_context_menu_item_get_stock_action (l->data);
+
+      if (a != WEBKIT_CONTEXT_MENU_ACTION_COPY && a != WEBKIT_CONTEXT_MENU_ACTION_SELECT_ALL
+          && a != WEBKIT_CONTEXT_MENU_ACTION_COPY_LINK_TO_CLIPBOARD)
+        webkit_context_menu_remove (menu, l->data);
+    }
+  g_list_free (items);
+  return FALSE;
+}
+
+static void
+web_view_setup (TdArticleView *self)
+{
+  WebKitSettings *settings;
+  WebKitNetworkSession *session;
+  GtkWidget *box = gtk_widget_get_parent (GTK_WIDGET (self->text_view));
+
+  settings = webkit_settings_new_with_settings ("enable-javascript", FALSE,
+                                                "enable-javascript-markup", FALSE,
+                                                "auto-load-images", FALSE,
+                                                "enable-webgl", FALSE,
+                                                "enable-webaudio", FALSE,
+                                                "enable-media", FALSE,
+                                                "media-playback-requires-user-gesture", TRUE,
+                                                "enable-page-cache", FALSE,
+                                                "enable-html5-database", FALSE,
+                                                "enable-html5-local-storage", FALSE,
+                                                "enable-developer-extras", FALSE,
+                                                "javascript-can-open-windows-automatically", FALSE,
+                                                "javascript-can-access-clipboard", FALSE,
+                                                "allow-file-access-from-file-urls", FALSE,
+                                                "allow-universal-access-from-file-urls", FALSE,
+                                                "enable-back-forward-navigation-gestures", FALSE,
+                                                "enable-fullscreen", FALSE,
+                                                NULL);
+  /* Ephemeral: no cookies, cache or site data kept on disk. */
+  session = webkit_network_session_new_ephemeral ();
+  self->web_view = g_object_new (WEBKIT_TYPE_WEB_VIEW, "settings", settings, "network-session", session, NULL);
+  g_object_unref (settings);
+  g_object_unref (session);
+  webkit_web_view_set_background_color (self->web_view, &(GdkRGBA) { 0, 0, 0, 0 });
+  gtk_widget_set_vexpand (GTK_WIDGET (self->web_view), TRUE);
+  gtk_widget_set_hexpand (GTK_WIDGET (self->web_view), TRUE);
+  g_signal_connect (self->web_view, "decide-policy", G_CALLBACK (decide_policy_cb), self);
+  g_signal_connect (self->web_view, "context-menu", G_CALLBACK (context_menu_cb), self);
+
+  /* The web view scrolls itself: the header and the attachments stay put
+   * around it and the outer scroller gives the box its own height. */
+  gtk_widget_insert_after (GTK_WIDGET (self->web_view), box, GTK_WIDGET (self->text_view));
+  gtk_widget_set_visible (GTK_WIDGET (self->text_view), FALSE);
+  gtk_scrolled_window_set_policy (self->scroller, GTK_POLICY_NEVER, GTK_POLICY_NEVER);
+
+  g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
+                           G_CALLBACK (dark_changed_cb), self, 0);
+}
+#endif
+
 /* ------------------------------------------------------------------ */
 /* GObject                                                             */
 
@@ -510,6 +716,10 @@ td_article_view_finalize (GObject *object)
   TdArticleView *self = TD_ARTICLE_VIEW (object);
 
   g_free (self->link);
+#if HAVE_WEBKIT
+  g_free (self->web_html);
+  g_free (self->web_base_uri);
+#endif
 
   G_OBJECT_CLASS (td_article_view_parent_class)->finalize (object);
 }
@@ -572,6 +782,10 @@ td_article_view_init (TdArticleView *self)
   gtk_widget_add_controller (GTK_WIDGET (self->text_view), motion);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "article.open-link", FALSE);
+
+#if HAVE_WEBKIT
+  web_view_setup (self);
+#endif
 }
 
 /* ------------------------------------------------------------------ */
@@ -640,6 +854,14 @@ td_article_view_set_item (TdArticleView    *self,
   gtk_text_view_set_buffer (self->text_view, buffer);
   g_object_unref (buffer);
 
+#if HAVE_WEBKIT
+  g_free (self->web_html);
+  self->web_html = g_strdup (item->content && *item->content ? item->content : item->summary);
+  g_free (self->web_base_uri);
+  self->web_base_uri = is_safe_link (item->link) ? g_strdup (item->link) : NULL;
+  web_view_render (self);
+#endif
+
   for (guint i = 0; item->enclosures != NULL && i < item->enclosures->len; i++)
     {
       TdFeedItemEnclosure *e = g_ptr_array_index (item->enclosures, i);
@@ -675,6 +897,12 @@ td_article_view_page_down (TdArticleView *self)
 
   if (g_strcmp0 (gtk_stack_get_visible_child_name (self->stack), "article") != 0)
     return FALSE;
+#if HAVE_WEBKIT
+  /* The web view scrolls itself (keys and wheel); with scripts off the
+   * view cannot ask it how far it is, so space moves on to the next item. */
+  if (self->web_view != NULL)
+    return FALSE;
+#endif
 
   adj = gtk_scrolled_window_get_vadjustment (self->scroller);
   value = gtk_adjustment_get_value (adj);
