@@ -20,6 +20,10 @@
  * (TD_IRC_ACCOUNT_MAX_PASSWORD decides what is accepted). */
 #define TD_PASSWORD_LINE_MAX 4096
 
+/* The most IRC connections one tidingsd may be told to hold: far above
+ * what one thread serves well, low enough to catch a typo. */
+#define TD_MAX_CHAT_CLIENTS_LIMIT 100000
+
 /* Highest TCP port; option values outside 0..65535 (or -1 = off) are
  * rejected before anything is bound. */
 #define TD_PORT_MAX 65535
@@ -310,6 +314,7 @@ main (int   argc,
   g_autofree char *files_quota = NULL;
   int files_expiry_days = config->files_expiry_days;
   gboolean files_anonymous = FALSE;
+  int max_chat_clients = 0;
   gboolean version = FALSE;
   int pubsub_port = config->pubsub_port;
   int line_port = config->line_port;
@@ -332,6 +337,7 @@ main (int   argc,
     { "files-quota", 0, 0, G_OPTION_ARG_STRING, &files_quota, "Storage per account (default 1G; “none” for no limit)", "SIZE" },
     { "files-expiry-days", 0, 0, G_OPTION_ARG_INT, &files_expiry_days, "Days files are kept (default 30; 0 = forever)", "DAYS" },
     { "files-anonymous", 0, 0, G_OPTION_ARG_NONE, &files_anonymous, "Accept uploads without an account", NULL },
+    { "max-chat-clients", 0, 0, G_OPTION_ARG_INT, &max_chat_clients, "Most IRC connections at once (default 900; raise the open-file limit to match)", "N" },
     { NULL }
   };
 
@@ -403,6 +409,13 @@ main (int   argc,
       g_free (config->listen_address);
       config->listen_address = g_steal_pointer (&listen);
     }
+
+  if (max_chat_clients < 0 || max_chat_clients > TD_MAX_CHAT_CLIENTS_LIMIT)
+    {
+      g_printerr ("tidingsd: --max-chat-clients must be between 1 and %d\n", TD_MAX_CHAT_CLIENTS_LIMIT);
+      return 2;
+    }
+  config->max_chat_clients = max_chat_clients;
 
   config->db_path = db_path ? g_steal_pointer (&db_path) : default_db_path ();
   config->pubsub_port = pubsub_port;

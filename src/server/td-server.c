@@ -250,6 +250,8 @@ td_server_start_chat (TdServer  *server,
   if (config->chat_port < 0 && config->chat_tls_port < 0)
     return TRUE;
   chat_config = td_irc_server_config_new ();
+  if (config->max_chat_clients > 0)
+    chat_config->max_clients = config->max_chat_clients;
   g_free (chat_config->password);
   chat_config->password = g_strdup (config->password);
   server->chat = td_irc_server_new (chat_config);

@@ -34,6 +34,7 @@ typedef struct
   char *tls_cert;
   char *tls_key;
   char *password;
+  guint max_chat_clients;   /* 0: TD_IRC_DEFAULT_MAX_CLIENTS */
 } TdServerConfig;
 
 typedef struct _TdServer TdServer;
