@@ -62,6 +62,9 @@ return_shutting_down (GDBusMethodInvocation *invocation)
 /* MessageReceived signals sent for one batch of pub/sub messages; the
  * rest of a flood is not broadcast on the bus (it is still counted). */
 #define TD_DBUS_MAX_SIGNALS_PER_BATCH  256
+/* Brokers the D-Bus service keeps connections to (each has a thread of
+ * its own): plenty for scripts, and a bound on what callers can open. */
+#define TD_DBUS_MAX_LINKS              16
 
 struct _TdDBusService
 {
@@ -657,6 +660,13 @@ pubsub_link (TdDBusService  *service,
 
   if (link != NULL)
     return link;
+
+  if (g_hash_table_size (service->links) >= TD_DBUS_MAX_LINKS)
+    {
+      g_set_error (error, TD_DBUS_ERROR, TD_DBUS_ERROR_NO_SUCH_CONNECTION,
+                   "At most %d pub/sub connections can be used from D-Bus", TD_DBUS_MAX_LINKS);
+      return NULL;
+    }
 
   if (*connection == '\0')
     {

@@ -26,7 +26,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..49"
+echo "1..50"
 
 TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
@@ -159,6 +159,14 @@ if command -v redis-cli >/dev/null 2>&1; then
 else
   n=$((n + 1)); echo "ok $n # SKIP redis-cli is not installed"
 fi
+
+i=1
+while [ $i -le 15 ]; do
+  call --method io.github.tidings.Tidings1.Subscribe "127.0.0.1:$i" x >/dev/null 2>&1
+  i=$((i + 1))
+done
+out=$(call --method io.github.tidings.Tidings1.Subscribe "127.0.0.1:16" x 2>&1)
+check "the number of pub/sub connections D-Bus may open is bounded" 'echo "$out" | grep -q "Error.NoSuchConnection" && echo "$out" | grep -q "At most 16"'
 
 out=$("$TIDINGS" --publish news hello from the command line)
 check "--publish prints the receiver count" 'echo "$out" | grep -q "Published to 2 receivers"'
