@@ -412,6 +412,21 @@ is_rss_ns (xmlNode *node)
   return FALSE;
 }
 
+/* A document recovered from a wrong or unknown charset can leave bytes
+ * that are not UTF-8 in text and attributes; everything kept must be
+ * UTF-8, so they become U+FFFD here, where all text enters. Takes @text. */
+static char *
+text_make_valid (char *text)
+{
+  char *valid;
+
+  if (g_utf8_validate (text, -1, NULL))
+    return text;
+  valid = g_utf8_make_valid (text, -1);
+  g_free (text);
+  return valid;
+}
+
 static char *
 node_text_full (Parser  *p,
                 xmlNode *node,
@@ -428,13 +443,13 @@ node_text_full (Parser  *p,
       gsize n = text ? strlen (text) : 0;
 
       if (n <= max)
-        return g_strndup (text ? text : "", n);
+        return text_make_valid (g_strndup (text ? text : "", n));
     }
 
   out = g_string_new (NULL);
   if (!_td_xml_collect_text (out, node->children, max, &p->entity_budget))
     parser_note_truncated (p);
-  return g_string_free (out, FALSE);
+  return text_make_valid (g_string_free (out, FALSE));
 }
 
 /* The element's text, stripped; NULL when empty. */
@@ -486,7 +501,7 @@ attr_get_ns (Parser     *p,
           g_free (value);
           return NULL;
         }
-      return value;
+      return text_make_valid (value);
     }
 
   return NULL;

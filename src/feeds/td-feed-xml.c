@@ -376,6 +376,29 @@ resolve_hierarchical (const char *base,
   return g_string_free (out, FALSE);
 }
 
+/* A URL from a document with a wrong or unknown charset may hold bytes
+ * that are not UTF-8; every string Tidings keeps must be UTF-8, so such
+ * bytes are percent-encoded (as browsers do). Takes @url. */
+static char *
+url_make_valid (char *url)
+{
+  GString *out;
+
+  if (url == NULL || g_utf8_validate (url, -1, NULL))
+    return url;
+
+  out = g_string_sized_new (strlen (url) + 16);
+  for (const guchar *p = (const guchar *) url; *p != '\0'; p++)
+    {
+      if (*p >= 0x80)
+        g_string_append_printf (out, "%%%02X", *p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  g_free (url);
+  return g_string_free (out, FALSE);
+}
+
 char *
 _td_feed_resolve_url (const char *base,
                       const char *ref)
@@ -385,18 +408,18 @@ _td_feed_resolve_url (const char *base,
   if (ref == NULL)
     return NULL;
   if (base == NULL || _td_feed_url_is_absolute (ref) || !_td_feed_url_is_absolute (base))
-    return g_strdup (ref);
+    return url_make_valid (g_strdup (ref));
 
   resolved = resolve_hierarchical (base, ref);
   if (resolved != NULL)
-    return resolved;
+    return url_make_valid (resolved);
 
   resolved = g_uri_resolve_relative (base, ref,
                                      G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED,
                                      NULL);
   if (resolved == NULL)
-    return g_strdup (ref);
-  return resolved;
+    return url_make_valid (g_strdup (ref));
+  return url_make_valid (resolved);
 }
 
 static gboolean
