@@ -2056,6 +2056,85 @@ looks_like_json (const char *data,
   return i < len && (data[i] == '{' || data[i] == '[');
 }
 
+/* The last line of defence for the rule that every string of a parsed
+ * feed is UTF-8, whatever path a value took through a broken document
+ * (serialized markup included): each one is checked, and fixed with U+FFFD
+ * where needed. */
+static void
+string_make_valid (char **s)
+{
+  if (*s != NULL && !g_utf8_validate (*s, -1, NULL))
+    *s = text_make_valid (*s);
+}
+
+static void
+entry_make_valid (TdFeedEntry *e)
+{
+  string_make_valid (&e->title);
+  string_make_valid (&e->link);
+  string_make_valid (&e->id);
+  string_make_valid (&e->subtitle);
+  string_make_valid (&e->summary);
+  string_make_valid (&e->language);
+  string_make_valid (&e->icon);
+  string_make_valid (&e->rights);
+  for (guint i = 0; e->links != NULL && i < e->links->len; i++)
+    {
+      TdFeedLink *l = g_ptr_array_index (e->links, i);
+
+      string_make_valid (&l->rel);
+      string_make_valid (&l->type);
+      string_make_valid (&l->href);
+      string_make_valid (&l->title);
+    }
+  for (guint i = 0; e->content != NULL && i < e->content->len; i++)
+    {
+      TdFeedContent *c = g_ptr_array_index (e->content, i);
+
+      string_make_valid (&c->type);
+      string_make_valid (&c->value);
+      string_make_valid (&c->language);
+      string_make_valid (&c->src);
+    }
+  for (guint i = 0; e->authors != NULL && i < e->authors->len; i++)
+    {
+      TdFeedPerson *a = g_ptr_array_index (e->authors, i);
+
+      string_make_valid (&a->name);
+      string_make_valid (&a->email);
+      string_make_valid (&a->uri);
+    }
+  for (guint i = 0; e->categories != NULL && i < e->categories->len; i++)
+    {
+      TdFeedCategory *c = g_ptr_array_index (e->categories, i);
+
+      string_make_valid (&c->term);
+      string_make_valid (&c->scheme);
+      string_make_valid (&c->label);
+    }
+  for (guint i = 0; e->enclosures != NULL && i < e->enclosures->len; i++)
+    {
+      TdFeedEnclosure *n = g_ptr_array_index (e->enclosures, i);
+
+      string_make_valid (&n->url);
+      string_make_valid (&n->type);
+    }
+}
+
+static TdFeed *
+feed_make_valid (TdFeed *feed)
+{
+  if (feed == NULL)
+    return NULL;
+  if (feed->info != NULL)
+    entry_make_valid (feed->info);
+  for (guint i = 0; feed->entries != NULL && i < feed->entries->len; i++)
+    entry_make_valid (g_ptr_array_index (feed->entries, i));
+  for (guint i = 0; feed->warnings != NULL && i < feed->warnings->len; i++)
+    string_make_valid ((char **) &feed->warnings->pdata[i]);
+  return feed;
+}
+
 TdFeed *
 td_feed_parse (const char  *data,
                gsize        len,
@@ -2084,7 +2163,7 @@ td_feed_parse (const char  *data,
     base_url = NULL;
 
   if (looks_like_json (data, len))
-    return parse_json (data, len, base_url, error);
+    return feed_make_valid (parse_json (data, len, base_url, error));
 
-  return parse_xml (data, len, base_url, content_type, error);
+  return feed_make_valid (parse_xml (data, len, base_url, content_type, error));
 }
