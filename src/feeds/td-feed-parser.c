@@ -1610,14 +1610,21 @@ parse_xml (const char  *data,
 /* JSON Feed 1.0 and 1.1                                               */
 /* ------------------------------------------------------------------ */
 
-/* TRUE when brackets nest no deeper than @max (strings skipped). */
+/* Checks the shape of a JSON document before json-glib reads it: brackets
+ * nest no deeper than @max, and there is one top-level value. json-glib
+ * 1.6 takes "{...}{...}" (or "1 []") as a document, keeps the last value
+ * and leaks the first, so a second value is refused here. Returns FALSE
+ * with @error set when the document is refused. */
 static gboolean
-json_depth_ok (const char *data,
-               gsize       len,
-               int         max)
+json_shape_ok (const char  *data,
+               gsize        len,
+               int          max,
+               GError     **error)
 {
   int depth = 0;
+  guint n_values = 0;
   gboolean in_string = FALSE;
+  gboolean in_scalar = FALSE;   /* a number or literal at the top level */
 
   for (gsize i = 0; i < len; i++)
     {
@@ -1629,16 +1636,48 @@ json_depth_ok (const char *data,
             i++;
           else if (c == '"')
             in_string = FALSE;
+          continue;
         }
-      else if (c == '"')
-        in_string = TRUE;
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        {
+          in_scalar = FALSE;
+          continue;
+        }
+      if (depth == 0 && !in_scalar && c != ']' && c != '}')
+        {
+          if (++n_values > 1)
+            {
+              g_set_error_literal (error, TD_FEED_ERROR, TD_FEED_ERROR_INVALID,
+                                   "not valid JSON: more than one top-level value");
+              return FALSE;
+            }
+          in_scalar = c != '"' && c != '[' && c != '{';
+        }
+      if (c == '"')
+        {
+          in_string = TRUE;
+          in_scalar = FALSE;
+        }
       else if (c == '[' || c == '{')
         {
+          in_scalar = FALSE;
           if (++depth > max)
-            return FALSE;
+            {
+              g_set_error (error, TD_FEED_ERROR, TD_FEED_ERROR_INVALID,
+                           "not valid JSON: nested deeper than %d levels", max);
+              return FALSE;
+            }
         }
       else if (c == ']' || c == '}')
-        depth--;
+        {
+          in_scalar = FALSE;
+          if (--depth < 0)
+            {
+              g_set_error_literal (error, TD_FEED_ERROR, TD_FEED_ERROR_INVALID,
+                                   "not valid JSON: a bracket closes what was not opened");
+              return FALSE;
+            }
+        }
     }
 
   return TRUE;
@@ -1921,12 +1960,8 @@ parse_json (const char  *data,
       repaired = TRUE;
     }
 
-  if (!json_depth_ok (data, len, TD_FEED_MAX_DEPTH))
-    {
-      g_set_error (error, TD_FEED_ERROR, TD_FEED_ERROR_INVALID,
-                   "not valid JSON: nested deeper than %d levels", TD_FEED_MAX_DEPTH);
-      return NULL;
-    }
+  if (!json_shape_ok (data, len, TD_FEED_MAX_DEPTH, error))
+    return NULL;
 
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, (gssize) len, &local_error))

@@ -547,6 +547,49 @@ test_deep_json (void)
   g_string_free (doc, TRUE);
 }
 
+/* json-glib 1.6 reads "{...}{...}" as a document (keeping the last
+ * value and leaking the first): a second top-level value is refused,
+ * while brackets and quotes inside strings and trailing white space are
+ * not mistaken for one. */
+static void
+test_json_one_value (void)
+{
+  static const char *const refused[] = {
+    "{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"a\",\"items\":[]}"
+    "{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"b\",\"items\":[]}",
+    "[][]]]]]s]c",
+    "[] []",
+    "null {\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"b\",\"items\":[]}",
+    "\"a\" {}",
+  };
+  const char *accepted =
+    "\n{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"a }{ \\\" ][\","
+    "\"items\":[{\"id\":\"1\",\"content_text\":\"{}{}\"}]}\r\n\t ";
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(TdFeed) feed = td_feed_parse (refused[i], strlen (refused[i]), NULL, NULL, &error);
+
+      g_assert_null (feed);
+      g_assert_nonnull (error);
+      if (refused[i][0] == '{')
+        {
+          g_assert_error (error, TD_FEED_ERROR, TD_FEED_ERROR_INVALID);
+          g_assert_nonnull (strstr (error->message, "more than one top-level value"));
+        }
+    }
+
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(TdFeed) feed = td_feed_parse (accepted, strlen (accepted), NULL, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (feed->info->title, ==, "a }{ \" ][");
+    g_assert_cmpuint (feed->entries->len, ==, 1);
+  }
+}
+
 static void
 test_entry_limit (void)
 {
@@ -749,6 +792,7 @@ main (int   argc,
   g_test_add_func ("/td/feed-parser/hostile/size-cap-100mb", test_size_cap);
   g_test_add_func ("/td/feed-parser/hostile/deep-xml", test_deep_xml);
   g_test_add_func ("/td/feed-parser/hostile/deep-json", test_deep_json);
+  g_test_add_func ("/td/feed-parser/hostile/json-one-value", test_json_one_value);
   g_test_add_func ("/td/feed-parser/limits/entries", test_entry_limit);
   g_test_add_func ("/td/feed-parser/limits/long-field", test_long_field_cut);
   g_test_add_func ("/td/feed-parser/truncated-prefixes", test_truncated_prefixes);
