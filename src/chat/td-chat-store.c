@@ -19,11 +19,11 @@
  * "after" side, since (time, id) > (T, max) holds exactly for time > T.
  */
 
-#define COLUMNS "msgid, target, time, sender, account, command, text, tags"
+#define COLUMNS "msgid, target, time, sender, account, command, text, tags, target_name"
 
 #define SQL_INSERT \
-  "INSERT INTO history (msgid, target, time, sender, account, command, text, tags)" \
-  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+  "INSERT INTO history (msgid, target, time, sender, account, command, text, tags, target_name)" \
+  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #define SQL_FIND_MSGID \
   "SELECT time, id FROM history WHERE msgid = ?1 AND target = ?2"
 #define SQL_LATEST \
@@ -140,7 +140,12 @@ row_to_entry (const TdRows *rows,
     entry->command = g_strdup ("PRIVMSG");
   if (entry->text == NULL)
     entry->text = g_strdup ("");
-  entry->target = dm_recipient (entry->key, entry->sender);
+  /* The target as it was written; rows from before schema v3 only have
+   * the key. */
+  if (td_rows_get_text (rows, row, 8) != NULL)
+    entry->target = g_strdup (td_rows_get_text (rows, row, 8));
+  else
+    entry->target = dm_recipient (entry->key, entry->sender);
   return entry;
 }
 
@@ -461,7 +466,8 @@ store_save (TdChatHistoryStore *store,
                            TD_TEXT (entry->msgid), TD_TEXT (entry->key), TD_INT (entry->time),
                            TD_TEXT (entry->sender), TD_TEXT (entry->account),
                            TD_TEXT (entry->command ? entry->command : "PRIVMSG"),
-                           TD_TEXT (entry->text), TD_TEXT (entry->client_tags));
+                           TD_TEXT (entry->text), TD_TEXT (entry->client_tags),
+                           TD_TEXT (entry->target));
 }
 
 /* Registers a pending answer and returns its request id (never 0). */

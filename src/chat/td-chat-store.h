@@ -16,10 +16,12 @@ G_BEGIN_DECLS
  * fills the rings at start.
  *
  * Rows keep the history key in `target` (the casefolded channel, or the
- * conversation key of td_chat_history_dm_key()), `time` in unix
- * microseconds, and the client-only tags in `tags`. Loaded entries carry
- * the key as their target for channels (the caller knows the channel's
- * spelling) and the casefolded recipient for private messages.
+ * conversation key of td_chat_history_dm_key()), the target as the sender
+ * wrote it in `target_name`, `time` in unix microseconds, and the
+ * client-only tags in `tags`. Loaded entries carry that spelling as their
+ * target; rows written before it was kept carry the key for channels (the
+ * caller knows the channel's spelling) and the casefolded recipient for
+ * private messages.
  */
 
 /* What the store knows at start: each key's newest messages (at most the

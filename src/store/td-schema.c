@@ -225,12 +225,27 @@ static const char app_v5[] =
   "END;"
   "INSERT INTO pubsub_messages_fts (pubsub_messages_fts) VALUES ('rebuild');";
 
+/* v6: the name of a chat buffer as it was seen (chat_buffers.name is the
+ * casefolded key, so a query with "Bob" came back as "bob"). A query
+ * written before takes the casing of the newest line its peer sent, found
+ * by folding the senders as CASEMAPPING=rfc1459 does (A-Z, []\~ to
+ * a-z, {}|^); one with no such line stays NULL and shows its key. */
+static const char app_v6[] =
+  "ALTER TABLE chat_buffers ADD COLUMN display_name TEXT;"
+  "UPDATE chat_buffers SET display_name = ("
+  "  SELECT m.sender FROM chat_messages m WHERE m.buffer_id = chat_buffers.id"
+  "  AND replace (replace (replace (replace (lower (m.sender), '[', '{'), ']', '}'),"
+  "               '\\', '|'), '~', '^') = chat_buffers.name"
+  "  ORDER BY m.time DESC, m.id DESC LIMIT 1)"
+  " WHERE kind = 'query';";
+
 static const TdMigration app_migrations[] = {
   { 1, app_v1 },
   { 2, app_v2 },
   { 3, app_v3 },
   { 4, app_v4 },
   { 5, app_v5 },
+  { 6, app_v6 },
 };
 
 static const TdSchema app_schema = {
@@ -285,9 +300,17 @@ static const char server_v2[] =
   "CREATE INDEX files_hash ON files (hash);"
   "CREATE INDEX files_expires ON files (expires);";
 
+/* v3: the target of a message as its sender wrote it. history.target is
+ * the casefolded key, which is all a private message read back from disk
+ * had for its recipient ("bob" for "Bob"). Rows written before keep NULL
+ * and fall back to the key. */
+static const char server_v3[] =
+  "ALTER TABLE history ADD COLUMN target_name TEXT;";
+
 static const TdMigration server_migrations[] = {
   { 1, server_v1 },
   { 2, server_v2 },
+  { 3, server_v3 },
 };
 
 static const TdSchema server_schema = {

@@ -210,7 +210,7 @@ test_beyond_ring (void)
   persisted_start (&p);
 
   alice = td_irc_test_connect (p.ts->port, "alice", CAPS);
-  bob = td_irc_test_connect (p.ts->port, "bob", CAPS);
+  bob = td_irc_test_connect (p.ts->port, "Bob", CAPS);
   td_irc_test_send (alice, "JOIN #a");
   g_free (td_irc_test_expect (alice, " 366 "));
   for (guint i = 0; i < N_MESSAGES; i++)
@@ -225,8 +225,8 @@ test_beyond_ring (void)
       /* Mostly distinct milliseconds, so time selectors mean something. */
       g_usleep (2000);
     }
-  td_irc_test_send (alice, "PRIVMSG bob :dm0");
-  g_free (td_irc_test_expect (alice, "PRIVMSG bob :dm0"));
+  td_irc_test_send (alice, "PRIVMSG Bob :dm0");
+  g_free (td_irc_test_expect (alice, "PRIVMSG Bob :dm0"));
   td_irc_test_send (bob, "PRIVMSG alice :dm1");
   g_free (td_irc_test_expect (bob, "PRIVMSG alice :dm1"));
   g_clear_pointer (&alice, td_irc_test_client_free);
@@ -299,6 +299,27 @@ test_beyond_ring (void)
     g_autofree char *got = join_texts (g_steal_pointer (&dm));
 
     g_assert_cmpstr (got, ==, "dm0 dm1");
+  }
+
+  /* ... with their recipient as it was written, not the casefolded key. */
+  {
+    gboolean seen = FALSE;
+
+    td_irc_test_send (alice, "CHATHISTORY LATEST bob * 10");
+    for (;;)
+      {
+        g_autofree char *line = td_irc_test_read_line (alice);
+
+        g_assert_nonnull (line);
+        if (strstr (line, " BATCH -") != NULL)
+          break;
+        if (strstr (line, ":dm0") != NULL)
+          {
+            g_assert_nonnull (strstr (line, " PRIVMSG Bob :dm0"));
+            seen = TRUE;
+          }
+      }
+    g_assert_true (seen);
   }
 
   /* TARGETS over a window the ring no longer covers: from sqlite. */

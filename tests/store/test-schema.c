@@ -267,12 +267,22 @@ fill_app_version (sqlite3 *db,
                  "INSERT INTO pubsub_subscriptions (id, connection_id, topic) VALUES (1, 1, 'weather');"
                  "INSERT INTO pubsub_messages (connection_id, channel, payload, time)"
                  " VALUES (1, 'weather', CAST ('drizzle' AS BLOB), 1);");
+  /* Queries: one whose peer spoke (as "Bo[B]", folded to "bo{b}"), one
+   * where only the user did. */
+  if (version >= 1)
+    exec_ok (db, "INSERT INTO chat_buffers (id, network_id, name, kind) VALUES (2, 1, 'bo{b}', 'query'),"
+                 " (3, 1, 'quiet', 'query');"
+                 "INSERT INTO chat_messages (network_id, buffer_id, time, sender, text)"
+                 " VALUES (1, 2, 1, 'bo[b]', 'older spelling'), (1, 2, 2, 'Bo[B]', 'hi'),"
+                 "        (1, 2, 3, 'me', 'hello'), (1, 3, 1, 'me', 'anyone?');");
   if (version >= 4)
     exec_ok (db, "INSERT INTO deleted_items (feed_id, guid, deleted_at) VALUES (7, 'dodo', 1);");
   if (version >= 5)
     exec_ok (db, "UPDATE pubsub_subscriptions SET capture = 1, n_captured = 1 WHERE id = 1;"
                  "INSERT INTO pubsub_messages (connection_id, subscription_id, channel, payload, is_text, time)"
                  " VALUES (1, 1, 'weather', CAST ('sleet' AS BLOB), 1, 2);");
+  if (version >= 6)
+    exec_ok (db, "UPDATE chat_buffers SET display_name = 'Bo[B]' WHERE id = 2;");
 }
 
 static void
@@ -283,6 +293,8 @@ fill_server_version (sqlite3 *db,
     exec_ok (db, "INSERT INTO accounts (name, password_hash, created) VALUES ('ada', 'h', 0);"
                  "INSERT INTO history (msgid, target, time, sender, text)"
                  " VALUES ('m1', '#c', 1, 'ada', 'hello');");
+  if (version >= 3)
+    exec_ok (db, "UPDATE history SET target_name = '#C' WHERE msgid = 'm1';");
 }
 
 typedef struct
@@ -333,24 +345,42 @@ test_migrations (gconstpointer data)
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM deleted_items WHERE feed_id = 7"), ==,
                            from >= 4 ? 2 : 1);
           /* v5's capture: a message from before is indexed by its channel
-           * only (it was never known to be text); new captures by text. */
+           * only (it was never known to be text); new captures by text. A
+           * file from v5 on has its own capture ("sleet") already. */
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
-                                          " WHERE pubsub_messages_fts MATCH 'weather'"), ==, 1);
+                                          " WHERE pubsub_messages_fts MATCH 'weather'"), ==, from >= 5 ? 2 : 1);
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
                                           " WHERE pubsub_messages_fts MATCH 'drizzle'"), ==, 0);
-          g_assert_cmpint (query_int (db, "SELECT capture FROM pubsub_subscriptions WHERE id = 1"), ==, 0);
+          g_assert_cmpint (query_int (db, "SELECT capture FROM pubsub_subscriptions WHERE id = 1"), ==,
+                           from >= 5 ? 1 : 0);
           exec_ok (db, "UPDATE pubsub_subscriptions SET capture = 1 WHERE id = 1;"
                        "INSERT INTO pubsub_messages (connection_id, subscription_id, channel, payload, is_text, time)"
                        " VALUES (1, 1, 'weather', CAST ('hail' AS BLOB), 1, 3);");
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
                                           " WHERE pubsub_messages_fts MATCH 'hail'"), ==, 1);
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM pubsub_messages_fts"
-                                          " WHERE pubsub_messages_fts MATCH 'weather'"), ==, 2);
+                                          " WHERE pubsub_messages_fts MATCH 'weather'"), ==, from >= 5 ? 3 : 2);
+          /* v6's display names: a query takes its peer's newest spelling
+           * (not the user's own lines); one the peer never spoke in, and
+           * channels, have none and show their key. */
+          {
+            g_autofree char *bob = query_text (db, "SELECT display_name FROM chat_buffers WHERE id = 2");
+
+            g_assert_cmpstr (bob, ==, "Bo[B]");
+          }
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM chat_buffers WHERE display_name IS NULL"), ==, 2);
+          exec_ok (db, "UPDATE chat_buffers SET display_name = 'Quiet' WHERE id = 3");
         }
       if (schema == td_schema_server () && from >= 1)
         {
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM history_targets"), ==, 1);
           g_assert_cmpint (query_int (db, "SELECT count(*) FROM accounts"), ==, 1);
+          /* v3: rows from before have no spelling of their target; new
+           * ones keep it. */
+          g_assert_cmpint (query_int (db, "SELECT count(*) FROM history WHERE target_name IS NULL"), ==,
+                           from >= 3 ? 0 : 1);
+          exec_ok (db, "INSERT INTO history (msgid, target, target_name, time, sender, text)"
+                       " VALUES ('m2', 'ada\001bob', 'Bob', 2, 'ada', 'hi')");
         }
 
       /* The upgraded file has the same shape as a fresh one. */
