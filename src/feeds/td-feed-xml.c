@@ -399,10 +399,21 @@ url_make_valid (char *url)
   return g_string_free (out, FALSE);
 }
 
+/* TRUE if the path of @url (up to its query or fragment) has "//". */
+static gboolean
+path_has_double_slash (const char *url)
+{
+  const char *end = url + strcspn (url, "?#");
+  const char *hit = g_strstr_len (url, end - url, "//");
+
+  return hit != NULL;
+}
+
 char *
 _td_feed_resolve_url (const char *base,
                       const char *ref)
 {
+  const char *colon;
   char *resolved;
 
   if (ref == NULL)
@@ -413,6 +424,14 @@ _td_feed_resolve_url (const char *base,
   resolved = resolve_hierarchical (base, ref);
   if (resolved != NULL)
     return url_make_valid (resolved);
+
+  /* A base without an authority ("a:b") and a path that comes out
+   * starting with "//" (ref ".//c") make a URL GLib 2.74 will not build
+   * (it warns and gives up): such a reference is left as it is. */
+  colon = strchr (base, ':');
+  if ((colon[1] != '/' || colon[2] != '/') &&
+      (path_has_double_slash (colon + 1) || path_has_double_slash (ref)))
+    return url_make_valid (g_strdup (ref));
 
   resolved = g_uri_resolve_relative (base, ref,
                                      G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED,
