@@ -6,12 +6,13 @@ TD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # What building and running Tidings needs on Debian 12.
 TD_BUILD_PACKAGES="gcc pkg-config meson ninja-build gettext libglib2.0-dev libgtk-4-dev
   libadwaita-1-dev libsqlite3-dev libsoup-3.0-dev libxml2-dev libjson-glib-dev
-  libsodium-dev glib-networking desktop-file-utils appstream libwebkitgtk-6.0-dev"
+  libsodium-dev libsecret-1-dev glib-networking desktop-file-utils appstream
+  libwebkitgtk-6.0-dev"
 
 # What the test suites need on top: a display, a private bus, and the real
 # servers and clients Tidings is checked against.
 TD_TEST_PACKAGES="xvfb xauth dbus dbus-x11 redis-server redis-tools flatpak-builder
-  python3 ngircd"
+  python3 ngircd inspircd gnome-keyring"
 
 td_sudo () {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -19,7 +20,7 @@ td_sudo () {
 
 # Installs the named Debian packages that are missing; does nothing (and
 # needs no network) when all are there. Services that packages would start
-# (redis-server, ngircd) are kept from starting: tests start their own.
+# (redis-server, ngircd, inspircd) are kept from starting: tests start their own.
 td_install () {
   missing=""
   for pkg in "$@"; do

@@ -1129,6 +1129,11 @@ handle_nick (TdIrcNet   *net,
       event->text = g_strdup (new_nick);
       event->flags |= TD_IRC_EVENT_FLAG_QUERY;
       net_push (net, event);
+      /* The query follows the person: later lines from (and to) the new
+       * nick belong to it, and a reconnect restores it under that name.
+       * A query already open with the new nick takes it over. */
+      g_hash_table_remove (net->queries, old_folded);
+      query_add (net, new_nick);
     }
   if (self)
     {
@@ -2138,6 +2143,28 @@ connect_cb (GObject      *object,
   net_flush (net);
 }
 
+/* What a server says about itself (ISUPPORT) holds for one connection:
+ * back to the RFC defaults until the next server's 005 says otherwise,
+ * so that a server restarted without CHATHISTORY, say, is not sent it. */
+static void
+net_reset_isupport (TdIrcNet *net)
+{
+  g_free (net->prefix_modes);
+  net->prefix_modes = g_strdup ("ov");
+  g_free (net->prefix_chars);
+  net->prefix_chars = g_strdup ("@+");
+  g_free (net->chantypes);
+  net->chantypes = g_strdup ("#&");
+  for (guint i = 0; i < 4; i++)
+    g_free (net->chanmodes[i]);
+  net->chanmodes[0] = g_strdup ("beI");
+  net->chanmodes[1] = g_strdup ("k");
+  net->chanmodes[2] = g_strdup ("l");
+  net->chanmodes[3] = g_strdup ("imnpst");
+  net->isupport_chathistory = FALSE;
+  g_clear_pointer (&net->network_name, g_free);
+}
+
 static void
 net_connect (TdIrcNet *net)
 {
@@ -2157,6 +2184,9 @@ net_connect (TdIrcNet *net)
   net->sasl_started = FALSE;
   g_hash_table_remove_all (net->caps_offered);
   g_hash_table_remove_all (net->caps);
+  net_reset_isupport (net);
+  /* Learnt again from the next JOIN echo (a server may cloak us). */
+  g_clear_pointer (&net->userhost, g_free);
   net_set_state (net, TD_IRC_STATE_CONNECTING, 0, NULL);
   /* What the server offers is learnt again from its ISUPPORT. */
   net_set_filehost (net, NULL);
@@ -2513,13 +2543,7 @@ net_new (const TdIrcClientConfig *config,
   net->nick = g_strdup (net->config->nick);
   net->caps_offered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   net->caps = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  net->prefix_modes = g_strdup ("ov");
-  net->prefix_chars = g_strdup ("@+");
-  net->chantypes = g_strdup ("#&");
-  net->chanmodes[0] = g_strdup ("beI");
-  net->chanmodes[1] = g_strdup ("k");
-  net->chanmodes[2] = g_strdup ("l");
-  net->chanmodes[3] = g_strdup ("imnpst");
+  net_reset_isupport (net);
   net->channels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) channel_free);
   net->rejoin = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   net->queries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

@@ -60,7 +60,9 @@ typedef enum
 {
   TD_IRC_EVENT_STATE,        /* state, retry_in_ms, text = reason; leaving CONNECTED
                               * leaves every channel (they are rejoined later) */
-  TD_IRC_EVENT_REGISTERED,   /* nick = our nick, text = network name */
+  TD_IRC_EVENT_REGISTERED,   /* nick = our nick, text = network name when this
+                              * connection's ISUPPORT gave it before the welcome
+                              * (servers send 005 after 001: usually NULL) */
   TD_IRC_EVENT_NICK_IN_USE,  /* text = the nick refused, nick = the one tried next */
   TD_IRC_EVENT_CAPS,         /* params = the capabilities enabled */
   TD_IRC_EVENT_MESSAGE,      /* PRIVMSG: target, nick, text, msgid, time */

@@ -3,6 +3,8 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -13,7 +15,8 @@
 /*
  * The IRC client against the tidingsd IRC server in-process, against a
  * scripted server that says exactly what a test needs (and garbage), and
- * against Debian's ngircd when it is installed.
+ * against Debian's ngircd (plain IRC) and inspircd (IRCv3) when they are
+ * installed.
  */
 
 #define MAIL_EVENTS 1
@@ -1096,6 +1099,356 @@ test_ngircd (void)
   g_rmdir (dir);
 }
 
+/* ------------------------------------------------------------------ */
+/* Against inspircd (IRCv3)                                             */
+/* ------------------------------------------------------------------ */
+
+/* The IRCv3 modules of Debian's inspircd 3 that a client sees, each
+ * loaded when the package ships it (SASL is left out: inspircd only
+ * offers it with a services server linked). */
+static const char * const inspircd_modules[] = {
+  "cap", "ircv3", "ircv3_accounttag", "ircv3_batch", "ircv3_capnotify", "ircv3_chghost",
+  "ircv3_ctctags", "ircv3_echomessage", "ircv3_invitenotify", "ircv3_labeledresponse",
+  "ircv3_msgid", "ircv3_servertime", "namesx", "uhnames", "monitor", "setname",
+};
+
+#define INSPIRCD "/usr/sbin/inspircd"
+#define INSPIRCD_MODULES "/usr/lib/inspircd/modules"
+
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Writes @dir/inspircd.conf for 127.0.0.1:@port (flood limits raised: the
+ * test sends in bursts) and starts inspircd on it; returns NULL when it
+ * does not listen within the timeout. */
+static GSubprocess *
+inspircd_start (const char *dir,
+                guint16     port,
+                const char *network)
+{
+  g_autofree char *conf = g_build_filename (dir, "inspircd.conf", NULL);
+  g_autofree char *motd = g_build_filename (dir, "motd", NULL);
+  g_autofree char *config_arg = g_strdup_printf ("--config=%s", conf);
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  GSubprocess *process;
+  gint64 deadline;
+
+  g_assert_true (g_file_set_contents (motd, "Tidings test\n", -1, NULL));
+  g_string_append_printf (text,
+                          "<config format=\"xml\">\n"
+                          "<server name=\"irc.test.local\" description=\"Tidings client test\" network=\"%s\">\n"
+                          "<admin name=\"test\" nick=\"test\" email=\"test@test.local\">\n"
+                          "<bind address=\"127.0.0.1\" port=\"%u\" type=\"clients\">\n"
+                          "<connect name=\"main\" allow=\"*\" timeout=\"20\" pingfreq=\"120\""
+                          " threshold=\"1000000\" commandrate=\"100000000\" fakelag=\"off\""
+                          " localmax=\"100\" globalmax=\"100\" useident=\"no\" resolvehostnames=\"no\">\n"
+                          "<pid file=\"%s/inspircd.pid\">\n"
+                          "<files motd=\"%s\">\n<dns timeout=\"1\">\n"
+                          "<log method=\"file\" type=\"* -USERINPUT -USEROUTPUT\" level=\"default\""
+                          " target=\"%s/inspircd.log\">\n",
+                          network, port, dir, motd, dir);
+  for (guint i = 0; i < G_N_ELEMENTS (inspircd_modules); i++)
+    {
+      g_autofree char *so = g_strdup_printf ("%s/m_%s.so", INSPIRCD_MODULES, inspircd_modules[i]);
+
+      if (g_file_test (so, G_FILE_TEST_EXISTS))
+        g_string_append_printf (text, "<module name=\"%s\">\n", inspircd_modules[i]);
+    }
+  g_assert_true (g_file_set_contents (conf, text->str, -1, NULL));
+
+  /* A test that fails does not leave inspircd running; and inspircd
+   * refuses to run as root unless told that it is meant. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  process = g_subprocess_launcher_spawn (launcher, &error, INSPIRCD, "--nofork", config_arg,
+                                         getuid () == 0 ? "--runasroot" : NULL, NULL);
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + TD_IRC_TEST_TIMEOUT_S * G_USEC_PER_SEC;
+  while (!port_open (port))
+    {
+      if (g_get_monotonic_time () > deadline || g_subprocess_get_identifier (process) == NULL)
+        {
+          g_subprocess_force_exit (process);
+          g_subprocess_wait (process, NULL, NULL);
+          g_object_unref (process);
+          return NULL;
+        }
+      g_usleep (20000);
+    }
+  return process;
+}
+
+static void
+inspircd_kill (GSubprocess *process)
+{
+  g_subprocess_send_signal (process, SIGKILL);
+  g_subprocess_wait (process, NULL, NULL);
+}
+
+/* How many MESSAGE events after @from carry @text. */
+static guint
+count_text (Owner      *owner,
+            guint       from,
+            const char *text)
+{
+  guint n = 0;
+
+  for (guint i = from; i < owner->events->len; i++)
+    {
+      TdIrcEvent *event = g_ptr_array_index (owner->events, i);
+
+      if (event->type == TD_IRC_EVENT_MESSAGE && g_strcmp0 (event->text, text) == 0)
+        n++;
+    }
+  return n;
+}
+
+/* @event came through inspircd with its IRCv3 tags: a msgid, and the
+ * server's time (inspircd stamps milliseconds, the local clock would
+ * give microseconds), close to now. */
+static void
+assert_tagged (TdIrcEvent *event)
+{
+  g_assert_nonnull (event->msgid);
+  g_assert_cmpuint (strlen (event->msgid), >, 0);
+  g_assert_cmpint (event->time % 1000, ==, 0);
+  g_assert_cmpint (ABS (event->time - g_get_real_time ()), <, 60 * G_USEC_PER_SEC);
+}
+
+static void
+test_inspircd (void)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Owner) oa = owner_new ();
+  g_autoptr(Owner) ob = owner_new ();
+  g_autoptr(Owner) oc = owner_new ();
+  GSubprocess *process;
+  TdIrcClient *a, *b, *c;
+  TdIrcEvent *event;
+  guint fa = 0, fb = 0, fc = 0, mark;
+  guint16 port;
+  const char *wanted[] = { "account-tag", "away-notify", "batch", "echo-message", "labeled-response",
+                           "message-tags", "multi-prefix", "server-time" };
+
+  if (!g_file_test (INSPIRCD, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("inspircd is not installed (apt-get install inspircd)");
+      return;
+    }
+  dir = g_dir_make_tmp ("td-inspircd-XXXXXX", &error);
+  g_assert_no_error (error);
+  port = free_port ();
+  process = inspircd_start (dir, port, "TestNet");
+  if (process == NULL)
+    {
+      g_test_skip ("inspircd did not start");
+      goto out;
+    }
+
+  /* Registration and CAP negotiation: every IRCv3 capability the client
+   * wants that inspircd offers, and none it does not (no chathistory, no
+   * SASL without services). */
+  a = client_new (oa, port, "alice");
+  wait_state (oa, &fa, TD_IRC_STATE_REGISTERING);
+  event = wait_type (oa, &fa, TD_IRC_EVENT_CAPS);
+  for (guint i = 0; i < G_N_ELEMENTS (wanted); i++)
+    if (!g_strv_contains ((const char * const *) event->params, wanted[i]))
+      g_error ("inspircd did not enable %s (enabled: %s)", wanted[i], event->text);
+  g_assert_false (g_strv_contains ((const char * const *) event->params, "draft/chathistory"));
+  g_assert_false (g_strv_contains ((const char * const *) event->params, "sasl"));
+  wait_state (oa, &fa, TD_IRC_STATE_CONNECTED);
+  event = wait_type (oa, &fa, TD_IRC_EVENT_REGISTERED);
+  g_assert_cmpstr (event->nick, ==, "alice");
+  /* ISUPPORT comes in several lines; one names the network. */
+  {
+    guint f = 0;
+
+    do
+      event = wait_numeric (oa, &f, "005");
+    while (strstr (event->text, "NETWORK=") == NULL);
+    g_assert_nonnull (strstr (event->text, "NETWORK=TestNet"));
+  }
+  b = client_new (ob, port, "bob");
+  wait_type (ob, &fb, TD_IRC_EVENT_REGISTERED);
+
+  /* Join: the channel exists once inspircd echoes it, with its members. */
+  td_irc_client_join (a, "#insp", NULL);
+  event = wait_type (oa, &fa, TD_IRC_EVENT_JOINED);
+  g_assert_cmpstr (event->target, ==, "#insp");
+  wait_members (oa, "#insp", "@alice");
+  td_irc_client_join (b, "#INSP", NULL);
+  wait_type (ob, &fb, TD_IRC_EVENT_JOINED);
+  event = wait_type (oa, &fa, TD_IRC_EVENT_JOIN);
+  g_assert_cmpstr (event->nick, ==, "bob");
+  wait_members (oa, "#insp", "@alice bob");
+  wait_members (ob, "#insp", "@alice bob");
+
+  /* A message both ways, with server-time and msgid; the sender sees its
+   * own line once, as inspircd echoes it (echo-message), not twice. */
+  mark = fb;
+  td_irc_client_privmsg (b, "#insp", "hello from bob");
+  event = wait_text (oa, &fa, "hello from bob");
+  g_assert_cmpstr (event->nick, ==, "bob");
+  g_assert_cmpstr (event->target, ==, "#insp");
+  g_assert_false (event->flags & TD_IRC_EVENT_FLAG_SELF);
+  assert_tagged (event);
+  event = wait_text (ob, &fb, "hello from bob");
+  g_assert_true (event->flags & TD_IRC_EVENT_FLAG_SELF);
+  g_assert_cmpstr (event->target, ==, "#insp");
+  assert_tagged (event);
+  td_irc_client_privmsg (a, "#insp", "hello from alice");
+  event = wait_text (ob, &fb, "hello from alice");
+  assert_tagged (event);
+  g_assert_cmpstr (event->nick, ==, "alice");
+  wait_text (oa, &fa, "hello from alice");
+  spin_ms (ob, 300);
+  g_assert_cmpuint (count_text (ob, mark, "hello from bob"), ==, 1);
+  g_assert_cmpuint (count_text (oa, 0, "hello from alice"), ==, 1);
+
+  /* A private message opens a query on both sides, echoed once. */
+  mark = fa;
+  td_irc_client_privmsg (a, "bob", "psst");
+  event = wait_text (ob, &fb, "psst");
+  g_assert_cmpstr (event->target, ==, "alice");
+  g_assert_true (event->flags & TD_IRC_EVENT_FLAG_QUERY);
+  assert_tagged (event);
+  event = wait_text (oa, &fa, "psst");
+  g_assert_cmpstr (event->target, ==, "bob");
+  g_assert_true (event->flags & (TD_IRC_EVENT_FLAG_QUERY));
+  g_assert_true (event->flags & (TD_IRC_EVENT_FLAG_SELF));
+  spin_ms (oa, 300);
+  g_assert_cmpuint (count_text (oa, mark, "psst"), ==, 1);
+
+  /* /me, and a long message split so that what inspircd relays fits in
+   * its 512-byte lines with nothing cut. */
+  td_irc_client_action (b, "#insp", "waves");
+  event = wait_type (oa, &fa, TD_IRC_EVENT_ACTION);
+  g_assert_cmpstr (event->text, ==, "waves");
+  g_assert_cmpstr (event->nick, ==, "bob");
+  {
+    g_autoptr(GString) big = g_string_new (NULL);
+    guint got = 0;
+    guint pieces = 0;
+
+    for (guint i = 0; i < 200; i++)
+      g_string_append_printf (big, "%sw%03u", i ? " " : "", i);
+    td_irc_client_privmsg (b, "#insp", big->str);
+    while (got < big->len)
+      {
+        event = wait_type (oa, &fa, TD_IRC_EVENT_MESSAGE);
+        g_assert_nonnull (event->userhost);
+        g_assert_cmpuint (strlen (":bob! PRIVMSG #insp :") + strlen (event->userhost) +
+                          strlen (event->text), <=, TD_IRC_MAX_LINE_CONTENT);
+        g_assert_true (g_str_has_prefix (big->str + got, event->text));
+        pieces++;
+        got += strlen (event->text) + 1;
+      }
+    g_assert_cmpuint (got, ==, big->len + 1);
+    g_assert_cmpuint (pieces, ==, 3);
+  }
+
+  /* Topic, and a nick change seen in the member list. */
+  td_irc_client_set_topic (a, "#insp", "IRCv3 here");
+  event = wait_type (ob, &fb, TD_IRC_EVENT_TOPIC);
+  g_assert_cmpstr (event->text, ==, "IRCv3 here");
+  g_assert_cmpstr (event->nick, ==, "alice");
+  td_irc_client_set_nick (b, "robert");
+  event = wait_type (oa, &fa, TD_IRC_EVENT_NICK);
+  g_assert_cmpstr (event->nick, ==, "bob");
+  g_assert_cmpstr (event->text, ==, "robert");
+  wait_members (oa, "#insp", "@alice robert");
+  td_irc_client_set_nick (b, "bob");
+  wait_members (oa, "#insp", "@alice bob");
+
+  /* multi-prefix: both of alice's prefixes, best first; away-notify. */
+  td_irc_client_mode (a, "#insp", "+v alice");
+  wait_members (ob, "#insp", "@+alice bob");
+  td_irc_client_names (b, "#insp");
+  wait_numeric (ob, &fb, "353");
+  wait_numeric (ob, &fb, "366");
+  wait_members (ob, "#insp", "@+alice bob");
+  td_irc_client_set_away (b, "lunch");
+  wait_members (oa, "#insp", "@+alice bob(away)");
+  td_irc_client_set_away (b, NULL);
+  wait_members (oa, "#insp", "@+alice bob");
+
+  /* A nick that is taken: the alternate, and the reason shown. */
+  c = client_new (oc, port, "alice");
+  event = wait_type (oc, &fc, TD_IRC_EVENT_NICK_IN_USE);
+  g_assert_cmpstr (event->text, ==, "alice");
+  g_assert_cmpstr (event->nick, ==, "alice_");
+  event = wait_type (oc, &fc, TD_IRC_EVENT_REGISTERED);
+  g_assert_cmpstr (event->nick, ==, "alice_");
+  fc = 0;
+  wait_numeric (oc, &fc, "433");
+  td_irc_client_free (c, NULL);
+
+  /* inspircd dies and comes back on the same port: both retry, register
+   * again, rejoin the channel and talk. */
+  inspircd_kill (process);
+  g_clear_object (&process);
+  wait_state (oa, &fa, TD_IRC_STATE_RETRYING);
+  wait_state (ob, &fb, TD_IRC_STATE_RETRYING);
+  process = inspircd_start (dir, port, "OtherNet");
+  g_assert_nonnull (process);
+  wait_state (oa, &fa, TD_IRC_STATE_CONNECTED);
+  /* What the old server said about itself is forgotten: the network's
+   * name comes from the new one's ISUPPORT, after the welcome. */
+  mark = fa;
+  event = wait_type (oa, &fa, TD_IRC_EVENT_REGISTERED);
+  g_assert_null (event->text);
+  do
+    event = wait_numeric (oa, &mark, "005");
+  while (strstr (event->text, "NETWORK=") == NULL);
+  g_assert_nonnull (strstr (event->text, "NETWORK=OtherNet"));
+  event = wait_type (oa, &fa, TD_IRC_EVENT_JOINED);
+  g_assert_cmpstr (event->target, ==, "#insp");
+  wait_state (ob, &fb, TD_IRC_STATE_CONNECTED);
+  event = wait_type (ob, &fb, TD_IRC_EVENT_JOINED);
+  g_assert_cmpstr (event->target, ==, "#insp");
+  /* Whoever rejoined first is the operator now. */
+  {
+    gint64 deadline = g_get_monotonic_time () + TD_IRC_TEST_TIMEOUT_S * G_USEC_PER_SEC;
+    g_autofree char *now = NULL;
+
+    for (;;)
+      {
+        g_free (now);
+        now = members_string (last_members (oa, "#insp"));
+        if (g_str_equal (now, "@alice bob") || g_str_equal (now, "@bob alice"))
+          break;
+        if (g_get_monotonic_time () > deadline)
+          g_error ("members of #insp are “%s” after the restart", now);
+        g_main_context_iteration (oa->context, FALSE);
+        g_usleep (500);
+      }
+  }
+  td_irc_client_privmsg (a, "#insp", "back again");
+  event = wait_text (ob, &fb, "back again");
+  assert_tagged (event);
+  event = wait_text (oa, &fa, "back again");
+  g_assert_true (event->flags & TD_IRC_EVENT_FLAG_SELF);
+
+  td_irc_client_free (b, "bye");
+  td_irc_client_free (a, "bye");
+  g_subprocess_send_signal (process, SIGTERM);
+  g_subprocess_wait (process, NULL, NULL);
+  g_clear_object (&process);
+
+out:
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);
+
+    g_assert_cmpint (system (cmd), ==, 0);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1115,6 +1468,7 @@ main (int   argc,
   g_test_add_func ("/td/irc-client/script", test_script);
   g_test_add_func ("/td/irc-client/garbage", test_garbage);
   g_test_add_func ("/td/irc-client/ngircd", test_ngircd);
+  g_test_add_func ("/td/irc-client/inspircd", test_inspircd);
 
   return g_test_run ();
 }
