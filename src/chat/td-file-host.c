@@ -12,6 +12,7 @@
 #include <libsoup/soup.h>
 
 #include "chat/td-file-host.h"
+#include "chat/td-file-request.h"
 #include "chat/td-irc-message.h"
 #include "core/td-task-loop.h"
 
@@ -21,34 +22,23 @@
  * body, commit); downloads; expiry; the public API.
  *
  * An upload goes through: early handler (headers only: method, type,
- * Content-Length, credentials) -> paused while a worker checks the
- * password -> body chunks streamed through the multipart reader into a
- * temp file, hashed and sniffed on the way -> handler (commit: checks,
- * rename into place, record) -> request-finished / request-aborted frees
- * it and removes whatever temp file is left.
+ * Content-Length, credentials, read by td_file_request_parse()) -> paused
+ * while a worker checks the password -> body chunks streamed through the
+ * multipart reader (TdFormReader) into a temp file, hashed and sniffed on
+ * the way -> handler (commit: checks, rename into place, record) ->
+ * request-finished / request-aborted frees it and removes whatever temp
+ * file is left. What is read from the client is parsed in
+ * td-file-request.c, by pure functions that the fuzz target drives too.
  */
 
-/* Room for the multipart framing (boundaries, part headers, a caption)
- * around the file itself when judging a Content-Length. */
-#define TD_FILE_HOST_FORM_OVERHEAD   (64 * 1024)
 /* After an upload is refused mid-body the rest is read and dropped so the
  * client still gets the 413; past this many more bytes it is cut off. */
 #define TD_FILE_HOST_DRAIN_MAX       (4 * 1024 * 1024)
-/* The header block of one part (Content-Disposition and friends). */
-#define TD_FILE_HOST_PART_HEADERS_MAX (8 * 1024)
-/* RFC 2046 §5.1.1: boundaries are 1 to 70 characters. */
-#define TD_FILE_HOST_BOUNDARY_MAX    70
 /* Bytes of the start of a file kept for sniffing its type. */
 #define TD_FILE_HOST_SNIFF_LEN       512
-/* An Authorization header longer than this is not a user and password. */
-#define TD_FILE_HOST_AUTH_HEADER_MAX 1024
 /* How long listen() waits for the index from the database before it
  * serves with what it has (a slow disk, a busy lock). */
 #define TD_FILE_HOST_LOAD_TIMEOUT_MS 15000
-/* Fields other than `file` and `caption` are skipped; this many are
- * allowed so that a form of a million empty parts is refused. */
-#define TD_FILE_HOST_MAX_PARTS       8
-
 /* RFC 6585; libsoup 3.2 has no name for it. */
 #define TD_HTTP_TOO_MANY_REQUESTS 429
 
@@ -76,15 +66,6 @@ typedef struct
 
 typedef enum
 {
-  PARSE_PREAMBLE,
-  PARSE_AFTER_BOUNDARY,
-  PARSE_HEADERS,
-  PARSE_BODY,
-  PARSE_DONE,
-} ParseState;
-
-typedef enum
-{
   PART_SKIP,
   PART_FILE,
   PART_CAPTION,
@@ -102,16 +83,13 @@ typedef struct
   gboolean           authenticated;
   gboolean           paused;
   gboolean           failed;         /* a response is set; the rest is dropped */
+  gint64             content_length; /* as announced; -1: not given */
   gint64             received;       /* request body bytes seen */
   gint64             drained;        /* bytes dropped after failing */
 
   /* Multipart reader */
-  ParseState         state;
-  GByteArray        *buf;
-  char              *delimiter;      /* "\r\n--" BOUNDARY */
-  gsize              delimiter_len;
+  TdFormReader      *form;
   PartKind           part;
-  guint              n_parts;
   gboolean           have_file;
 
   /* The file part */
@@ -123,9 +101,7 @@ typedef struct
   gint64             size;
   guint8             head[TD_FILE_HOST_SNIFF_LEN];
   gsize              head_len;
-  gboolean           text_ok;        /* valid UTF-8 without NUL so far */
-  guint8             carry[4];       /* an incomplete UTF-8 sequence at a chunk end */
-  gsize              carry_len;
+  TdTextCheck        text;           /* valid UTF-8 without NUL so far */
 } Upload;
 
 struct _TdFileHost
@@ -392,17 +368,6 @@ td_file_sanitize_name (const char *name,
   return g_string_free (g_steal_pointer (&stem), FALSE);
 }
 
-static gboolean
-is_hex_hash (const char *s)
-{
-  if (strlen (s) != 64)
-    return FALSE;
-  for (guint i = 0; i < 64; i++)
-    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-      return FALSE;
-  return TRUE;
-}
-
 char *
 td_file_store_dir_for_db (const char *db_path)
 {
@@ -642,7 +607,7 @@ index_load (TdFileHost *host)
       const char *name = td_rows_get_text (rows, i, 1);
       FileRecord *record;
 
-      if (hash == NULL || !is_hex_hash (hash) || name == NULL)
+      if (hash == NULL || !td_file_is_hash (hash) || name == NULL)
         continue;
       record = g_new0 (FileRecord, 1);
       record->hash = g_strdup (hash);
@@ -766,8 +731,7 @@ upload_free (gpointer data)
     }
   g_free (upload->ip);
   g_free (upload->account);
-  g_clear_pointer (&upload->buf, g_byte_array_unref);
-  g_free (upload->delimiter);
+  g_clear_pointer (&upload->form, td_form_reader_free);
   g_free (upload->client_name);
   if (upload->caption != NULL)
     g_string_free (upload->caption, TRUE);
@@ -800,7 +764,7 @@ upload_fail (Upload     *upload,
   va_end (args);
   upload->failed = TRUE;
   upload_discard_file (upload);
-  g_clear_pointer (&upload->buf, g_byte_array_unref);
+  g_clear_pointer (&upload->form, td_form_reader_free);
   reply_error (upload->msg, status, code, "%s", message);
   soup_message_headers_replace (soup_server_message_get_response_headers (upload->msg),
                                 "Connection", "close");
@@ -809,77 +773,6 @@ upload_fail (Upload     *upload,
 /* ------------------------------------------------------------------ */
 /* Uploads: the file part                                              */
 /* ------------------------------------------------------------------ */
-
-/* Length of the UTF-8 sequence led by @b, or 0 if @b cannot lead one. */
-static guint
-utf8_sequence_length (guint8 b)
-{
-  if (b < 0x80)
-    return 1;
-  if (b >= 0xC2 && b <= 0xDF)
-    return 2;
-  if (b >= 0xE0 && b <= 0xEF)
-    return 3;
-  if (b >= 0xF0 && b <= 0xF4)
-    return 4;
-  return 0;
-}
-
-/* Tracks whether the file so far is UTF-8 without NUL, across chunk
- * boundaries that may split a character. */
-static void
-text_feed (Upload       *upload,
-           const guint8 *data,
-           gsize         len)
-{
-  const char *end = NULL;
-
-  if (!upload->text_ok || len == 0)
-    return;
-  if (memchr (data, '\0', len) != NULL)
-    {
-      upload->text_ok = FALSE;
-      return;
-    }
-  if (upload->carry_len > 0)
-    {
-      guint need = utf8_sequence_length (upload->carry[0]) - upload->carry_len;
-      guint take = MIN (need, len);
-
-      memcpy (upload->carry + upload->carry_len, data, take);
-      upload->carry_len += take;
-      data += take;
-      len -= take;
-      if (take < need)
-        return;
-      if (!g_utf8_validate_len ((const char *) upload->carry, upload->carry_len, NULL))
-        {
-          upload->text_ok = FALSE;
-          return;
-        }
-      upload->carry_len = 0;
-    }
-  if (g_utf8_validate_len ((const char *) data, len, &end))
-    return;
-  {
-    gsize rest = (const guint8 *) data + len - (const guint8 *) end;
-    guint need = utf8_sequence_length ((guint8) *end);
-
-    if (rest < 4 && need > rest)
-      {
-        for (gsize i = 1; i < rest; i++)
-          if ((((const guint8 *) end)[i] & 0xC0) != 0x80)
-            {
-              upload->text_ok = FALSE;
-              return;
-            }
-        memcpy (upload->carry, end, rest);
-        upload->carry_len = rest;
-        return;
-      }
-  }
-  upload->text_ok = FALSE;
-}
 
 static gboolean
 file_part_open (Upload *upload)
@@ -896,7 +789,7 @@ file_part_open (Upload *upload)
     }
   upload->tmp_path = g_steal_pointer (&template);
   upload->sha256 = g_checksum_new (G_CHECKSUM_SHA256);
-  upload->text_ok = TRUE;
+  td_text_check_init (&upload->text);
   return TRUE;
 }
 
@@ -925,7 +818,7 @@ file_part_write (Upload       *upload,
       upload->head_len += n;
     }
   g_checksum_update (upload->sha256, data, len);
-  text_feed (upload, data, len);
+  td_text_check_feed (&upload->text, data, len);
   upload->size += len;
   while (done < len)
     {
@@ -966,178 +859,89 @@ part_data (Upload       *upload,
     }
 }
 
-/* Parses the headers of one part (@text starts with the CRLF that ends
- * the boundary line) and decides where its body goes. */
+/* A part begins (the reader has checked its headers): decide where its
+ * body goes. */
 static void
-part_begin (Upload     *upload,
-            const char *text,
-            gsize       len)
+part_begin (Upload *upload)
 {
-  g_autoptr(SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
-  g_autofree char *copy = g_strndup (text, len);
-  g_autofree char *disposition = NULL;
-  g_autoptr(GHashTable) params = NULL;
-  const char *name;
+  switch (td_form_reader_get_field (upload->form))
+    {
+    case TD_FORM_FIELD_FILE:
+      {
+        const char *filename = td_form_reader_get_filename (upload->form);
 
-  if (++upload->n_parts > TD_FILE_HOST_MAX_PARTS)
-    {
-      upload_fail (upload, SOUP_STATUS_BAD_REQUEST, "bad_form", "Too many form fields");
-      return;
-    }
-  if (!soup_headers_parse (copy, (int) len, headers) ||
-      !soup_message_headers_get_content_disposition (headers, &disposition, &params) ||
-      g_ascii_strcasecmp (disposition, "form-data") != 0 ||
-      (name = g_hash_table_lookup (params, "name")) == NULL)
-    {
-      upload_fail (upload, SOUP_STATUS_BAD_REQUEST, "bad_form",
-                   "A form field has no valid Content-Disposition");
-      return;
-    }
-  if (g_str_equal (name, "file"))
-    {
-      const char *filename = g_hash_table_lookup (params, "filename");
+        upload->have_file = TRUE;
+        upload->client_name = g_strdup (filename ? filename : "file");
+        if (!file_part_open (upload))
+          {
+            upload_fail (upload, SOUP_STATUS_INSUFFICIENT_STORAGE, "storage",
+                         "The server could not store the file");
+            return;
+          }
+        upload->part = PART_FILE;
+      }
+      break;
 
-      if (upload->have_file)
-        {
-          upload_fail (upload, SOUP_STATUS_BAD_REQUEST, "bad_form", "Only one file per upload");
-          return;
-        }
-      upload->have_file = TRUE;
-      upload->client_name = g_strdup (filename ? filename : "file");
-      if (!file_part_open (upload))
-        {
-          upload_fail (upload, SOUP_STATUS_INSUFFICIENT_STORAGE, "storage",
-                       "The server could not store the file");
-          return;
-        }
-      upload->part = PART_FILE;
-    }
-  else if (g_str_equal (name, "caption"))
-    {
+    case TD_FORM_FIELD_CAPTION:
+      /* The first caption with text is kept; later ones are skipped. */
       if (upload->caption == NULL)
         upload->caption = g_string_new (NULL);
       upload->part = upload->caption->len == 0 ? PART_CAPTION : PART_SKIP;
+      break;
+
+    case TD_FORM_FIELD_OTHER:
+    default:
+      upload->part = PART_SKIP;
+      break;
     }
-  else
-    upload->part = PART_SKIP;
 }
 
 /* ------------------------------------------------------------------ */
 /* Uploads: the streaming multipart/form-data reader                   */
 /* ------------------------------------------------------------------ */
 
-static gssize
-find_bytes (const guint8 *haystack,
-            gsize         len,
-            const char   *needle,
-            gsize         needle_len)
-{
-  const guint8 *p = haystack, *end = haystack + len;
-
-  if (needle_len == 0 || len < needle_len)
-    return -1;
-  while ((gsize) (end - p) >= needle_len)
-    {
-      p = memchr (p, needle[0], (end - p) - needle_len + 1);
-      if (p == NULL)
-        return -1;
-      if (memcmp (p, needle, needle_len) == 0)
-        return p - haystack;
-      p++;
-    }
-  return -1;
-}
-
-/* Feeds request body bytes through the reader: part headers are parsed,
- * part bodies go to part_data(). Only a delimiter's length of bytes is
- * ever held back, so memory stays flat whatever the file's size. */
+/* Feeds request body bytes through the reader: each part's body goes to
+ * part_data(). Only a delimiter's length of bytes is ever held back, so
+ * memory stays flat whatever the file's size. */
 static void
 multipart_feed (Upload       *upload,
                 const guint8 *data,
                 gsize         len)
 {
-  GByteArray *buf = upload->buf;
-
-  g_byte_array_append (buf, data, len);
-  while (!upload->failed && upload->state != PARSE_DONE)
+  td_form_reader_feed (upload->form, data, len);
+  while (!upload->failed)
     {
-      gssize at;
+      g_autoptr(GError) error = NULL;
+      const guint8 *bytes = NULL;
+      gsize n = 0;
 
-      switch (upload->state)
+      switch (td_form_reader_next (upload->form, &bytes, &n, &error))
         {
-        case PARSE_PREAMBLE:
-          at = find_bytes (buf->data, buf->len, upload->delimiter, upload->delimiter_len);
-          if (at < 0)
-            {
-              if (buf->len >= upload->delimiter_len)
-                g_byte_array_remove_range (buf, 0, buf->len - upload->delimiter_len + 1);
-              return;
-            }
-          g_byte_array_remove_range (buf, 0, at + upload->delimiter_len);
-          upload->state = PARSE_AFTER_BOUNDARY;
+        case TD_FORM_NEED_MORE:
+        case TD_FORM_DONE:
+          return;
+
+        case TD_FORM_PART:
+          part_begin (upload);
           break;
 
-        case PARSE_AFTER_BOUNDARY:
-          if (buf->len < 2)
-            return;
-          if (buf->data[0] == '-' && buf->data[1] == '-')
-            {
-              upload->state = PARSE_DONE;
-              g_byte_array_set_size (buf, 0);
-              return;
-            }
-          if (buf->data[0] != '\r' || buf->data[1] != '\n')
-            {
-              upload_fail (upload, SOUP_STATUS_BAD_REQUEST, "bad_form", "Malformed multipart boundary");
-              return;
-            }
-          upload->state = PARSE_HEADERS;
+        case TD_FORM_DATA:
+          part_data (upload, bytes, n);
           break;
 
-        case PARSE_HEADERS:
-          at = find_bytes (buf->data, buf->len, "\r\n\r\n", 4);
-          if (at < 0)
-            {
-              if (buf->len > TD_FILE_HOST_PART_HEADERS_MAX)
-                upload_fail (upload, SOUP_STATUS_BAD_REQUEST, "bad_form", "Form field headers too long");
-              return;
-            }
-          part_begin (upload, (const char *) buf->data, at + 2);
-          if (upload->failed)
-            return;
-          g_byte_array_remove_range (buf, 0, at + 4);
-          upload->state = PARSE_BODY;
-          break;
-
-        case PARSE_BODY:
-          at = find_bytes (buf->data, buf->len, upload->delimiter, upload->delimiter_len);
-          if (at < 0)
-            {
-              if (buf->len >= upload->delimiter_len)
-                {
-                  gsize n = buf->len - upload->delimiter_len + 1;
-
-                  part_data (upload, buf->data, n);
-                  if (upload->failed)
-                    return;
-                  g_byte_array_remove_range (buf, 0, n);
-                }
-              return;
-            }
-          part_data (upload, buf->data, at);
-          if (upload->failed)
-            return;
+        case TD_FORM_PART_END:
           if (upload->part == PART_FILE && upload->fd >= 0)
             {
               close (upload->fd);
               upload->fd = -1;
             }
-          g_byte_array_remove_range (buf, 0, at + upload->delimiter_len);
           upload->part = PART_SKIP;
-          upload->state = PARSE_AFTER_BOUNDARY;
           break;
 
-        case PARSE_DONE:
+        case TD_FORM_ERROR:
+        default:
+          upload_fail (upload, td_file_request_error_status (error), td_file_request_error_code (error),
+                       "%s", error->message);
           return;
         }
     }
@@ -1173,7 +977,7 @@ got_chunk_cb (SoupServerMessage *msg,
       upload_fail (upload, SOUP_STATUS_UNAUTHORIZED, "auth_required", "Not authenticated");
       return;
     }
-  if (upload->received > host->config->max_size + TD_FILE_HOST_FORM_OVERHEAD)
+  if (upload->received > host->config->max_size + TD_FILE_REQUEST_FORM_OVERHEAD)
     {
       upload_fail (upload, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
                    "Files may be at most %" G_GINT64_FORMAT " bytes", host->config->max_size);
@@ -1263,9 +1067,10 @@ upload_commit (Upload *upload)
   g_autofree char *path = NULL;
   g_autofree char *dir = NULL;
   FileRecord *record;
+  gboolean text_ok;
   gint64 now = g_get_real_time ();
 
-  if (upload->state != PARSE_DONE)
+  if (!td_form_reader_is_done (upload->form))
     {
       upload_fail (upload, SOUP_STATUS_BAD_REQUEST, "bad_form", "The form data ends early");
       return;
@@ -1280,12 +1085,11 @@ upload_commit (Upload *upload)
       upload_fail (upload, SOUP_STATUS_BAD_REQUEST, "empty_file", "The file is empty");
       return;
     }
-  if (upload->carry_len > 0)
-    upload->text_ok = FALSE;
-  type = td_file_sniff_type (upload->head, upload->head_len, upload->text_ok);
+  text_ok = td_text_check_finish (&upload->text);
+  type = td_file_sniff_type (upload->head, upload->head_len, text_ok);
   if (type == NULL)
     {
-      if (upload->text_ok)
+      if (text_ok)
         upload_fail (upload, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "unsupported_type",
                      "HTML, SVG and XML files are not accepted");
       else
@@ -1354,44 +1158,6 @@ upload_commit (Upload *upload)
 /* Uploads: credentials                                                */
 /* ------------------------------------------------------------------ */
 
-/* Splits an `Authorization: Basic` value. Returns FALSE when it is not
- * one; the caller owns (and should wipe) the password. */
-static gboolean
-parse_basic_auth (const char  *header,
-                  char       **user,
-                  char       **password)
-{
-  g_autofree guchar *decoded = NULL;
-  const char *b64, *colon;
-  gsize len = 0;
-
-  if (header == NULL || strlen (header) > TD_FILE_HOST_AUTH_HEADER_MAX ||
-      g_ascii_strncasecmp (header, "Basic ", 6) != 0)
-    return FALSE;
-  b64 = header + 6;
-  while (*b64 == ' ')
-    b64++;
-  if (*b64 == '\0' || strlen (b64) % 4 != 0)
-    return FALSE;
-  for (const char *p = b64; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '+' && *p != '/' && *p != '=')
-      return FALSE;
-  decoded = g_base64_decode (b64, &len);
-  if (decoded == NULL || memchr (decoded, '\0', len) != NULL ||
-      !g_utf8_validate_len ((const char *) decoded, len, NULL) ||
-      (colon = memchr (decoded, ':', len)) == NULL || colon == (const char *) decoded ||
-      len - (colon + 1 - (const char *) decoded) > TD_IRC_ACCOUNT_MAX_PASSWORD)
-    {
-      if (decoded != NULL)
-        memset (decoded, 0, len);
-      return FALSE;
-    }
-  *user = g_strndup ((const char *) decoded, colon - (const char *) decoded);
-  *password = g_strndup (colon + 1, len - (colon + 1 - (const char *) decoded));
-  memset (decoded, 0, len);
-  return TRUE;
-}
-
 typedef struct
 {
   guint64  upload_id;
@@ -1434,17 +1200,15 @@ static gboolean
 upload_authorized (Upload *upload)
 {
   TdFileHost *host = upload->host;
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (upload->msg);
 
   upload->authenticated = TRUE;
   if (host->config->quota >= 0 && upload->account != NULL)
     {
       gint64 used = account_usage (host, upload->account);
-      gint64 length = soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
-                      ? soup_message_headers_get_content_length (headers) : 0;
+      gint64 length = MAX (upload->content_length, 0);
 
       if (used >= host->config->quota ||
-          used + length > host->config->quota + TD_FILE_HOST_FORM_OVERHEAD)
+          used + length > host->config->quota + TD_FILE_REQUEST_FORM_OVERHEAD)
         {
           upload_fail (upload, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "quota_exceeded",
                        "This upload would take the account over its quota of %" G_GINT64_FORMAT " bytes",
@@ -1495,22 +1259,22 @@ mail_cb (TdMailboxId  id,
 /* Handlers                                                            */
 /* ------------------------------------------------------------------ */
 
-static gboolean
-multipart_boundary (SoupServerMessage  *msg,
-                    char              **boundary)
+/* Refuses a request that td_file_request_parse() refused. */
+static void
+reply_refused (SoupServerMessage *msg,
+               const GError      *error)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  g_autoptr(GHashTable) params = NULL;
-  const char *type = soup_message_headers_get_content_type (headers, &params);
-  const char *value;
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
 
-  if (type == NULL || g_ascii_strcasecmp (type, "multipart/form-data") != 0 || params == NULL)
-    return FALSE;
-  value = g_hash_table_lookup (params, "boundary");
-  if (value == NULL || *value == '\0' || strlen (value) > TD_FILE_HOST_BOUNDARY_MAX)
-    return FALSE;
-  *boundary = g_strdup (value);
-  return TRUE;
+  if (g_error_matches (error, TD_FILE_REQUEST_ERROR, TD_FILE_REQUEST_ERROR_BAD_CREDENTIALS))
+    {
+      reply_unauthorized (msg, td_file_request_error_code (error), error->message);
+      return;
+    }
+  reply_error (msg, td_file_request_error_status (error), td_file_request_error_code (error),
+               "%s", error->message);
+  if (g_error_matches (error, TD_FILE_REQUEST_ERROR, TD_FILE_REQUEST_ERROR_TOO_LARGE))
+    soup_message_headers_replace (response, "Connection", "close");
 }
 
 /* POST /upload, after the headers: everything that can be refused
@@ -1522,56 +1286,49 @@ upload_start (TdFileHost        *host,
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *ip = soup_server_message_get_remote_host (msg);
-  g_autofree char *boundary = NULL;
+  g_autoptr(TdFileRequest) request = NULL;
+  g_autoptr(GError) error = NULL;
   g_autofree char *user = NULL;
   g_autofree char *password = NULL;
-  const char *authorization;
+  const char *hash = NULL;
   Upload *upload;
 
   if (!g_str_equal (path, "/upload"))
-    return;   /* the normal handler answers 404 */
-  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    return;   /* the normal handler answers */
+
+  request = td_file_request_parse (soup_server_message_get_method (msg), path, headers,
+                                   host->config->max_size, &error);
+  if (g_error_matches (error, TD_FILE_REQUEST_ERROR, TD_FILE_REQUEST_ERROR_METHOD))
     {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "POST");
-      reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method", "Uploads are POST requests");
+      reply_refused (msg, error);
       return;
     }
+  /* Busy comes before anything else about the request is judged. */
   if (g_hash_table_size (host->uploads) >= TD_FILE_HOST_MAX_UPLOADS)
     {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", "5");
       reply_error (msg, TD_HTTP_TOO_MANY_REQUESTS, "busy", "Too many uploads at once; try again shortly");
       return;
     }
-  if (!multipart_boundary (msg, &boundary))
+  if (request == NULL)
     {
-      reply_error (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "bad_form",
-                   "Uploads are multipart/form-data with a “file” field");
+      reply_refused (msg, error);
       return;
     }
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-      soup_message_headers_get_content_length (headers) > host->config->max_size + TD_FILE_HOST_FORM_OVERHEAD)
-    {
-      reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
-                   "Files may be at most %" G_GINT64_FORMAT " bytes", host->config->max_size);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
-      return;
-    }
+  g_assert (request->kind == TD_FILE_REQUEST_UPLOAD);
 
-  authorization = soup_message_headers_get_one (headers, "Authorization");
-  if (authorization == NULL && !host->config->anonymous)
+  if (request->user == NULL && !host->config->anonymous)
     {
       reply_unauthorized (msg, "auth_required", "Log in with your chat account (HTTP Basic)");
       return;
     }
-  if (authorization != NULL)
+  if (request->user != NULL)
     {
-      const char *account, *hash = NULL;
+      const char *account;
 
-      if (!parse_basic_auth (authorization, &user, &password))
-        {
-          reply_unauthorized (msg, "bad_credentials", "Malformed Basic credentials");
-          return;
-        }
+      user = g_steal_pointer (&request->user);
+      password = g_steal_pointer (&request->password);
       if (host->accounts == NULL)
         {
           memset (password, 0, strlen (password));
@@ -1596,7 +1353,6 @@ upload_start (TdFileHost        *host,
           return;
         }
       user = (g_free (user), g_strdup (account));
-      authorization = hash;   /* from here on: the hash to verify against */
     }
 
   upload = g_new0 (Upload, 1);
@@ -1605,12 +1361,8 @@ upload_start (TdFileHost        *host,
   upload->msg = g_object_ref (msg);
   upload->ip = g_strdup (ip ? ip : "");
   upload->fd = -1;
-  upload->buf = g_byte_array_new ();
-  /* The body is read as if it started with CRLF, so the first boundary
-   * (which has none before it) matches the delimiter too. */
-  upload->delimiter = g_strconcat ("\r\n--", boundary, NULL);
-  upload->delimiter_len = strlen (upload->delimiter);
-  g_byte_array_append (upload->buf, (const guint8 *) "\r\n", 2);
+  upload->content_length = request->content_length;
+  upload->form = td_form_reader_new (request->boundary);
   g_hash_table_insert (host->uploads, &upload->id, upload);
   g_object_set_data (G_OBJECT (msg), "td-file-upload", upload);
 
@@ -1629,7 +1381,7 @@ upload_start (TdFileHost        *host,
 
     auth->upload_id = upload->id;
     auth->account = g_steal_pointer (&user);
-    auth->hash = g_strdup (authorization);
+    auth->hash = g_strdup (hash);
     auth->password = g_steal_pointer (&password);
     task = td_task_new (auth_worker, auth, auth_task_free, NULL);
     td_task_set_reply (task, host->mailbox, MAIL_AUTH);
@@ -1689,10 +1441,7 @@ serve_file (TdFileHost        *host,
             const char        *path)
 {
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
-  const char *method = soup_server_message_get_method (msg);
-  const char *rest = path + strlen ("/f/");
-  const char *slash = strchr (rest, '/');
-  g_autofree char *hash = NULL;
+  g_autoptr(TdFileRequest) request = NULL;
   g_autofree char *blob = NULL;
   g_autofree char *etag = NULL;
   g_autofree char *ascii = NULL;
@@ -1705,19 +1454,18 @@ serve_file (TdFileHost        *host,
   FileRecord *record;
   const char *if_none_match;
 
-  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)
+  request = td_file_request_parse (soup_server_message_get_method (msg), path,
+                                   soup_server_message_get_request_headers (msg),
+                                   host->config->max_size, &error);
+  if (request == NULL)
     {
-      soup_message_headers_replace (response, "Allow", "GET, HEAD");
-      reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method", "Files are read with GET");
+      if (g_error_matches (error, TD_FILE_REQUEST_ERROR, TD_FILE_REQUEST_ERROR_METHOD))
+        soup_message_headers_replace (response, "Allow", "GET, HEAD");
+      reply_refused (msg, error);
       return;
     }
-  if (slash == NULL || slash - rest != 64)
-    {
-      reply_error (msg, SOUP_STATUS_NOT_FOUND, "not_found", "No such file");
-      return;
-    }
-  hash = g_strndup (rest, 64);
-  record = is_hex_hash (hash) ? index_find (host, hash, slash + 1, NULL, TRUE) : NULL;
+  g_assert (request->kind == TD_FILE_REQUEST_DOWNLOAD);
+  record = index_find (host, request->hash, request->name, NULL, TRUE);
   if (record == NULL || (record->expires != 0 && record->expires <= g_get_real_time ()))
     {
       reply_error (msg, SOUP_STATUS_NOT_FOUND, "not_found", "No such file (it may have expired)");
