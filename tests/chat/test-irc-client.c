@@ -608,6 +608,56 @@ test_history (void)
   td_irc_test_server_free (ts);
 }
 
+static gboolean
+match_query_nick (TdIrcEvent *event, gconstpointer data)
+{
+  return event->type == TD_IRC_EVENT_NICK && (event->flags & TD_IRC_EVENT_FLAG_QUERY) &&
+         g_strcmp0 (event->text, data) == 0;
+}
+
+/* A query follows its peer from nick to nick: every change is reported
+ * for it under the name it had, and later lines are filed under the new
+ * one. */
+static void
+test_query_follows_nick (void)
+{
+  g_autoptr(Owner) oa = owner_new ();
+  g_autoptr(Owner) ob = owner_new ();
+  TdIrcTestServer *ts = server_start ();
+  TdIrcClient *a = client_new (oa, ts->port, "alice");
+  TdIrcClient *b = client_new (ob, ts->port, "bob");
+  TdIrcEvent *event;
+  guint fa = 0, fb = 0;
+
+  wait_type (oa, &fa, TD_IRC_EVENT_REGISTERED);
+  wait_type (ob, &fb, TD_IRC_EVENT_REGISTERED);
+  td_irc_client_join (a, "#room", NULL);
+  wait_type (oa, &fa, TD_IRC_EVENT_JOINED);
+  td_irc_client_join (b, "#room", NULL);
+  wait_type (ob, &fb, TD_IRC_EVENT_JOINED);
+
+  td_irc_client_privmsg (b, "alice", "hi");
+  event = wait_text (oa, &fa, "hi");
+  g_assert_cmpstr (event->target, ==, "bob");
+  g_assert_true (event->flags & TD_IRC_EVENT_FLAG_QUERY);
+
+  td_irc_client_set_nick (b, "Robert");
+  event = wait_event_full (oa, &fa, match_query_nick, "Robert", "the query's first nick change");
+  g_assert_cmpstr (event->target, ==, "bob");
+  /* No line in between: the query is known by its new name already. */
+  td_irc_client_set_nick (b, "Rob");
+  event = wait_event_full (oa, &fa, match_query_nick, "Rob", "the query's second nick change");
+  g_assert_cmpstr (event->target, ==, "Robert");
+
+  td_irc_client_privmsg (b, "alice", "again");
+  event = wait_text (oa, &fa, "again");
+  g_assert_cmpstr (event->target, ==, "Rob");
+
+  td_irc_client_free (b, NULL);
+  td_irc_client_free (a, NULL);
+  td_irc_test_server_free (ts);
+}
+
 static void
 test_sasl (void)
 {
@@ -1462,6 +1512,7 @@ main (int   argc,
   g_test_add_func ("/td/irc-client/never-fake", test_never_fake);
   g_test_add_func ("/td/irc-client/nick-in-use", test_nick_in_use);
   g_test_add_func ("/td/irc-client/history", test_history);
+  g_test_add_func ("/td/irc-client/query-follows-nick", test_query_follows_nick);
   g_test_add_func ("/td/irc-client/sasl", test_sasl);
   g_test_add_func ("/td/irc-client/reconnect", test_reconnect);
   g_test_add_func ("/td/irc-client/not-connected", test_not_connected);
