@@ -179,6 +179,19 @@ td_chat_buffer_set_name (TdChatBuffer *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
 }
 
+/* The buffer is now @name, key and all: a query whose peer changed nick. */
+void
+td_chat_buffer_rename (TdChatBuffer *self,
+                       const char   *name)
+{
+  g_return_if_fail (TD_IS_CHAT_BUFFER (self));
+  g_return_if_fail (name != NULL);
+
+  g_free (self->key);
+  self->key = td_irc_casefold (name);
+  td_chat_buffer_set_name (self, name);
+}
+
 const char *
 td_chat_buffer_get_key (TdChatBuffer *self)
 {

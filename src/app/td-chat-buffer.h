@@ -40,6 +40,8 @@ const char       *td_chat_buffer_get_network    (TdChatBuffer     *self);
 const char       *td_chat_buffer_get_name       (TdChatBuffer     *self);
 void              td_chat_buffer_set_name       (TdChatBuffer     *self,
                                                  const char       *name);
+void              td_chat_buffer_rename         (TdChatBuffer     *self,
+                                                 const char       *name);
 const char       *td_chat_buffer_get_key        (TdChatBuffer     *self);
 GListModel       *td_chat_buffer_get_lines      (TdChatBuffer     *self);
 GListModel       *td_chat_buffer_get_members    (TdChatBuffer     *self);

@@ -9,6 +9,7 @@
 #include "app/td-application.h"
 #include "app/td-chat-files.h"
 #include "app/td-chat-preview.h"
+#include "app/td-chat-secrets.h"
 #include "app/td-chat-view.h"
 #include "app/td-nick-color.h"
 #include "chat/td-irc-client.h"
@@ -33,6 +34,12 @@
 /* The local account's name and password, one a line, under the user data
  * directory next to the server's database (readable by the user only). */
 #define LOCAL_ACCOUNT_FILE   "local-chat-account"
+/* How long the keyring may take to give a network's SASL password (it may
+ * first ask the user to unlock it) before the network connects without
+ * logging in. */
+#define KEYRING_TIMEOUT_S    30
+/* The longest nick offered at first run: tidingsd's NICKLEN. */
+#define FIRST_RUN_NICK_MAX   30
 
 enum {
   MAIL_IRC = 1,
@@ -54,9 +61,31 @@ enum {
   " port = excluded.port, tls = excluded.tls, nick = excluded.nick, sasl_account = excluded.sasl_account"
 
 #define SQL_ENSURE_BUFFER \
-  "INSERT INTO chat_buffers (network_id, name, kind, joined)" \
-  " SELECT id, ?, ?, ? FROM chat_networks WHERE name = ?" \
-  " ON CONFLICT (network_id, name) DO UPDATE SET joined = excluded.joined, kind = excluded.kind"
+  "INSERT INTO chat_buffers (network_id, name, kind, joined, display_name)" \
+  " SELECT id, ?, ?, ?, ? FROM chat_networks WHERE name = ?" \
+  " ON CONFLICT (network_id, name) DO UPDATE SET joined = excluded.joined, kind = excluded.kind," \
+  " display_name = excluded.display_name"
+
+/* A query renamed after its peer (?3 on network ?4, key ?1 to key ?2):
+ * the buffer under the new key (made, or the one already there), the
+ * lines moved over (a line both have stays once), the old buffer gone. */
+#define SQL_RENAME_ENSURE \
+  "INSERT INTO chat_buffers (network_id, name, kind, joined, display_name)" \
+  " SELECT id, ?2, 'query', 1, ?3 FROM chat_networks WHERE name = ?4" \
+  " ON CONFLICT (network_id, name) DO UPDATE SET joined = 1, kind = 'query'," \
+  " display_name = excluded.display_name"
+#define SQL_RENAME_MOVE \
+  "UPDATE OR IGNORE chat_messages SET buffer_id =" \
+  " (SELECT b.id FROM chat_buffers b JOIN chat_networks n ON n.id = b.network_id" \
+  "  WHERE n.name = ?3 AND b.name = ?2)" \
+  " WHERE buffer_id = (SELECT b.id FROM chat_buffers b JOIN chat_networks n ON n.id = b.network_id" \
+  "  WHERE n.name = ?3 AND b.name = ?1)"
+#define SQL_RENAME_DROP \
+  "DELETE FROM chat_buffers WHERE name = ?1 AND network_id = (SELECT id FROM chat_networks WHERE name = ?2)"
+
+/* Buffers and lines go with their network (ON DELETE CASCADE). */
+#define SQL_DELETE_NETWORK \
+  "DELETE FROM chat_networks WHERE name = ?"
 
 #define SQL_SET_TOPIC \
   "UPDATE chat_buffers SET topic = ? WHERE name = ? AND network_id =" \
@@ -72,7 +101,7 @@ enum {
   "SELECT name, host, port, tls, nick, sasl_account FROM chat_networks ORDER BY id"
 
 #define SQL_LOAD_BUFFERS \
-  "SELECT n.name, b.name, b.kind, b.topic FROM chat_buffers b" \
+  "SELECT n.name, b.name, b.kind, b.topic, b.display_name FROM chat_buffers b" \
   " JOIN chat_networks n ON n.id = b.network_id WHERE b.joined = 1 ORDER BY b.id"
 
 #define SQL_LOAD_RECENT \
@@ -115,6 +144,16 @@ typedef struct
   GCancellable *cancellable;      /* owned */
 } Attachment;
 
+/* Where a network's SASL password stands. */
+typedef enum
+{
+  SECRET_NONE,          /* no account, or its password was given this session */
+  SECRET_LOOKING_UP,    /* asked the keyring; connecting waits for it */
+  SECRET_FOUND,         /* the keyring had it */
+  SECRET_MISSING,       /* the keyring has none: connected without logging in */
+  SECRET_UNAVAILABLE,   /* no keyring, or it did not answer: likewise */
+} SecretState;
+
 typedef struct
 {
   guint         id;
@@ -127,6 +166,10 @@ typedef struct
   char         *nick;             /* as the server knows us */
   char         *sasl_account;
   char         *sasl_password;
+  SecretState   secret;
+  GCancellable *secret_cancellable;  /* owned; the keyring lookup */
+  guint         secret_timeout;
+  gboolean      secret_timed_out;
   TdIrcClient  *client;           /* owned; NULL until connected once */
   TdIrcState    state;
   gint64        retry_at;         /* monotonic usec, when RETRYING */
@@ -151,11 +194,13 @@ struct _TdChatView
   AdwBin              parent_instance;
 
   /* Template widgets */
-  AdwLeaflet         *leaflet;          /* the bin's child */
+  GtkStack           *main_stack;       /* the chat, or the first-run nick page */
+  AdwLeaflet         *leaflet;
   GtkListView        *sidebar_list;
   GtkLabel           *title_label;
   GtkLabel           *topic_label;
   GtkButton          *leave_button;
+  GtkButton          *remove_network_button;
   GtkToggleButton    *members_button;
   GtkRevealer        *members_revealer;
   GtkListView        *members_list;
@@ -176,6 +221,9 @@ struct _TdChatView
   GtkProgressBar     *upload_progress;
   GtkButton          *attach_send_button;
   GtkWidget          *composer_box;
+  AdwEntryRow        *nick_entry;
+  GtkLabel           *nick_error;
+  GtkButton          *nick_button;
 
   /* Owned */
   GListStore         *buffers;          /* TdChatBuffer, sidebar order */
@@ -213,6 +261,8 @@ struct _TdChatView
   gboolean            ready;            /* the log is loaded */
   gboolean            stick_to_bottom;
   gboolean            changing_buffer;
+  gboolean            resorting;        /* a buffer moves in the sidebar */
+  gboolean            choosing_nick;    /* first run: the nick page shows */
   gboolean            local_account_loading;
   gboolean            local_account_loaded;
 };
@@ -239,14 +289,32 @@ static void td_chat_view_connect_network  (TdChatView *self, ChatNetwork *net);
 static void update_attach                 (TdChatView *self);
 static void local_account_register        (TdChatView *self, ChatNetwork *net, gboolean fresh);
 static void local_account_registered      (TdChatView *self, ChatNetwork *net);
+static void start_local                   (TdChatView *self, ChatNetwork *net);
+static void remove_buffer                 (TdChatView *self, TdChatBuffer *buffer);
+static gboolean is_channel_name           (const char *name);
+static void attach_close                  (TdChatView *self);
 
 /* ------------------------------------------------------------------ */
 /* Networks and buffers                                                */
 /* ------------------------------------------------------------------ */
 
+/* Overwrites a password we allocated, then frees it. */
+static void
+password_free (char *password)
+{
+  if (password == NULL)
+    return;
+  memset (password, 0, strlen (password));
+  g_free (password);
+}
+
 static void
 chat_network_free (ChatNetwork *net)
 {
+  g_clear_handle_id (&net->secret_timeout, g_source_remove);
+  if (net->secret_cancellable != NULL)
+    g_cancellable_cancel (net->secret_cancellable);
+  g_clear_object (&net->secret_cancellable);
   if (net->client != NULL)
     td_irc_client_free (net->client, _("Tidings closed"));
   g_free (net->name);
@@ -254,7 +322,7 @@ chat_network_free (ChatNetwork *net)
   g_free (net->nick_config);
   g_free (net->nick);
   g_free (net->sasl_account);
-  g_free (net->sasl_password);
+  password_free (net->sasl_password);
   g_free (net->last_error);
   g_free (net->filehost);
   g_free (net->local_account);
@@ -393,7 +461,7 @@ save_buffer (TdChatView   *self,
   td_recorder_save_values (self->recorder, SQL_ENSURE_BUFFER,
                            TD_TEXT (td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_SERVER ?
                                     SERVER_BUFFER_KEY : td_chat_buffer_get_key (buffer)),
-                           TD_TEXT (kind), TD_BOOL (open),
+                           TD_TEXT (kind), TD_BOOL (open), TD_TEXT (td_chat_buffer_get_name (buffer)),
                            TD_TEXT (td_chat_buffer_get_network (buffer)));
 }
 
@@ -606,6 +674,131 @@ pending_new (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Queries that follow a nick change                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  char *network;
+  char *old_key;
+  char *new_key;
+  char *new_name;
+} RenameJob;
+
+static void
+rename_job_free (gpointer data)
+{
+  RenameJob *job = data;
+
+  g_free (job->network);
+  g_free (job->old_key);
+  g_free (job->new_key);
+  g_free (job->new_name);
+  g_free (job);
+}
+
+/* Recorder thread: the query's row and lines follow it to its new key.
+ * Runs again as it is if the batch is retried. */
+static gboolean
+rename_apply (TdStoreConn  *conn,
+              gpointer      data,
+              GError      **error)
+{
+  RenameJob *job = data;
+  const TdValue ensure[] = { TD_TEXT (job->old_key), TD_TEXT (job->new_key), TD_TEXT (job->new_name),
+                             TD_TEXT (job->network) };
+  const TdValue move[] = { TD_TEXT (job->old_key), TD_TEXT (job->new_key), TD_TEXT (job->network) };
+  const TdValue drop[] = { TD_TEXT (job->old_key), TD_TEXT (job->network) };
+
+  if (!td_store_conn_exec (conn, SQL_RENAME_ENSURE, ensure, G_N_ELEMENTS (ensure), error))
+    return FALSE;
+  /* Only the case changed: the same row, spelt anew. */
+  if (g_str_equal (job->old_key, job->new_key))
+    return TRUE;
+  return td_store_conn_exec (conn, SQL_RENAME_MOVE, move, G_N_ELEMENTS (move), error) &&
+         td_store_conn_exec (conn, SQL_RENAME_DROP, drop, G_N_ELEMENTS (drop), error);
+}
+
+/* Moves @buffer to its place in the sidebar after a rename, keeping the
+ * selection on it; nothing is marked read on the way. */
+static void
+resort_buffer (TdChatView   *self,
+               TdChatBuffer *buffer)
+{
+  g_autoptr(TdChatBuffer) keep = g_object_ref (buffer);
+  gboolean selected = td_chat_view_get_selected (self) == buffer;
+  guint pos;
+
+  if (!find_position (self, buffer, &pos))
+    return;
+  self->resorting = TRUE;
+  g_list_store_remove (self->buffers, pos);
+  insert_buffer (self, buffer);
+  if (selected)
+    td_chat_view_select (self, buffer);
+  self->resorting = FALSE;
+}
+
+/* The query @old_name on @net is now @new_name: its peer changed nick.
+ * The buffer takes the new name (title, sidebar row, where sends go) with
+ * its lines, here and in the log; when a query with the new name is open
+ * already, the lines go there (queued ones too) and the old one closes.
+ * Returns the buffer that holds the conversation now, or NULL when
+ * @old_name has no query. */
+static TdChatBuffer *
+rename_query (TdChatView  *self,
+              Pending     *pending,
+              ChatNetwork *net,
+              const char  *old_name,
+              const char  *new_name)
+{
+  TdChatBuffer *old = td_chat_view_find_buffer (self, net->name, old_name);
+  TdChatBuffer *existing = td_chat_view_find_buffer (self, net->name, new_name);
+  g_autoptr(GPtrArray) lines = NULL;
+  GListModel *model;
+  GPtrArray *queued;
+
+  if (old == NULL || td_chat_buffer_get_kind (old) != TD_CHAT_BUFFER_QUERY)
+    return NULL;
+  if (self->recorder != NULL)
+    {
+      RenameJob *job = g_new0 (RenameJob, 1);
+
+      job->network = g_strdup (net->name);
+      job->old_key = g_strdup (td_chat_buffer_get_key (old));
+      job->new_key = td_irc_casefold (new_name);
+      job->new_name = g_strdup (new_name);
+      td_recorder_save_func (self->recorder, rename_apply, job, rename_job_free);
+    }
+  if (existing == NULL || existing == old)
+    {
+      td_chat_buffer_rename (old, new_name);
+      resort_buffer (self, old);
+      td_chat_view_update_header (self);
+      return old;
+    }
+
+  /* Two conversations with the same person become one. */
+  model = td_chat_buffer_get_lines (old);
+  lines = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    g_ptr_array_add (lines, g_list_model_get_item (model, i));
+  td_chat_buffer_merge (existing, lines);
+  queued = g_hash_table_lookup (pending->lines, old);
+  for (guint i = 0; queued != NULL && i < queued->len; i++)
+    pending_add (pending, existing, g_object_ref (g_ptr_array_index (queued, i)));
+  g_hash_table_remove (pending->lines, old);
+  td_chat_buffer_add_unread (existing, td_chat_buffer_get_unread (old), td_chat_buffer_get_mentions (old));
+  td_chat_buffer_set_name (existing, new_name);
+  td_chat_buffer_set_joined (existing, TRUE);
+  if (td_chat_view_get_selected (self) == old)
+    td_chat_view_select (self, existing);
+  remove_buffer (self, old);
+  td_chat_view_update_header (self);
+  return existing;
+}
+
+/* ------------------------------------------------------------------ */
 /* IRC events                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -628,8 +821,13 @@ update_network_status (TdChatView  *self,
   switch (net->state)
     {
     case TD_IRC_STATE_DISCONNECTED:
-      status = g_strdup (net->client == NULL && net->local && net->port == 0 ?
-                         _("Waiting for the local server") : _("Disconnected"));
+      if (net->local && self->choosing_nick)
+        status = g_strdup (_("Choose a nick to connect"));
+      else if (net->secret == SECRET_LOOKING_UP)
+        status = g_strdup (_("Reading the password from the keyring…"));
+      else
+        status = g_strdup (net->client == NULL && net->local && net->port == 0 ?
+                           _("Waiting for the local server") : _("Disconnected"));
       break;
     case TD_IRC_STATE_CONNECTING:
       status = g_strdup (_("Connecting…"));
@@ -638,7 +836,15 @@ update_network_status (TdChatView  *self,
       status = g_strdup (_("Logging in…"));
       break;
     case TD_IRC_STATE_CONNECTED:
-      status = g_strdup_printf (_("Connected as %s"), net->nick);
+      /* Said for as long as it lasts: the account is not in use. */
+      if (net->secret == SECRET_UNAVAILABLE)
+        status = g_strdup_printf (_("Connected as %s, not logged in: keyring unavailable"), net->nick);
+      else if (net->secret == SECRET_MISSING)
+        status = g_strdup_printf (_("Connected as %s, not logged in: no password in the keyring"), net->nick);
+      else if (!net->local && net->logged_in && net->sasl_account != NULL)
+        status = g_strdup_printf (_("Connected as %s, logged in as %s"), net->nick, net->sasl_account);
+      else
+        status = g_strdup_printf (_("Connected as %s"), net->nick);
       break;
     case TD_IRC_STATE_RETRYING:
       status = retry_status (net);
@@ -863,7 +1069,18 @@ handle_event (TdChatView  *self,
       if (buffer == NULL)
         buffer = net->server;
       if (td_chat_buffer_get_kind (buffer) == TD_CHAT_BUFFER_QUERY)
-        td_chat_buffer_set_joined (buffer, TRUE);
+        {
+          td_chat_buffer_set_joined (buffer, TRUE);
+          /* The peer's own spelling of their nick names the query. */
+          if (!(event->flags & (TD_IRC_EVENT_FLAG_SELF | TD_IRC_EVENT_FLAG_HISTORY)) && event->nick != NULL &&
+              g_strcmp0 (td_chat_buffer_get_name (buffer), event->nick) != 0 &&
+              td_irc_equal (td_chat_buffer_get_name (buffer), event->nick))
+            {
+              td_chat_buffer_set_name (buffer, event->nick);
+              save_buffer (self, buffer, TRUE);
+              td_chat_view_update_header (self);
+            }
+        }
       add_line (self, pending, net, buffer, line_from_event (event));
       break;
 
@@ -955,7 +1172,17 @@ handle_event (TdChatView  *self,
                 text = g_strdup_printf (_("You are now known as %s"), event->text);
               }
             else
-              text = g_strdup_printf (_("%s is now known as %s"), event->nick, event->text);
+              {
+                text = g_strdup_printf (_("%s is now known as %s"), event->nick, event->text);
+                if ((event->flags & TD_IRC_EVENT_FLAG_QUERY) && event->target != NULL &&
+                    event->text != NULL && *event->text != '\0' && !is_channel_name (event->text))
+                  {
+                    TdChatBuffer *query = rename_query (self, pending, net, event->target, event->text);
+
+                    if (query != NULL)
+                      buffer = query;
+                  }
+              }
             break;
           case TD_IRC_EVENT_MODE:
             kind = TD_CHAT_LINE_MODE;
@@ -1012,6 +1239,7 @@ handle_event (TdChatView  *self,
       if (g_strcmp0 (event->command, "900") == 0 || g_strcmp0 (event->command, "903") == 0)
         {
           net->logged_in = TRUE;
+          update_network_status (self, net);
           update_attach (self);
         }
       buffer = event->target ? td_chat_view_find_buffer (self, net->name, event->target) : NULL;
@@ -1158,19 +1386,24 @@ default_nick (void)
   return g_string_free (nick, FALSE);
 }
 
+/* The nick chosen at first run (or changed since), or NULL when none has
+ * been chosen yet. */
 static char *
-local_nick (TdChatView *self)
+chosen_nick (TdChatView *self)
 {
   g_autofree char *nick = g_settings_get_string (self->settings, "chat-nick");
 
-  /* First run: the user name, kept so it stays the same. */
-  if (nick == NULL || *nick == '\0')
-    {
-      g_free (nick);
-      nick = default_nick ();
-      g_settings_set_string (self->settings, "chat-nick", nick);
-    }
-  return g_steal_pointer (&nick);
+  return nick != NULL && *nick != '\0' ? g_steal_pointer (&nick) : NULL;
+}
+
+/* The chosen nick, or before the first run has chosen one, the one it
+ * suggests (nothing is saved). */
+static char *
+local_nick (TdChatView *self)
+{
+  char *nick = chosen_nick (self);
+
+  return nick != NULL ? nick : default_nick ();
 }
 
 static void
@@ -1202,6 +1435,9 @@ load_buffers (TdChatView *self,
 
       if (net == NULL || name == NULL || g_strcmp0 (kind, "server") == 0)
         continue;
+      /* The name as it was seen, where the log has it (not the key). */
+      if (td_rows_get_text (rows, i, 4) != NULL && td_irc_equal (td_rows_get_text (rows, i, 4), name))
+        name = td_rows_get_text (rows, i, 4);
       buffer = ensure_buffer (self, net, name,
                               g_strcmp0 (kind, "query") == 0 ? TD_CHAT_BUFFER_QUERY : TD_CHAT_BUFFER_CHANNEL, TRUE);
       td_chat_buffer_set_topic (buffer, td_rows_get_text (rows, i, 3));
@@ -1390,11 +1626,197 @@ td_chat_view_connect_network (TdChatView  *self,
   config->tls = net->tls;
   config->nick = g_strdup (net->nick_config);
   config->realname = g_strdup (net->nick_config);
-  /* The local server: the account the view registered there, if any. */
+  /* The local server: the account the view registered there, if any.
+   * An account whose password the keyring did not give is not used. */
   config->sasl_account = g_strdup (net->local ? net->local_account : net->sasl_account);
   config->sasl_password = g_strdup (net->local ? net->local_password : net->sasl_password);
+  if (config->sasl_password == NULL)
+    g_clear_pointer (&config->sasl_account, g_free);
   net->client = td_irc_client_new (config, self->mailbox, MAIL_IRC);
   td_irc_client_connect (net->client);
+}
+
+/* ------------------------------------------------------------------ */
+/* SASL passwords in the keyring                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The SASL password given when a network is added is used at once and
+ * stored in the keyring (td-chat-secrets.h). At the next start, a network
+ * with an account asks the keyring before it connects. Without an answer
+ * (no keyring, nothing stored, or no answer within KEYRING_TIMEOUT_S) the
+ * user is told in the network's buffer and state, then it connects without
+ * logging in: it never waits for good.
+ */
+
+/* A keyring request on the way. The view stays alive until it is
+ * answered; the network is found again by id, as it may be gone. */
+typedef struct
+{
+  TdChatView *self;      /* owned ref */
+  guint       network;
+} SecretRequest;
+
+static SecretRequest *
+secret_request_new (TdChatView  *self,
+                    ChatNetwork *net)
+{
+  SecretRequest *request = g_new0 (SecretRequest, 1);
+
+  request->self = g_object_ref (self);
+  request->network = net->id;
+  return request;
+}
+
+static void
+secret_request_free (SecretRequest *request)
+{
+  g_object_unref (request->self);
+  g_free (request);
+}
+
+static ChatNetwork *
+secret_request_network (SecretRequest *request)
+{
+  TdChatView *self = request->self;
+
+  return self->networks != NULL ? find_network_by_id (self, request->network) : NULL;
+}
+
+/* A line in @net's server buffer, now. */
+static void
+network_say (TdChatView     *self,
+             ChatNetwork    *net,
+             TdChatLineKind  kind,
+             const char     *text)
+{
+  Pending pending = pending_new ();
+
+  add_info (self, &pending, net, net->server, kind, NULL, text);
+  pending_flush (self, &pending);
+}
+
+static void
+secret_stored_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  SecretRequest *request = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = td_chat_secrets_store_finish (result, &error);
+  ChatNetwork *net = secret_request_network (request);
+
+  if (net != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *text = NULL;
+
+      if (ok)
+        text = g_strdup_printf (_("The password of the account %s is kept in your keyring."), net->sasl_account);
+      else
+        text = g_strdup_printf (_("The password could not be kept in the keyring (%s): it is used until Tidings quits."),
+                                error->message);
+      network_say (request->self, net, ok ? TD_CHAT_LINE_INFO : TD_CHAT_LINE_ERROR, text);
+    }
+  secret_request_free (request);
+}
+
+static void
+secret_cleared_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autofree char *network = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* Nothing to clear without a keyring: nothing was stored in it. */
+  if (!td_chat_secrets_clear_finish (result, &error) && error != NULL)
+    g_message ("The keyring kept the password of the removed network %s: %s", network, error->message);
+}
+
+static gboolean
+secret_timeout_cb (gpointer user_data)
+{
+  ChatNetwork *net = user_data;
+
+  net->secret_timeout = 0;
+  net->secret_timed_out = TRUE;
+  g_cancellable_cancel (net->secret_cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+secret_lookup_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  SecretRequest *request = user_data;
+  TdChatView *self = request->self;
+  g_autoptr(GError) error = NULL;
+  char *password = td_chat_secrets_lookup_finish (result, &error);
+  ChatNetwork *net = secret_request_network (request);
+  g_autofree char *text = NULL;
+
+  /* Cancelled because the network or the view went away. */
+  if (net == NULL || net->secret != SECRET_LOOKING_UP ||
+      (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !net->secret_timed_out))
+    {
+      td_chat_secrets_free_password (password);
+      secret_request_free (request);
+      return;
+    }
+  g_clear_handle_id (&net->secret_timeout, g_source_remove);
+  g_clear_object (&net->secret_cancellable);
+  if (password != NULL)
+    {
+      net->secret = SECRET_FOUND;
+      password_free (net->sasl_password);
+      net->sasl_password = g_strdup (password);
+      td_chat_secrets_free_password (password);
+    }
+  else if (error == NULL)
+    {
+      net->secret = SECRET_MISSING;
+      text = g_strdup_printf (_("The keyring has no password for the account %s: connecting without logging in."),
+                              net->sasl_account);
+    }
+  else
+    {
+      net->secret = SECRET_UNAVAILABLE;
+      if (net->secret_timed_out)
+        text = g_strdup_printf (_("The keyring did not answer within %d seconds: connecting without logging in "
+                                  "to the account %s."), KEYRING_TIMEOUT_S, net->sasl_account);
+      else
+        text = g_strdup_printf (_("The keyring is unavailable (%s): connecting without logging in to the "
+                                  "account %s."), error->message, net->sasl_account);
+    }
+  /* Told first, then connected. */
+  if (text != NULL)
+    network_say (self, net, TD_CHAT_LINE_ERROR, text);
+  update_network_status (self, net);
+  td_chat_view_connect_network (self, net);
+  secret_request_free (request);
+}
+
+/* Connects @net, asking the keyring first for the password of its SASL
+ * account when this session was not given it. */
+static void
+network_start (TdChatView  *self,
+               ChatNetwork *net)
+{
+  if (net->local || net->sasl_account == NULL || *net->sasl_account == '\0' || net->sasl_password != NULL)
+    {
+      td_chat_view_connect_network (self, net);
+      return;
+    }
+  if (net->secret == SECRET_LOOKING_UP)
+    return;
+  net->secret = SECRET_LOOKING_UP;
+  net->secret_timed_out = FALSE;
+  net->secret_cancellable = g_cancellable_new ();
+  net->secret_timeout = g_timeout_add_seconds (KEYRING_TIMEOUT_S, secret_timeout_cb, net);
+  update_network_status (self, net);
+  td_chat_secrets_lookup (net->name, net->host, net->sasl_account, net->secret_cancellable,
+                          secret_lookup_cb, secret_request_new (self, net));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1566,11 +1988,136 @@ poll_local_port_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Connects the embedded server's network once its port is known (unless
+ * the local server is turned off). */
+static void
+start_local (TdChatView  *self,
+             ChatNetwork *local)
+{
+  g_autoptr(GSettings) settings = NULL;
+
+  update_network_status (self, local);
+  if (self->app == NULL)
+    return;
+  settings = g_settings_new ("io.github.tidings.Tidings");
+  if (g_settings_get_boolean (settings, "local-server"))
+    {
+      if (self->poll_source == 0 && poll_local_port_cb (self) == G_SOURCE_CONTINUE)
+        self->poll_source = g_timeout_add (200, poll_local_port_cb, self);
+    }
+  else
+    td_chat_buffer_set_status (local->server, _("The local server is off"));
+}
+
+/* ------------------------------------------------------------------ */
+/* The nick, chosen at first run                                       */
+/* ------------------------------------------------------------------ */
+
+/* Why @nick cannot be a nick, or NULL when it can: said so that the user
+ * knows what to change. */
+static char *
+nick_problem (const char *nick)
+{
+  if (*nick == '\0')
+    return g_strdup (_("Type a nick."));
+  for (const char *p = nick; *p; p = g_utf8_next_char (p))
+    if (g_unichar_isspace (g_utf8_get_char (p)))
+      return g_strdup (_("A nick cannot contain spaces."));
+  for (const char *p = nick; *p; p = g_utf8_next_char (p))
+    if (!g_ascii_isalnum (*p) && strchr ("-[]\\`_^{|}", *p) == NULL)
+      {
+        char c[7] = { 0 };
+
+        g_unichar_to_utf8 (g_utf8_get_char (p), c);
+        return g_strdup_printf (_("“%s” cannot be in a nick: use letters, digits and - _ [ ] { } \\ ` ^ |"), c);
+      }
+  if (g_ascii_isdigit (nick[0]) || nick[0] == '-')
+    return g_strdup (_("A nick cannot start with a digit or a hyphen."));
+  if (strlen (nick) > FIRST_RUN_NICK_MAX)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "A nick has at most %d character.",
+                                         "A nick has at most %d characters.", FIRST_RUN_NICK_MAX),
+                            FIRST_RUN_NICK_MAX);
+  if (!td_irc_nick_is_valid (nick, FIRST_RUN_NICK_MAX))
+    return g_strdup (_("This cannot be a nick."));
+  return NULL;
+}
+
+static void
+nick_entry_changed_cb (TdChatView *self)
+{
+  const char *nick = gtk_editable_get_text (GTK_EDITABLE (self->nick_entry));
+  g_autofree char *problem = nick_problem (nick);
+  /* An empty entry only turns the button off: nothing is wrong yet. */
+  gboolean show = problem != NULL && *nick != '\0';
+
+  gtk_label_set_label (self->nick_error, show ? problem : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->nick_error), show);
+  if (show)
+    gtk_widget_add_css_class (GTK_WIDGET (self->nick_entry), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->nick_entry), "error");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->nick_entry), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  show ? problem : "", -1);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.choose-nick", self->choosing_nick && problem == NULL);
+}
+
+static void
+nick_entry_activated_cb (TdChatView *self)
+{
+  gtk_widget_activate_action (GTK_WIDGET (self), "chat.choose-nick", NULL);
+}
+
+/* First run: the page that asks for a nick, with the user name offered.
+ * The embedded server's network waits for it; others connect meanwhile. */
+static void
+nick_page_show (TdChatView *self)
+{
+  g_autofree char *suggestion = default_nick ();
+  ChatNetwork *local = find_network (self, TD_CHAT_LOCAL_NETWORK);
+
+  self->choosing_nick = TRUE;
+  gtk_editable_set_text (GTK_EDITABLE (self->nick_entry), suggestion);
+  nick_entry_changed_cb (self);
+  gtk_stack_set_visible_child_name (self->main_stack, "nick");
+  gtk_widget_grab_focus (GTK_WIDGET (self->nick_entry));
+  if (local != NULL)
+    update_network_status (self, local);
+}
+
+static void
+choose_nick_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+  g_autofree char *nick = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->nick_entry)));
+  g_autofree char *problem = nick_problem (nick);
+  ChatNetwork *local = find_network (self, TD_CHAT_LOCAL_NETWORK);
+
+  if (!self->choosing_nick || problem != NULL)
+    return;
+  g_settings_set_string (self->settings, "chat-nick", nick);
+  self->choosing_nick = FALSE;
+  gtk_widget_action_set_enabled (widget, "chat.choose-nick", FALSE);
+  gtk_stack_set_visible_child_name (self->main_stack, "chat");
+  if (local == NULL)
+    return;
+  g_free (local->nick_config);
+  local->nick_config = g_strdup (nick);
+  g_free (local->nick);
+  local->nick = g_strdup (nick);
+  if (self->recorder != NULL)
+    td_recorder_save_values (self->recorder, SQL_ENSURE_NETWORK, TD_TEXT (TD_CHAT_LOCAL_NETWORK),
+                             TD_TEXT ("127.0.0.1"), TD_INT (0), TD_BOOL (FALSE), TD_TEXT (nick), TD_NULL,
+                             TD_INT (g_get_real_time () / G_USEC_PER_SEC));
+  start_local (self, local);
+}
+
 static void
 td_chat_view_start_connections (TdChatView *self)
 {
   ChatNetwork *local = find_network (self, TD_CHAT_LOCAL_NETWORK);
-  g_autofree char *nick = local_nick (self);
+  g_autofree char *nick = chosen_nick (self);
 
   if (local == NULL)
     local = add_network (self, TD_CHAT_LOCAL_NETWORK, "127.0.0.1", 0, FALSE, nick, NULL);
@@ -1585,20 +2132,12 @@ td_chat_view_start_connections (TdChatView *self)
       ChatNetwork *net = g_ptr_array_index (self->networks, i);
 
       if (!net->local)
-        td_chat_view_connect_network (self, net);
+        network_start (self, net);
     }
-  if (self->app != NULL)
-    {
-      g_autoptr(GSettings) settings = g_settings_new ("io.github.tidings.Tidings");
-
-      if (g_settings_get_boolean (settings, "local-server"))
-        {
-          if (poll_local_port_cb (self) == G_SOURCE_CONTINUE)
-            self->poll_source = g_timeout_add (200, poll_local_port_cb, self);
-        }
-      else
-        td_chat_buffer_set_status (local->server, _("The local server is off"));
-    }
+  if (nick == NULL)
+    nick_page_show (self);
+  else
+    start_local (self, local);
   if (td_chat_view_get_selected (self) == NULL)
     td_chat_view_select (self, local->server);
 }
@@ -1701,7 +2240,7 @@ td_chat_view_startup (TdChatView     *self,
       td_chat_view_start_connections (self);
       return;
     }
-  nick = local_nick (self);
+  nick = chosen_nick (self);
   td_recorder_save_values (self->recorder, SQL_ENSURE_NETWORK, TD_TEXT (TD_CHAT_LOCAL_NETWORK),
                            TD_TEXT ("127.0.0.1"), TD_INT (0), TD_BOOL (FALSE), TD_TEXT (nick), TD_NULL,
                            TD_INT (g_get_real_time () / G_USEC_PER_SEC));
@@ -1764,16 +2303,69 @@ td_chat_view_add_network (TdChatView *self,
     }
   else
     net = add_network (self, name, host, port, tls, nick, sasl_account);
-  /* Passwords stay in memory for this session only. */
-  net->sasl_password = g_strdup (sasl_password);
+  /* The password is used now and kept in the keyring for the next start
+   * (never in the database). */
+  if (sasl_account != NULL && *sasl_account != '\0' && sasl_password != NULL && *sasl_password != '\0')
+    {
+      net->sasl_password = g_strdup (sasl_password);
+      td_chat_secrets_store (name, host, sasl_account, sasl_password, self->cancellable,
+                             secret_stored_cb, secret_request_new (self, net));
+    }
   if (self->recorder != NULL)
     td_recorder_save_values (self->recorder, SQL_ENSURE_NETWORK, TD_TEXT (name), TD_TEXT (host),
                              TD_INT (port), TD_BOOL (tls), TD_TEXT (net->nick_config),
                              TD_TEXT (sasl_account), TD_INT (g_get_real_time () / G_USEC_PER_SEC));
   save_buffer (self, net->server, TRUE);
   if (self->ready)
-    td_chat_view_connect_network (self, net);
+    network_start (self, net);
   td_chat_view_select (self, net->server);
+  return TRUE;
+}
+
+/* Removes @network: disconnects, closes its buffers, forgets it and its
+ * log, and clears its password from the keyring. Returns FALSE with
+ * @error for an unknown network and for the embedded server's. */
+gboolean
+td_chat_view_remove_network (TdChatView  *self,
+                             const char  *network,
+                             GError     **error)
+{
+  ChatNetwork *net;
+
+  g_return_val_if_fail (TD_IS_CHAT_VIEW (self), FALSE);
+  g_return_val_if_fail (network != NULL, FALSE);
+
+  net = find_network (self, network);
+  if (net == NULL)
+    {
+      g_set_error (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_NO_NETWORK, _("No network named “%s”"), network);
+      return FALSE;
+    }
+  if (net->local)
+    {
+      g_set_error_literal (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_INVALID,
+                           _("The network of Tidings’ own server cannot be removed"));
+      return FALSE;
+    }
+  if (self->attachment != NULL && g_strcmp0 (td_chat_buffer_get_network (self->attachment->buffer), network) == 0)
+    attach_close (self);
+  for (guint i = g_list_model_get_n_items (G_LIST_MODEL (self->buffers)); i > 0; i--)
+    {
+      g_autoptr(TdChatBuffer) buffer = g_list_model_get_item (G_LIST_MODEL (self->buffers), i - 1);
+
+      if (td_chat_buffer_get_kind (buffer) != TD_CHAT_BUFFER_SEARCH &&
+          g_strcmp0 (td_chat_buffer_get_network (buffer), network) == 0)
+        remove_buffer (self, buffer);
+    }
+  if (self->recorder != NULL)
+    td_recorder_save_values (self->recorder, SQL_DELETE_NETWORK, TD_TEXT (network));
+  /* Not cancelled with the view: the password goes even when Tidings
+   * quits right after. */
+  td_chat_secrets_clear (network, NULL, secret_cleared_cb, g_strdup (network));
+  /* Says QUIT and stops its thread; a lookup on the way is cancelled. */
+  g_ptr_array_remove (self->networks, net);
+  td_chat_view_update_header (self);
+  update_attach (self);
   return TRUE;
 }
 
@@ -3196,6 +3788,13 @@ td_chat_view_update_header (TdChatView *self)
                                  kind == TD_CHAT_BUFFER_CHANNEL && gtk_toggle_button_get_active (self->members_button));
   gtk_widget_set_visible (GTK_WIDGET (self->members_button), kind == TD_CHAT_BUFFER_CHANNEL);
   gtk_widget_set_visible (GTK_WIDGET (self->leave_button), buffer != NULL);
+  {
+    ChatNetwork *net = kind == TD_CHAT_BUFFER_SERVER ? network_of (self, buffer) : NULL;
+    gboolean removable = net != NULL && !net->local;
+
+    gtk_widget_set_visible (GTK_WIDGET (self->remove_network_button), removable);
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.remove-network", removable);
+  }
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->leave_button),
                                kind == TD_CHAT_BUFFER_QUERY ? _("Close Conversation") :
                                kind == TD_CHAT_BUFFER_SERVER ? _("Disconnect") :
@@ -3250,6 +3849,8 @@ selection_changed_cb (TdChatView *self)
 {
   TdChatBuffer *buffer = td_chat_view_get_selected (self);
 
+  if (self->resorting)
+    return;
   self->changing_buffer = TRUE;
   gtk_no_selection_set_model (self->message_model, buffer ? td_chat_buffer_get_lines (buffer) : NULL);
   gtk_no_selection_set_model (self->member_model, buffer ? td_chat_buffer_get_members (buffer) : NULL);
@@ -3271,6 +3872,8 @@ selected_notify_cb (TdChatView *self)
 {
   TdChatBuffer *buffer = td_chat_view_get_selected (self);
 
+  if (self->resorting)
+    return;
   /* New lines in the visible buffer are read as they arrive. */
   if (buffer != NULL && gtk_widget_get_mapped (GTK_WIDGET (self)))
     td_chat_buffer_mark_read (buffer);
@@ -3397,7 +4000,7 @@ add_network_action (GtkWidget  *widget,
   g_autofree char *nick = local_nick (self);
 
   dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent_window (self), _("Add a Network"), NULL));
-  adw_message_dialog_set_body (dialog, _("Any IRC server. The password is kept until Tidings quits."));
+  adw_message_dialog_set_body (dialog, _("Any IRC server. A SASL password is kept in your keyring."));
   g_object_set_data (G_OBJECT (dialog), "td-host", add_entry_row (group, _("Server"), NULL, FALSE));
   g_object_set_data (G_OBJECT (dialog), "td-port", add_entry_row (group, _("Port"), "6697", FALSE));
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (tls_row), _("Encrypted (TLS)"));
@@ -3481,6 +4084,51 @@ leave_action (GtkWidget  *widget,
 }
 
 static void
+remove_network_response_cb (AdwMessageDialog *dialog,
+                            const char       *response,
+                            TdChatView       *self)
+{
+  const char *network = g_object_get_data (G_OBJECT (dialog), "td-network");
+  g_autoptr(GError) error = NULL;
+
+  if (g_strcmp0 (response, "remove") != 0)
+    return;
+  if (!td_chat_view_remove_network (self, network, &error))
+    {
+      TdChatBuffer *buffer = td_chat_view_get_selected (self);
+
+      if (buffer != NULL)
+        show_local (self, buffer, TD_CHAT_LINE_ERROR, error->message);
+    }
+}
+
+/* Asks before removing the selected network. */
+static void
+remove_network_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  TdChatView *self = TD_CHAT_VIEW (widget);
+  TdChatBuffer *buffer = td_chat_view_get_selected (self);
+  ChatNetwork *net = network_of (self, buffer);
+  AdwMessageDialog *dialog;
+
+  if (net == NULL || net->local || td_chat_buffer_get_kind (buffer) != TD_CHAT_BUFFER_SERVER)
+    return;
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent_window (self), NULL, NULL));
+  adw_message_dialog_format_heading (dialog, _("Remove %s?"), net->name);
+  adw_message_dialog_set_body (dialog, _("Its channels and conversations and their log are removed from "
+                                         "Tidings, and its password from your keyring."));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "remove", _("_Remove"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "remove", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "td-network", g_strdup (net->name), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (remove_network_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
 search_action (GtkWidget  *widget,
                const char *action_name,
                GVariant   *parameter)
@@ -3535,7 +4183,6 @@ td_chat_view_dispose (GObject *object)
   /* The bin drops its child first, so that the template does not free
    * the child under it. */
   adw_bin_set_child (ADW_BIN (self), NULL);
-  self->leaflet = NULL;
   gtk_widget_dispose_template (GTK_WIDGET (self), TD_TYPE_CHAT_VIEW);
   g_clear_object (&self->selection);
   g_clear_object (&self->message_model);
@@ -3586,6 +4233,12 @@ td_chat_view_class_init (TdChatViewClass *klass)
 
   g_type_ensure (TD_TYPE_CHAT_BUFFER);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/tidings/Tidings/td-chat-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, main_stack);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, nick_entry);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, nick_error);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, nick_button);
+  gtk_widget_class_bind_template_child (widget_class, TdChatView, remove_network_button);
   gtk_widget_class_bind_template_child (widget_class, TdChatView, sidebar_list);
   gtk_widget_class_bind_template_child (widget_class, TdChatView, title_label);
   gtk_widget_class_bind_template_child (widget_class, TdChatView, topic_label);
@@ -3617,6 +4270,8 @@ td_chat_view_class_init (TdChatViewClass *klass)
   gtk_widget_class_install_action (widget_class, "chat.join", NULL, join_action);
   gtk_widget_class_install_action (widget_class, "chat.leave", NULL, leave_action);
   gtk_widget_class_install_action (widget_class, "chat.add-network", NULL, add_network_action);
+  gtk_widget_class_install_action (widget_class, "chat.remove-network", NULL, remove_network_action);
+  gtk_widget_class_install_action (widget_class, "chat.choose-nick", NULL, choose_nick_action);
   gtk_widget_class_install_action (widget_class, "chat.search", NULL, search_action);
   gtk_widget_class_install_action (widget_class, "chat.complete", NULL, complete_action);
   gtk_widget_class_install_action (widget_class, "chat.history-previous", NULL, history_previous_action);
@@ -3654,8 +4309,9 @@ td_chat_view_init (TdChatView *self)
   GtkAdjustment *adj;
 
   gtk_widget_init_template (GTK_WIDGET (self));
-  /* Not bound as a template child: AdwBin owns and disposes its child. */
-  self->leaflet = ADW_LEAFLET (adw_bin_get_child (ADW_BIN (self)));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.choose-nick", FALSE);
+  g_signal_connect_swapped (self->nick_entry, "changed", G_CALLBACK (nick_entry_changed_cb), self);
+  g_signal_connect_swapped (self->nick_entry, "entry-activated", G_CALLBACK (nick_entry_activated_cb), self);
 
   self->settings = g_settings_new ("io.github.tidings.Tidings");
   self->networks = g_ptr_array_new_with_free_func ((GDestroyNotify) chat_network_free);
@@ -3769,6 +4425,12 @@ connected_network (TdChatView  *self,
     {
       g_set_error (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_NO_NETWORK,
                    _("No network named “%s”"), network);
+      return NULL;
+    }
+  if (net->local && self->choosing_nick)
+    {
+      g_set_error_literal (error, TD_CHAT_VIEW_ERROR, TD_CHAT_VIEW_ERROR_NOT_CONNECTED,
+                           _("Choose a nick in the Chat view first: Tidings connects to its server with it"));
       return NULL;
     }
   if (net->client == NULL || net->state != TD_IRC_STATE_CONNECTED)

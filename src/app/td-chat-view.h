@@ -56,6 +56,11 @@ gboolean      td_chat_view_add_network        (TdChatView  *self,
                                                const char  *nick,
                                                const char  *sasl_account,
                                                const char  *sasl_password);
+/* Removes a network the user added (not the embedded server's), its
+ * buffers and log, and its password from the keyring. */
+gboolean      td_chat_view_remove_network     (TdChatView  *self,
+                                               const char  *network,
+                                               GError     **error);
 GListModel   *td_chat_view_get_buffers        (TdChatView  *self);
 TdChatBuffer *td_chat_view_find_buffer        (TdChatView  *self,
                                                const char  *network,

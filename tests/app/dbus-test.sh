@@ -17,6 +17,7 @@ local-pubsub-port=0
 local-line-port=0
 local-chat-port=0
 local-files-port=0
+chat-nick='tester'
 KF
 n=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }

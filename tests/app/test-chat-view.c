@@ -8,6 +8,7 @@
 #include "app/td-application.h"
 #include "app/td-chat-view.h"
 #include "app/td-window.h"
+#include "chat/td-irc-accounts.h"
 #include "chat/td-irc-client.h"
 #include "../chat/td-irc-test.h"
 
@@ -15,11 +16,16 @@
  * The Chat view in the running app (in-process, not unique, local
  * servers on port 0, a temporary database), against an IRC server that
  * the test runs on a thread, with a second client in the test that
- * speaks to the view.
+ * speaks to the view. The bus has no Secret Service: the keyring is
+ * unavailable here (test-chat-keyring.c has one).
  */
 
 #define DEADLINE_MS 10000
 #define NET "test"
+/* A network with a SASL account on the same server. */
+#define SASL_NET      "sasl"
+#define SASL_ACCOUNT  "keeper"
+#define SASL_PASSWORD "keeper-password-1234"
 
 static TdIrcTestServer *server;
 static char *tmp_dir;
@@ -51,8 +57,11 @@ activate_cb (GApplication *app,
   g_application_quit (app);
 }
 
+/* Runs the app with @nick chosen for the local server ("" for a first
+ * run that has not chosen one). */
 static void
-run_app (AppCheck check)
+run_app_as (const char *nick,
+            AppCheck    check)
 {
   g_autoptr(TdApplication) app = td_application_new (APP_ID, G_APPLICATION_NON_UNIQUE);
   g_autoptr(GSettings) settings = g_settings_new ("io.github.tidings.Tidings");
@@ -62,10 +71,16 @@ run_app (AppCheck check)
   g_settings_set_int (settings, "local-line-port", 0);
   g_settings_set_int (settings, "local-chat-port", 0);
   g_settings_set_string (settings, "last-view", "chat");
-  g_settings_set_string (settings, "chat-nick", "viewer");
+  g_settings_set_string (settings, "chat-nick", nick);
 
   g_signal_connect_after (app, "activate", G_CALLBACK (activate_cb), check);
   g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
+}
+
+static void
+run_app (AppCheck check)
+{
+  run_app_as ("viewer", check);
 }
 
 static GtkWidget *
@@ -101,6 +116,48 @@ static gboolean
 view_ready (gpointer data)
 {
   return td_chat_view_is_ready (data);
+}
+
+/* Runs the main loop for @ms, whatever happens. */
+static void
+spin (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+/* Whether a mapped label under @root shows @text. */
+static gboolean
+shows_label (GtkWidget  *root,
+             const char *text)
+{
+  if (GTK_IS_LABEL (root) && gtk_widget_get_mapped (root) &&
+      g_strcmp0 (gtk_label_get_label (GTK_LABEL (root)), text) == 0)
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    if (shows_label (child, text))
+      return TRUE;
+  return FALSE;
+}
+
+typedef struct
+{
+  GtkWidget  *root;
+  const char *shown;
+  const char *gone;
+} Labels;
+
+static gboolean
+sidebar_shows (gpointer data)
+{
+  Labels *l = data;
+
+  return shows_label (l->root, l->shown) && (l->gone == NULL || !shows_label (l->root, l->gone));
 }
 
 /* ------------------------------------------------------------------ */
@@ -148,6 +205,32 @@ network_connected (gpointer data)
   TdChatBuffer *buffer = td_chat_view_find_buffer (q->view, q->network, NULL);
 
   return buffer != NULL && g_str_has_prefix (td_chat_buffer_get_status (buffer) ?: "", "Connected");
+}
+
+static gboolean
+status_is (gpointer data)
+{
+  Query *q = data;
+  TdChatBuffer *buffer = td_chat_view_find_buffer (q->view, q->network, NULL);
+
+  return buffer != NULL && g_strcmp0 (td_chat_buffer_get_status (buffer), q->text) == 0;
+}
+
+static gboolean
+status_has (gpointer data)
+{
+  Query *q = data;
+  TdChatBuffer *buffer = td_chat_view_find_buffer (q->view, q->network, NULL);
+
+  return buffer != NULL && strstr (td_chat_buffer_get_status (buffer) ?: "", q->text) != NULL;
+}
+
+static gboolean
+buffer_gone (gpointer data)
+{
+  Query *q = data;
+
+  return td_chat_view_find_buffer (q->view, q->network, q->buffer) == NULL;
 }
 
 static gboolean
@@ -212,6 +295,23 @@ friend_mail_cb (TdMailboxId  id,
 }
 
 static TdIrcEventType friend_wanted;
+static const char *friend_wanted_text;
+
+/* The friend has received a message with friend_wanted_text. */
+static gboolean
+friend_got_text (gpointer data)
+{
+  Friend *f = data;
+
+  for (guint i = 0; i < f->events->len; i++)
+    {
+      TdIrcEvent *event = g_ptr_array_index (f->events, i);
+
+      if (event->type == TD_IRC_EVENT_MESSAGE && g_strcmp0 (event->text, friend_wanted_text) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
 
 static gboolean
 friend_has (gpointer data)
@@ -351,6 +451,68 @@ check_conversation (TdApplication *app)
   g_assert_true (wait_until (has_line, &q));
   g_assert_cmpint (td_chat_buffer_get_kind (td_chat_view_find_buffer (view, NET, "friend")), ==, TD_CHAT_BUFFER_QUERY);
 
+  /* The friend changes nick: the query follows (title, sidebar row,
+   * where sends go) with its history. */
+  {
+    TdChatBuffer *query = td_chat_view_find_buffer (view, NET, "friend");
+    GtkWidget *title = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (view), TD_TYPE_CHAT_VIEW, "title_label"));
+    Labels sidebar = {
+      GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (view), TD_TYPE_CHAT_VIEW, "sidebar_list")),
+      "Buddy", "friend"
+    };
+
+    g_assert_nonnull (query);
+    td_chat_view_select (view, query);
+    td_irc_client_set_nick (f->client, "Buddy");
+    q.buffer = "Buddy";
+    q.text = "friend is now known as Buddy";
+    g_assert_true (wait_until (has_line, &q));
+    g_assert_true (td_chat_view_find_buffer (view, NET, "Buddy") == query);
+    g_assert_null (td_chat_view_find_buffer (view, NET, "friend"));
+    g_assert_cmpstr (td_chat_buffer_get_name (query), ==, "Buddy");
+    g_assert_nonnull (find_line (query, "psst"));
+    g_assert_true (td_chat_view_get_selected (view) == query);
+    g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (title)), ==, "Buddy");
+    g_assert_true (wait_until (sidebar_shows, &sidebar));
+    type_and_send (view, "after the rename");
+    friend_wanted_text = "after the rename";
+    g_assert_true (wait_until (friend_got_text, f));
+  }
+
+  /* Someone's query is open under the nick the friend takes next: the
+   * two conversations become one, under the new name. */
+  {
+    TdChatBuffer *query = td_chat_view_find_buffer (view, NET, "Buddy");
+    TdChatBuffer *pal_query;
+    Friend *pal = friend_new ("Pal", "#room");
+
+    td_irc_client_privmsg (pal->client, "viewer", "hello from pal");
+    q.buffer = "Pal";
+    q.text = "hello from pal";
+    g_assert_true (wait_until (has_line, &q));
+    pal_query = td_chat_view_find_buffer (view, NET, "Pal");
+    g_assert_true (pal_query != NULL && pal_query != query);
+    friend_free (pal);
+    q.buffer = "#room";
+    q.text = "Pal quit";
+    g_assert_true (wait_until (has_line, &q));
+
+    td_irc_client_set_nick (f->client, "PAL");
+    q.buffer = "Buddy";
+    g_assert_true (wait_until (buffer_gone, &q));
+    g_assert_true (td_chat_view_find_buffer (view, NET, "pal") == pal_query);
+    g_assert_cmpstr (td_chat_buffer_get_name (pal_query), ==, "PAL");
+    g_assert_nonnull (find_line (pal_query, "psst"));
+    g_assert_nonnull (find_line (pal_query, "hello from pal"));
+    g_assert_nonnull (find_line (pal_query, "after the rename"));
+    q.buffer = "PAL";
+    q.text = "Buddy is now known as PAL";
+    g_assert_true (wait_until (has_line, &q));
+    /* The one the user was looking at is gone: its successor shows. */
+    g_assert_true (td_chat_view_get_selected (view) == pal_query);
+    td_chat_view_select (view, room);
+  }
+
   /* /help lists the commands inline. */
   type_and_send (view, "/help");
   g_assert_nonnull (find_line (room, "/join"));
@@ -408,12 +570,25 @@ check_conversation (TdApplication *app)
     GtkTextBuffer *text = gtk_text_view_get_buffer (GTK_TEXT_VIEW (composer));
     GtkTextIter start, end;
     g_autofree char *completed = NULL;
-    gtk_text_buffer_set_text (text, "fri", -1);
+    /* (The friend is PAL by now.) */
+    gtk_text_buffer_set_text (text, "pa", -1);
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "chat.complete", NULL));
     gtk_text_buffer_get_bounds (text, &start, &end);
     completed = gtk_text_buffer_get_text (text, &start, &end, FALSE);
-    g_assert_cmpstr (completed, ==, "friend: ");
+    g_assert_cmpstr (completed, ==, "PAL: ");
     gtk_text_buffer_set_text (text, "", -1);
+  }
+
+  /* A SASL account without a keyring: the password works for this
+   * session, and the user is told it could not be kept. */
+  {
+    Query s = { view, SASL_NET, NULL, "could not be kept in the keyring", 0 };
+
+    g_assert_true (td_chat_view_add_network (view, SASL_NET, "127.0.0.1", server->port, FALSE, SASL_ACCOUNT,
+                                             SASL_ACCOUNT, SASL_PASSWORD));
+    g_assert_true (wait_until (has_line, &s));
+    s.text = "Connected as " SASL_ACCOUNT ", logged in as " SASL_ACCOUNT;
+    g_assert_true (wait_until (status_is, &s));
   }
 
   friend_free (f);
@@ -478,6 +653,32 @@ check_scrollback (TdApplication *app)
   q.text = "hello room";
   g_assert_true (has_line (&q));
 
+  /* The query renamed and merged in the first run is back under the name
+   * it was last seen with (not its casefolded key), its lines with it. */
+  {
+    TdChatBuffer *pal_query = td_chat_view_find_buffer (view, NET, "pal");
+
+    g_assert_nonnull (pal_query);
+    g_assert_cmpint (td_chat_buffer_get_kind (pal_query), ==, TD_CHAT_BUFFER_QUERY);
+    g_assert_cmpstr (td_chat_buffer_get_name (pal_query), ==, "PAL");
+    g_assert_nonnull (find_line (pal_query, "psst"));
+    g_assert_nonnull (find_line (pal_query, "hello from pal"));
+    g_assert_null (td_chat_view_find_buffer (view, NET, "Buddy"));
+    g_assert_null (td_chat_view_find_buffer (view, NET, "friend"));
+  }
+
+  /* No keyring: the network with a SASL account says so, then connects
+   * without logging in. */
+  {
+    Query s = { view, SASL_NET, NULL, "The keyring is unavailable", 0 };
+
+    g_assert_true (wait_until (has_line, &s));
+    s.text = "not logged in: keyring unavailable";
+    g_assert_true (wait_until (status_has, &s));
+    g_assert_true (g_str_has_prefix (td_chat_buffer_get_status (td_chat_view_find_buffer (view, SASL_NET, NULL)),
+                                     "Connected as "));
+  }
+
   /* Search the log (FTS). */
   td_chat_view_search (view, "are you there");
   q.network = "";
@@ -505,6 +706,101 @@ test_scrollback (void)
   run_app (check_scrollback);
 }
 
+/* First run: no nick chosen yet. The view asks for one (the user name
+ * offered, bad nicks explained) before it connects to the local server,
+ * and keeps the choice. */
+static void
+check_first_run (TdApplication *app)
+{
+  TdChatView *view = chat_view (app);
+  GtkWidget *widget = GTK_WIDGET (view);
+  GtkStack *stack = GTK_STACK (gtk_widget_get_template_child (widget, TD_TYPE_CHAT_VIEW, "main_stack"));
+  GtkEditable *entry = GTK_EDITABLE (gtk_widget_get_template_child (widget, TD_TYPE_CHAT_VIEW, "nick_entry"));
+  GtkWidget *error = GTK_WIDGET (gtk_widget_get_template_child (widget, TD_TYPE_CHAT_VIEW, "nick_error"));
+  GtkWidget *button = GTK_WIDGET (gtk_widget_get_template_child (widget, TD_TYPE_CHAT_VIEW, "nick_button"));
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.tidings.Tidings");
+  Query q = { view, TD_CHAT_LOCAL_NETWORK, NULL, "Choose a nick to connect", 0 };
+  static const struct { const char *nick; const char *why; } bad[] = {
+    { "9lives", "cannot start with a digit" },
+    { "-dash", "cannot start with a digit or a hyphen" },
+    { "two words", "cannot contain spaces" },
+    { "café", "“é” cannot be in a nick" },
+    { "#channel", "“#” cannot be in a nick" },
+    { "a234567890123456789012345678901", "at most 30 characters" },
+  };
+
+  g_assert_true (wait_until (view_ready, view));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "nick");
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (entry)));
+  {
+    g_autofree char *offered = g_strdup (gtk_editable_get_text (entry));
+
+    g_assert_true (td_irc_nick_is_valid (offered, 30));
+  }
+  g_assert_false (gtk_widget_get_visible (error));
+  g_assert_true (gtk_widget_is_sensitive (button));
+  /* The local server is up, but not joined without a nick. */
+  spin (500);
+  g_assert_true (status_is (&q));
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      gtk_editable_set_text (entry, bad[i].nick);
+      g_assert_true (gtk_widget_get_visible (error));
+      g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (error)), bad[i].why));
+      g_assert_false (gtk_widget_is_sensitive (button));
+      g_signal_emit_by_name (entry, "entry-activated");
+      g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "nick");
+    }
+  /* Empty is not an error yet, but cannot be chosen either. */
+  gtk_editable_set_text (entry, "");
+  g_assert_false (gtk_widget_get_visible (error));
+  g_assert_false (gtk_widget_is_sensitive (button));
+  {
+    g_autofree char *saved = g_settings_get_string (settings, "chat-nick");
+
+    g_assert_cmpstr (saved, ==, "");
+  }
+
+  gtk_editable_set_text (entry, "first_runner");
+  g_assert_false (gtk_widget_get_visible (error));
+  g_assert_true (gtk_widget_is_sensitive (button));
+  g_signal_emit_by_name (entry, "entry-activated");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "chat");
+  {
+    g_autofree char *saved = g_settings_get_string (settings, "chat-nick");
+
+    g_assert_cmpstr (saved, ==, "first_runner");
+  }
+  q.text = "Connected as first_runner";
+  g_assert_true (wait_until (status_is, &q));
+}
+
+static void
+test_first_run (void)
+{
+  run_app_as ("", check_first_run);
+}
+
+/* With a nick chosen, later starts go straight to the chat. */
+static void
+check_later_run (TdApplication *app)
+{
+  TdChatView *view = chat_view (app);
+  GtkStack *stack = GTK_STACK (gtk_widget_get_template_child (GTK_WIDGET (view), TD_TYPE_CHAT_VIEW, "main_stack"));
+  Query q = { view, TD_CHAT_LOCAL_NETWORK, NULL, "Connected as first_runner", 0 };
+
+  g_assert_true (wait_until (view_ready, view));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "chat");
+  g_assert_true (wait_until (status_is, &q));
+}
+
+static void
+test_later_run (void)
+{
+  run_app_as ("first_runner", check_later_run);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -522,10 +818,18 @@ main (int   argc,
 
   config = td_irc_server_config_new ();
   config->flood_control = FALSE;
-  server = td_irc_test_server_start (td_irc_server_new (config));
+  {
+    TdIrcServer *irc = td_irc_server_new (config);
+    g_autofree char *hash = td_irc_accounts_hash_password (SASL_PASSWORD, NULL);
+
+    td_irc_accounts_add (td_irc_server_get_accounts (irc), SASL_ACCOUNT, hash, FALSE);
+    server = td_irc_test_server_start (irc);
+  }
 
   g_test_add_func ("/td/chat-view/conversation", test_conversation);
   g_test_add_func ("/td/chat-view/scrollback", test_scrollback);
+  g_test_add_func ("/td/chat-view/first-run", test_first_run);
+  g_test_add_func ("/td/chat-view/later-run", test_later_run);
 
   ret = g_test_run ();
 
