@@ -395,8 +395,11 @@ part_begin (TdFormReader *reader,
       form_fail (reader, "Too many form fields");
       return FALSE;
     }
+  /* libsoup can answer TRUE with no disposition type for a value that is
+   * not UTF-8 (found by fuzzing): that is no form-data either. */
   if (!soup_headers_parse (copy, (int) len, headers) ||
       !soup_message_headers_get_content_disposition (headers, &disposition, &params) ||
+      disposition == NULL || params == NULL ||
       g_ascii_strcasecmp (disposition, "form-data") != 0 ||
       (name = g_hash_table_lookup (params, "name")) == NULL)
     {

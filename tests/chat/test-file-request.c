@@ -173,6 +173,9 @@ static const FormCase form_cases[] = {
   { PART ("Content-Type: text/plain\r\n", "a") CLOSE, "[error A form field has no valid Content-Disposition]" },
   { PART ("Content-Disposition: attachment; name=\"file\"\r\n", "a") CLOSE,
     "[error A form field has no valid Content-Disposition]" },
+  /* libsoup finds no disposition type in this one (found by fuzzing). */
+  { PART ("Content-Disposition: form\xd3\x9b\x9e\x8b\x9e\xc4\xdf\x89" "ame=\"file\"\r\n", "a") CLOSE,
+    "[error A form field has no valid Content-Disposition]" },
   { "--" BOUNDARY "x\r\n" FILE_HEADERS "\r\na\r\n" CLOSE, "[error Malformed multipart boundary]" },
   /* Without the next delimiter, the last bytes could still be its start. */
   { PART (FILE_HEADERS, "abc"), "[1 a.txt][early]" },
