@@ -51,14 +51,6 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-static const char * const view_names[] = { "chat", "pubsub", "feeds", NULL };
-
-static gboolean
-is_view_name (const char *name)
-{
-  return name != NULL && g_strv_contains (view_names, name);
-}
-
 static TdWindow *
 td_application_get_main_window (TdApplication *self)
 {
@@ -465,7 +457,7 @@ show_view_action (GSimpleAction *action,
   const char *view = g_variant_get_string (parameter, NULL);
   TdWindow *window;
 
-  if (!is_view_name (view))
+  if (!td_dbus_args_is_view_name (view))
     {
       g_message ("show-view: no view named “%s” (chat, pubsub, feeds)", view);
       return;
@@ -492,12 +484,8 @@ handle_show_view_cb (TdDBusTidings1        *service,
                      const char            *view,
                      TdApplication         *self)
 {
-  if (!is_view_name (view))
-    {
-      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
-                                             "No view named “%s”; use chat, pubsub or feeds", view);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
+  if (!td_dbus_args_check_call (invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   g_action_group_activate_action (G_ACTION_GROUP (self), "show-view", g_variant_new_string (view));
   td_dbus_tidings1_complete_show_view (service, invocation);
@@ -610,9 +598,9 @@ td_application_startup (GApplication *app)
                                    G_N_ELEMENTS (app_actions), self);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", prefs_accels);
-  for (guint i = 0; view_names[i] != NULL; i++)
+  for (guint i = 0; td_dbus_args_view_names[i] != NULL; i++)
     {
-      g_autofree char *detailed = g_strdup_printf ("app.show-view::%s", view_names[i]);
+      g_autofree char *detailed = g_strdup_printf ("app.show-view::%s", td_dbus_args_view_names[i]);
 
       gtk_application_set_accels_for_action (GTK_APPLICATION (self), detailed, view_accels[i]);
     }
@@ -674,7 +662,7 @@ td_application_command_line (GApplication            *app,
 
   if (g_variant_dict_lookup (options, "show", "&s", &view))
     {
-      if (!is_view_name (view))
+      if (!td_dbus_args_is_view_name (view))
         {
           g_application_command_line_printerr (cmdline,
                                                _("No view named “%s”; use chat, pubsub or feeds\n"),

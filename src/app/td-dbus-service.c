@@ -11,32 +11,8 @@
 #include "app/td-dbus-generated.h"
 #include "app/td-dbus-service.h"
 #include "app/td-feeds-app.h"
-#include "chat/td-irc-message.h"
 #include "core/td-mailbox.h"
 #include "pubsub/td-pubsub-client.h"
-
-static const GDBusErrorEntry td_dbus_error_entries[] = {
-  { TD_DBUS_ERROR_INVALID_ARGS, "io.github.tidings.Tidings1.Error.InvalidArgs" },
-  { TD_DBUS_ERROR_INVALID_URL, "io.github.tidings.Tidings1.Error.InvalidUrl" },
-  { TD_DBUS_ERROR_NO_SUCH_FEED, "io.github.tidings.Tidings1.Error.NoSuchFeed" },
-  { TD_DBUS_ERROR_NO_SUCH_CONNECTION, "io.github.tidings.Tidings1.Error.NoSuchConnection" },
-  { TD_DBUS_ERROR_NOT_CONNECTED, "io.github.tidings.Tidings1.Error.NotConnected" },
-  { TD_DBUS_ERROR_FAILED, "io.github.tidings.Tidings1.Error.Failed" },
-  { TD_DBUS_ERROR_EXISTS, "io.github.tidings.Tidings1.Error.Exists" },
-  { TD_DBUS_ERROR_SEVERAL_FEEDS, "io.github.tidings.Tidings1.Error.SeveralFeeds" },
-  { TD_DBUS_ERROR_NO_SUCH_ITEM, "io.github.tidings.Tidings1.Error.NoSuchItem" },
-};
-
-GQuark
-td_dbus_error_quark (void)
-{
-  static gsize quark = 0;
-
-  g_dbus_error_register_error_domain ("td-dbus-error-quark", &quark,
-                                      td_dbus_error_entries,
-                                      G_N_ELEMENTS (td_dbus_error_entries));
-  return (GQuark) quark;
-}
 
 /* ------------------------------------------------------------------ */
 /* The service                                                          */
@@ -54,11 +30,6 @@ return_shutting_down (GDBusMethodInvocation *invocation)
  * answered with NotConnected: a server that is down is retried with
  * backoff for ever, a script must not wait for ever. */
 #define TD_DBUS_PUBLISH_TIMEOUT_S      10
-/* Longest channel or pattern name accepted, and longest message: far
- * beyond real use, small enough that a call cannot make Tidings buffer
- * without bound. */
-#define TD_DBUS_MAX_CHANNEL            (64 * 1024)
-#define TD_DBUS_MAX_MESSAGE            (16 * 1024 * 1024)
 /* MessageReceived signals sent for one batch of pub/sub messages; the
  * rest of a flood is not broadcast on the bus (it is still counted). */
 #define TD_DBUS_MAX_SIGNALS_PER_BATCH  256
@@ -87,8 +58,6 @@ struct _TdDBusService
  * instance started for the command connects first. */
 #define TD_DBUS_CHAT_WAIT_MS        10000
 #define TD_DBUS_CHAT_POLL_MS        100
-/* The longest text one SendMessage may carry (split into IRC lines). */
-#define TD_DBUS_MAX_CHAT_TEXT       (16 * 1024)
 /* A window made only to carry out commands is closed this long after the
  * last one, so the line has left and the instance can quit when idle. */
 #define TD_DBUS_HIDDEN_WINDOW_MS    5000
@@ -261,25 +230,6 @@ require_manager (TdDBusService         *service,
   return manager;
 }
 
-/* TRUE if @url is something a feed can be added from: an http(s) or
- * file URL, or an absolute path; never other schemes. */
-static gboolean
-feed_url_acceptable (const char *url)
-{
-  g_autofree char *scheme = NULL;
-
-  if (url == NULL || *url == '\0' || strlen (url) > TD_DBUS_MAX_URL_LEN || !g_utf8_validate (url, -1, NULL))
-    return FALSE;
-  if (g_path_is_absolute (url))
-    return TRUE;
-  if (!g_uri_is_valid (url, G_URI_FLAGS_PARSE_RELAXED, NULL))
-    return FALSE;
-  scheme = g_uri_parse_scheme (url);
-  return scheme != NULL && (g_ascii_strcasecmp (scheme, "http") == 0 ||
-                            g_ascii_strcasecmp (scheme, "https") == 0 ||
-                            g_ascii_strcasecmp (scheme, "file") == 0);
-}
-
 static gboolean
 feed_known (TdDBusService *service,
             gint64         id)
@@ -298,12 +248,8 @@ handle_add_feed_cb (TdDBusTidings1        *skeleton,
 {
   TdFeedManager *manager;
 
-  if (!feed_url_acceptable (url))
-    {
-      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_URL,
-                                             "Not a feed URL: expected http://, https://, file:// or an absolute path");
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
+  if (!td_dbus_args_check_call (invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if ((manager = require_manager (service, invocation)) == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
@@ -320,6 +266,8 @@ handle_remove_feed_cb (TdDBusTidings1        *skeleton,
 {
   TdFeedManager *manager;
 
+  if (!td_dbus_args_check_call (invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if ((manager = require_manager (service, invocation)) == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
@@ -338,16 +286,12 @@ handle_refresh_feeds_cb (TdDBusTidings1        *skeleton,
   const gint64 *ids;
   gsize n_ids;
 
+  if (!td_dbus_args_check_call (invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if ((manager = require_manager (service, invocation)) == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   ids = g_variant_get_fixed_array (ids_variant, &n_ids, sizeof (gint64));
-  if (n_ids > TD_DBUS_MAX_IDS)
-    {
-      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
-                                             "At most %d feed ids at once", TD_DBUS_MAX_IDS);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
 
   /* All or nothing: every id is checked before any refresh starts. */
   for (gsize i = 0; i < n_ids; i++)
@@ -374,6 +318,8 @@ handle_list_feeds_cb (TdDBusTidings1        *skeleton,
 {
   TdFeedManager *manager;
 
+  if (!td_dbus_args_check_call (invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if ((manager = require_manager (service, invocation)) == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
@@ -390,6 +336,8 @@ handle_mark_read_cb (TdDBusTidings1        *skeleton,
 {
   TdFeedManager *manager;
 
+  if (!td_dbus_args_check_call (invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if ((manager = require_manager (service, invocation)) == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
@@ -407,6 +355,8 @@ handle_get_unread_counts_cb (TdDBusTidings1        *skeleton,
   GVariantBuilder builder;
   guint feeds_unread = 0;
 
+  if (!td_dbus_args_check_call (invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   for (guint i = 0; service->feed_list != NULL && i < service->feed_list->len; i++)
     feeds_unread += ((TdFeedInfo *) g_ptr_array_index (service->feed_list, i))->unread;
 
@@ -680,19 +630,8 @@ pubsub_link (TdDBusService  *service,
         }
       host = g_strdup ("127.0.0.1");
     }
-  else
-    {
-      g_autoptr(GSocketConnectable) address = g_network_address_parse (connection, 0, NULL);
-
-      port = address ? g_network_address_get_port (G_NETWORK_ADDRESS (address)) : 0;
-      if (address == NULL || port == 0 || strlen (connection) > TD_DBUS_MAX_URL_LEN)
-        {
-          g_set_error (error, TD_DBUS_ERROR, TD_DBUS_ERROR_NO_SUCH_CONNECTION,
-                       "Not a connection: use \"\" for the local server or HOST:PORT");
-          return NULL;
-        }
-      host = g_strdup (g_network_address_get_hostname (G_NETWORK_ADDRESS (address)));
-    }
+  else if (!td_dbus_args_parse_connection (connection, &host, &port, error))
+    return NULL;
 
   link = g_new0 (PubsubLink, 1);
   link->service = service;
@@ -711,19 +650,6 @@ pubsub_link (TdDBusService  *service,
 
   g_hash_table_insert (service->links, link->name, link);
   return link;
-}
-
-static gboolean
-validate_channel (GDBusMethodInvocation *invocation,
-                  const char            *channel)
-{
-  if (*channel == '\0' || strlen (channel) > TD_DBUS_MAX_CHANNEL)
-    {
-      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
-                                             "A channel name must have 1 to %d bytes", TD_DBUS_MAX_CHANNEL);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* Runs a pub/sub call; takes @op. */
@@ -818,14 +744,8 @@ pubsub_call (TdDBusService         *service,
 {
   PubsubOp *op;
 
-  if (!validate_channel (invocation, channel))
+  if (!td_dbus_args_check_call (invocation))
     return;
-  if (message != NULL && strlen (message) > TD_DBUS_MAX_MESSAGE)
-    {
-      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
-                                             "A message may have at most %d bytes", TD_DBUS_MAX_MESSAGE);
-      return;
-    }
 
   op = g_new0 (PubsubOp, 1);
   op->kind = kind;
@@ -998,19 +918,8 @@ chat_call (TdDBusService         *service,
 {
   ChatOp *op;
 
-  if (*network == '\0' || *target == '\0' || strlen (target) > TD_IRC_MAX_LINE ||
-      strlen (network) > TD_IRC_MAX_LINE)
-    {
-      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
-                                             "A network and a target are needed");
-      return;
-    }
-  if (text != NULL && strlen (text) > TD_DBUS_MAX_CHAT_TEXT)
-    {
-      g_dbus_method_invocation_return_error (invocation, TD_DBUS_ERROR, TD_DBUS_ERROR_INVALID_ARGS,
-                                             "A message may have at most %d bytes", TD_DBUS_MAX_CHAT_TEXT);
-      return;
-    }
+  if (!td_dbus_args_check_call (invocation))
+    return;
 
   op = g_new0 (ChatOp, 1);
   op->service = service;
