@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include <glib/gi18n.h>
-#include <libxml/HTMLparser.h>
 
 #include "app/td-article-view.h"
+#include "feeds/td-html-text.h"
 
 #if HAVE_WEBKIT
 #include <webkit/webkit.h>
@@ -16,19 +16,15 @@
 
 /*
  * The article pane without a web engine: HTML from a feed is untrusted,
- * so it is only ever read, never run. libxml2's HTML parser (no network,
- * recovering from tag soup) builds a tree; a walk turns it into text with
- * tags for headings, emphasis, code, quotes, lists and links. Images,
+ * so it is only ever read, never run. td_html_to_text() (src/feeds, no
+ * GTK, fuzzed) turns it into text with styles for headings, emphasis,
+ * code, quotes, lists and links, which become tags here. Images,
  * scripts, styles, frames and forms are dropped (an image leaves its alt
  * text), so nothing remote is ever fetched. Links open in the browser.
  * With WebKitGTK (HAVE_WEBKIT) the page is shown in a web view instead
  * (see web_view_setup); the text is still rendered, hidden, for
  * td_article_view_get_text.
  */
-
-/* Nesting walked before the rest of a subtree is ignored: deeper than any
- * real article, shallow enough for the stack. */
-#define TD_ARTICLE_MAX_DEPTH 64
 
 struct _TdArticleView
 {
@@ -61,18 +57,6 @@ G_DEFINE_FINAL_TYPE (TdArticleView, td_article_view, ADW_TYPE_BIN)
 /* ------------------------------------------------------------------ */
 /* HTML to text                                                        */
 
-typedef struct
-{
-  GtkTextBuffer *buffer;
-  GtkTextIter    end;
-  GPtrArray     *tags;         /* active tags, innermost last */
-  gboolean       pre;          /* keep white space */
-  gboolean       space_pending;
-  guint          space_tags;   /* tags open when the pending space was seen */
-  guint          newlines;     /* newlines at the end of the text so far */
-  GArray        *list_counters; /* per open list: 0 for ul, n for ol */
-} Render;
-
 static GtkTextTag *
 ensure_tag (GtkTextBuffer *buffer,
             const char    *name)
@@ -103,311 +87,88 @@ ensure_tag (GtkTextBuffer *buffer,
   return tag;
 }
 
-/* Inserts @text with the first @n_tags open tags. */
-static void
-render_insert_tagged (Render     *r,
-                      const char *text,
-                      gssize      len,
-                      guint       n_tags)
+static const char *
+style_tag_name (TdHtmlStyle style)
 {
-  GtkTextIter start;
-  int offset = gtk_text_iter_get_offset (&r->end);
+  static const char * const names[] = {
+    [TD_HTML_STYLE_BOLD] = "bold",
+    [TD_HTML_STYLE_ITALIC] = "italic",
+    [TD_HTML_STYLE_HEADING] = "heading",
+    [TD_HTML_STYLE_MONO] = "mono",
+    [TD_HTML_STYLE_QUOTE] = "quote",
+    [TD_HTML_STYLE_LIST] = "list",
+    [TD_HTML_STYLE_DIM] = "dim",
+  };
 
-  if (len == 0)
-    return;
-  gtk_text_buffer_insert (r->buffer, &r->end, text, len);
-  gtk_text_buffer_get_iter_at_offset (r->buffer, &start, offset);
-  for (guint i = 0; i < MIN (n_tags, r->tags->len); i++)
-    gtk_text_buffer_apply_tag (r->buffer, g_ptr_array_index (r->tags, i), &start, &r->end);
-}
-
-static void
-render_insert (Render     *r,
-               const char *text,
-               gssize      len)
-{
-  render_insert_tagged (r, text, len, r->tags->len);
-}
-
-/* Ends the current block with up to @n newlines (never at the start). */
-static void
-render_break (Render *r,
-              guint   n)
-{
-  r->space_pending = FALSE;
-  if (gtk_text_iter_is_start (&r->end))
-    return;
-  while (r->newlines < n)
-    {
-      gtk_text_buffer_insert (r->buffer, &r->end, "\n", 1);
-      r->newlines++;
-    }
-}
-
-static void
-render_text (Render     *r,
-             const char *text)
-{
-  if (text == NULL || !g_utf8_validate (text, -1, NULL))
-    return;
-
-  if (r->pre)
-    {
-      render_insert (r, text, -1);
-      r->newlines = g_str_has_suffix (text, "\n") ? 1 : 0;
-      return;
-    }
-
-  /* Collapse white space as a browser would. */
-  for (const char *p = text; *p; )
-    {
-      const char *word = p;
-
-      if (g_ascii_isspace (*p))
-        {
-          while (*p && g_ascii_isspace (*p))
-            p++;
-          if (!r->space_pending)
-            r->space_tags = r->tags->len;
-          r->space_pending = TRUE;
-          continue;
-        }
-      while (*p && !g_ascii_isspace (*p))
-        p++;
-      /* A space between words takes only the tags open on both sides:
-       * no underline before a link, no bold before a bold word. */
-      if (r->space_pending && r->newlines == 0 && !gtk_text_iter_is_start (&r->end))
-        render_insert_tagged (r, " ", 1, r->space_tags);
-      r->space_pending = FALSE;
-      render_insert (r, word, p - word);
-      r->newlines = 0;
-    }
+  g_assert (style < G_N_ELEMENTS (names) && names[style] != NULL);
+  return names[style];
 }
 
 static gboolean
 is_safe_link (const char *href)
 {
-  g_autofree char *scheme = href ? g_uri_parse_scheme (href) : NULL;
-
-  return scheme != NULL && (g_ascii_strcasecmp (scheme, "http") == 0
-                            || g_ascii_strcasecmp (scheme, "https") == 0
-                            || g_ascii_strcasecmp (scheme, "mailto") == 0);
-}
-
-static void render_children (Render *r, xmlNode *node, guint depth);
-
-static void
-render_element (Render  *r,
-                xmlNode *node,
-                guint    depth)
-{
-  const char *name = (const char *) node->name;
-  GtkTextTag *tag = NULL;
-  guint block = 0;          /* newlines around the element */
-  gboolean was_pre = r->pre;
-
-  static const char * const dropped[] = {
-    "script", "style", "head", "iframe", "frame", "frameset", "object", "embed", "noscript",
-    "template", "form", "input", "button", "select", "textarea", "svg", "math", "canvas",
-    "audio", "video", "source", "track", "link", "meta", "base", "title", "applet", NULL,
-  };
-
-  if (g_strv_contains (dropped, name))
-    return;
-
-  if (g_str_equal (name, "img"))
-    {
-      g_autofree char *alt = (char *) xmlGetProp (node, (const xmlChar *) "alt");
-
-      if (alt != NULL && *g_strstrip (alt) != '\0')
-        {
-          g_autofree char *text = g_strdup_printf (_("[Image: %s]"), alt);
-
-          g_ptr_array_add (r->tags, ensure_tag (r->buffer, "dim"));
-          render_text (r, text);
-          g_ptr_array_remove_index (r->tags, r->tags->len - 1);
-        }
-      return;
-    }
-
-  if (g_str_equal (name, "br"))
-    {
-      gtk_text_buffer_insert (r->buffer, &r->end, "\n", 1);
-      r->newlines++;
-      r->space_pending = FALSE;
-      return;
-    }
-  if (g_str_equal (name, "hr"))
-    {
-      render_break (r, 2);
-      render_insert (r, "⸻", -1);
-      r->newlines = 0;
-      render_break (r, 2);
-      return;
-    }
-
-  if (g_str_equal (name, "b") || g_str_equal (name, "strong"))
-    tag = ensure_tag (r->buffer, "bold");
-  else if (g_str_equal (name, "i") || g_str_equal (name, "em") || g_str_equal (name, "cite"))
-    tag = ensure_tag (r->buffer, "italic");
-  else if (g_str_equal (name, "code") || g_str_equal (name, "tt") || g_str_equal (name, "kbd")
-           || g_str_equal (name, "samp"))
-    tag = ensure_tag (r->buffer, "mono");
-  else if (g_str_equal (name, "pre"))
-    {
-      tag = ensure_tag (r->buffer, "mono");
-      block = 2;
-      r->pre = TRUE;
-    }
-  else if (name[0] == 'h' && name[1] >= '1' && name[1] <= '6' && name[2] == '\0')
-    {
-      tag = ensure_tag (r->buffer, "heading");
-      block = 2;
-    }
-  else if (g_str_equal (name, "blockquote"))
-    {
-      tag = ensure_tag (r->buffer, "quote");
-      block = 2;
-    }
-  else if (g_str_equal (name, "ul") || g_str_equal (name, "ol"))
-    {
-      guint counter = g_str_equal (name, "ol") ? 1 : 0;
-
-      g_array_append_val (r->list_counters, counter);
-      tag = ensure_tag (r->buffer, "list");
-      block = 2;
-    }
-  else if (g_str_equal (name, "li"))
-    {
-      render_break (r, 1);
-      if (r->list_counters->len > 0 && g_array_index (r->list_counters, guint, r->list_counters->len - 1) > 0)
-        {
-          guint *n = &g_array_index (r->list_counters, guint, r->list_counters->len - 1);
-          g_autofree char *number = g_strdup_printf ("%u. ", (*n)++);
-
-          render_insert (r, number, -1);
-        }
-      else
-        render_insert (r, "• ", -1);
-      r->newlines = 0;
-      block = 1;
-    }
-  else if (g_str_equal (name, "a"))
-    {
-      g_autofree char *href = (char *) xmlGetProp (node, (const xmlChar *) "href");
-
-      if (is_safe_link (href))
-        {
-          const GdkRGBA *color = g_object_get_data (G_OBJECT (r->buffer), "td-link-color");
-
-          tag = gtk_text_buffer_create_tag (r->buffer, NULL, "underline", PANGO_UNDERLINE_SINGLE, NULL);
-          if (color != NULL)
-            g_object_set (tag, "foreground-rgba", color, NULL);
-          g_object_set_data_full (G_OBJECT (tag), "href", g_steal_pointer (&href), g_free);
-        }
-    }
-  else if (g_str_equal (name, "p") || g_str_equal (name, "div") || g_str_equal (name, "section")
-           || g_str_equal (name, "article") || g_str_equal (name, "figure") || g_str_equal (name, "table")
-           || g_str_equal (name, "dl") || g_str_equal (name, "header") || g_str_equal (name, "footer")
-           || g_str_equal (name, "aside") || g_str_equal (name, "details") || g_str_equal (name, "main"))
-    block = 2;
-  else if (g_str_equal (name, "tr") || g_str_equal (name, "dt") || g_str_equal (name, "dd")
-           || g_str_equal (name, "figcaption") || g_str_equal (name, "summary"))
-    block = 1;
-  else if (g_str_equal (name, "td") || g_str_equal (name, "th"))
-    {
-      if (!r->space_pending)
-        r->space_tags = r->tags->len;
-      r->space_pending = TRUE;
-    }
-
-  if (block > 0 && !g_str_equal (name, "li"))
-    render_break (r, block);
-  if (tag != NULL)
-    g_ptr_array_add (r->tags, tag);
-
-  render_children (r, node->children, depth + 1);
-
-  if (tag != NULL)
-    g_ptr_array_remove_index (r->tags, r->tags->len - 1);
-  if (g_str_equal (name, "ul") || g_str_equal (name, "ol"))
-    g_array_set_size (r->list_counters, r->list_counters->len - 1);
-  r->pre = was_pre;
-  if (block > 0)
-    render_break (r, block);
-}
-
-static void
-render_children (Render  *r,
-                 xmlNode *node,
-                 guint    depth)
-{
-  if (depth > TD_ARTICLE_MAX_DEPTH)
-    return;
-
-  for (; node != NULL; node = node->next)
-    {
-      if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE)
-        render_text (r, (const char *) node->content);
-      else if (node->type == XML_ELEMENT_NODE)
-        render_element (r, node, depth);
-    }
-}
-
-static gboolean
-looks_like_html (const char *text)
-{
-  return strchr (text, '<') != NULL || strchr (text, '&') != NULL;
+  return td_html_link_is_safe (href);
 }
 
 void
 td_article_render_html (GtkTextBuffer *buffer,
                         const char    *html)
 {
-  Render r = { 0 };
-  htmlDocPtr doc;
-  xmlNode *root;
+  g_autoptr(TdHtmlText) text = NULL;
+  g_autoptr(GHashTable) links = NULL;
+  const GdkRGBA *color;
+  GtkTextIter end;
+  int base;
 
   g_return_if_fail (GTK_IS_TEXT_BUFFER (buffer));
 
   if (html == NULL || *html == '\0')
     return;
 
-  r.buffer = buffer;
-  gtk_text_buffer_get_end_iter (buffer, &r.end);
-  r.tags = g_ptr_array_new ();
-  r.list_counters = g_array_new (FALSE, FALSE, sizeof (guint));
+  base = gtk_text_buffer_get_char_count (buffer);
+  /* Translators: the text shown for an image, %s is its description */
+  text = td_html_to_text (html, base > 0, _("[Image: %s]"));
 
-  if (!looks_like_html (html))
+  /* Tags in the order their styles were first met: a later tag wins
+   * where two set the same property (a heading's size over an image
+   * description's). */
+  for (guint i = 0; i < text->n_styles; i++)
+    ensure_tag (buffer, style_tag_name (text->style_order[i]));
+
+  gtk_text_buffer_get_end_iter (buffer, &end);
+  gtk_text_buffer_insert (buffer, &end, text->text, -1);
+
+  color = g_object_get_data (G_OBJECT (buffer), "td-link-color");
+  links = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < text->spans->len; i++)
     {
-      /* Plain text: keep its paragraphs. */
-      g_auto(GStrv) paragraphs = g_strsplit (html, "\n\n", -1);
+      TdHtmlSpan *span = g_ptr_array_index (text->spans, i);
+      GtkTextIter start, stop;
+      GtkTextTag *tag;
 
-      for (guint i = 0; paragraphs[i] != NULL; i++)
+      if (span->style == TD_HTML_STYLE_LINK)
         {
-          render_text (&r, paragraphs[i]);
-          render_break (&r, 2);
+          /* One tag per link, carrying its address. */
+          tag = g_hash_table_lookup (links, GUINT_TO_POINTER (span->link));
+          if (tag == NULL)
+            {
+              tag = gtk_text_buffer_create_tag (buffer, NULL, "underline", PANGO_UNDERLINE_SINGLE, NULL);
+              if (color != NULL)
+                g_object_set (tag, "foreground-rgba", color, NULL);
+              g_object_set_data_full (G_OBJECT (tag), "href", g_strdup (span->href), g_free);
+              g_hash_table_insert (links, GUINT_TO_POINTER (span->link), tag);
+            }
         }
-    }
-  else
-    {
-      /* No network, no entity loading beyond HTML's own; tag soup is
-       * recovered; errors are not printed. */
-      doc = htmlReadMemory (html, (int) MIN (strlen (html), (gsize) G_MAXINT), NULL, "UTF-8",
-                            HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_NOERROR
-                            | HTML_PARSE_NOWARNING | HTML_PARSE_NOBLANKS | HTML_PARSE_NOIMPLIED);
-      root = doc ? xmlDocGetRootElement (doc) : NULL;
-      if (root != NULL)
-        {
-          /* NOIMPLIED keeps fragments as they are: walk every top node. */
-          render_children (&r, doc->children, 0);
-        }
-      g_clear_pointer (&doc, xmlFreeDoc);
+      else
+        tag = ensure_tag (buffer, style_tag_name (span->style));
+      gtk_text_buffer_get_iter_at_offset (buffer, &start, base + (int) span->start);
+      gtk_text_buffer_get_iter_at_offset (buffer, &stop, base + (int) span->end);
+      gtk_text_buffer_apply_tag (buffer, tag, &start, &stop);
     }
 
-  /* No trailing blank lines. */
+  /* No trailing blank lines, in what was there before either. */
   {
-    GtkTextIter start, end;
+    GtkTextIter start;
 
     gtk_text_buffer_get_end_iter (buffer, &end);
     start = end;
@@ -420,9 +181,6 @@ td_article_render_html (GtkTextBuffer *buffer,
         gtk_text_buffer_delete (buffer, &start, &end);
       }
   }
-
-  g_ptr_array_unref (r.tags);
-  g_array_unref (r.list_counters);
 }
 
 /* ------------------------------------------------------------------ */
@@ -524,7 +282,7 @@ web_page_html (TdArticleView *self,
 
   if (content == NULL)
     content = "";
-  if (looks_like_html (content))
+  if (td_html_looks_like_html (content))
     body = g_strdup (content);
   else
     {
