@@ -9,6 +9,11 @@
 /* Rows per request: a few screens, so scrolling rarely waits. */
 #define TD_ITEM_LIST_PAGE TD_FEED_MANAGER_PAGE_SIZE
 
+/* On a reload, rows this far down keep their objects (shifted by what was
+ * added or removed above them) and their pages are asked for again; rows
+ * further down go back to placeholders and load when scrolled to. */
+#define TD_ITEM_LIST_KEEP_PAGES 8
+
 enum { MAIL_PAGE = 1 };
 
 struct _TdItemList
@@ -71,6 +76,89 @@ fill_page (TdItemList  *self,
     }
 }
 
+static void unref_nullable (gpointer object);
+
+/* The first page of a reload has come: the new rows, reusing the objects
+ * of items that are still there, so their widgets stay as they are. Items
+ * of the first page are found by id. If they all moved by the same
+ * offset (items came or went above them), the rows below are assumed to
+ * have moved by it too; their pages are fetched again to make sure. Then
+ * only the stretch that differs is reported as changed. */
+static void
+replace_rows (TdItemList  *self,
+              TdFeedReply *reply)
+{
+  g_autoptr(GPtrArray) old = g_steal_pointer (&self->objects);
+  g_autoptr(GHashTable) first_page = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr(GHashTable) used = g_hash_table_new (NULL, NULL);
+  guint old_n = old->len, new_n = reply->total;
+  gboolean have_shift = FALSE, shift_ok = TRUE;
+  gint64 shift = 0;
+  guint prefix = 0, suffix = 0;
+
+  self->objects = g_ptr_array_new_with_free_func (unref_nullable);
+  g_ptr_array_set_size (self->objects, new_n);
+
+  for (guint i = 0; i < reply->items->len && i < new_n; i++)
+    {
+      TdFeedItem *item = g_ptr_array_index (reply->items, i);
+
+      g_hash_table_insert (first_page, &item->id, GUINT_TO_POINTER (i + 1));
+    }
+
+  for (guint j = 0; j < old_n; j++)
+    {
+      TdItemObject *object = g_ptr_array_index (old, j);
+      gint64 id;
+      guint i;
+
+      if (object == NULL || !td_item_object_is_loaded (object))
+        continue;
+      id = td_item_object_get_id (object);
+      i = GPOINTER_TO_UINT (g_hash_table_lookup (first_page, &id));
+      if (i-- == 0 || g_hash_table_contains (used, object))
+        continue;
+      g_ptr_array_index (self->objects, i) = g_object_ref (object);
+      g_hash_table_add (used, object);
+      if (!have_shift)
+        shift = (gint64) i - j;
+      else if (shift != (gint64) i - j)
+        shift_ok = FALSE;
+      have_shift = TRUE;
+    }
+
+  g_hash_table_remove_all (self->requested);
+  if (have_shift && shift_ok)
+    {
+      guint keep = MIN (new_n, TD_ITEM_LIST_KEEP_PAGES * TD_ITEM_LIST_PAGE);
+
+      for (guint i = reply->items->len; i < keep; i++)
+        {
+          gint64 j = (gint64) i - shift;
+          TdItemObject *object;
+
+          if (j < 0 || j >= old_n)
+            continue;
+          object = g_ptr_array_index (old, j);
+          if (object == NULL || g_hash_table_contains (used, object))
+            continue;
+          g_ptr_array_index (self->objects, i) = g_object_ref (object);
+          g_hash_table_add (used, object);
+          if (td_item_object_is_loaded (object) && !g_hash_table_contains (self->requested, GUINT_TO_POINTER (i / TD_ITEM_LIST_PAGE)))
+            request_page (self, i / TD_ITEM_LIST_PAGE, FALSE);
+        }
+    }
+  fill_page (self, reply);
+
+  while (prefix < old_n && prefix < new_n && old->pdata[prefix] == self->objects->pdata[prefix])
+    prefix++;
+  while (suffix < old_n - prefix && suffix < new_n - prefix
+         && old->pdata[old_n - 1 - suffix] == self->objects->pdata[new_n - 1 - suffix])
+    suffix++;
+  if (prefix + suffix < old_n || prefix + suffix < new_n)
+    g_list_model_items_changed (G_LIST_MODEL (self), prefix, old_n - prefix - suffix, new_n - prefix - suffix);
+}
+
 static void
 page_cb (TdMailboxId  id,
          TdMail      *mail,
@@ -95,14 +183,8 @@ page_cb (TdMailboxId  id,
 
   if (page == 0 && self->loading)
     {
-      guint old_n = self->objects->len;
-
-      /* A new query: replace every row at once. */
-      g_ptr_array_set_size (self->objects, 0);
-      g_ptr_array_set_size (self->objects, reply->total);
-      fill_page (self, reply);
+      replace_rows (self, reply);
       self->loading = FALSE;
-      g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n, reply->total);
       g_signal_emit (self, signals[SIGNAL_RELOADED], 0);
       return;
     }

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "app/td-application.h"
+#include "app/td-local-time.h"
 #include "app/td-pubsub-channel.h"
 #include "app/td-pubsub-message.h"
 #include "app/td-pubsub-view.h"
@@ -1918,25 +1919,6 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_list_item_set_child (item, box);
 }
 
-/* The local time zone, read at most once a minute: GLib 2.74 looks at
- * /etc/localtime again (a readlink and two stats) on every
- * g_time_zone_new_local() when TZ is unset, twice per bound row here. */
-static GTimeZone *
-local_zone (void)
-{
-  static GTimeZone *zone;
-  static gint64 read_at;
-  gint64 now = g_get_monotonic_time ();
-
-  if (zone == NULL || now - read_at > 60 * G_USEC_PER_SEC)
-    {
-      g_clear_pointer (&zone, g_time_zone_unref);
-      zone = g_time_zone_new_local ();
-      read_at = now;
-    }
-  return zone;
-}
-
 static void
 message_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item,
@@ -1947,13 +1929,13 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   GtkWidget *pattern = g_object_get_data (G_OBJECT (item), "pattern");
   gint64 usec = td_pubsub_message_item_get_time (message);
   gboolean logged = td_pubsub_message_item_get_logged (message);
-  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
-  g_autoptr(GDateTime) time = g_date_time_to_timezone (utc, local_zone ());
-  g_autoptr(GDateTime) now = g_date_time_new_now (local_zone ());
-  gboolean today = g_date_time_get_year (time) == g_date_time_get_year (now) &&
+  g_autoptr(GDateTime) time = td_local_time_new (usec);
+  g_autoptr(GDateTime) now = td_local_time_now ();
+  gboolean today = time != NULL && g_date_time_get_year (time) == g_date_time_get_year (now) &&
                    g_date_time_get_day_of_year (time) == g_date_time_get_day_of_year (now);
   /* Captured messages may be from another day. */
-  g_autofree char *stamp = g_date_time_format (time, logged && !today ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S");
+  g_autofree char *stamp = time != NULL ? g_date_time_format (time, logged && !today ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S")
+                                        : g_strdup ("");
   g_autofree char *full = g_strdup_printf ("%s.%03d", stamp, (int) (usec % G_USEC_PER_SEC / 1000));
   const char *pattern_name = td_pubsub_message_item_get_pattern (message);
   g_autofree char *pattern_text = NULL;
