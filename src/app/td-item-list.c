@@ -55,14 +55,18 @@ request_page (TdItemList *self,
                               TD_ITEM_LIST_PAGE, with_total, self->mailbox, MAIL_PAGE, tag);
 }
 
-static void
+/* Returns whether a row that showed an item now shows another. */
+static gboolean
 fill_page (TdItemList  *self,
            TdFeedReply *reply)
 {
+  gboolean moved = FALSE;
+
   for (guint i = 0; i < reply->items->len; i++)
     {
       guint pos = reply->offset + i;
       TdItemObject *object;
+      TdFeedItem *item = g_ptr_array_index (reply->items, i);
 
       if (pos >= self->objects->len)
         break;
@@ -72,18 +76,22 @@ fill_page (TdItemList  *self,
           object = td_item_object_new ();
           g_ptr_array_index (self->objects, pos) = object;
         }
-      td_item_object_set_item (object, g_ptr_array_index (reply->items, i));
+      else if (td_item_object_is_loaded (object) && td_item_object_get_id (object) != item->id)
+        moved = TRUE;
+      td_item_object_set_item (object, item);
     }
+  return moved;
 }
 
 static void unref_nullable (gpointer object);
 
 /* The first page of a reload has come: the new rows, reusing the objects
- * of items that are still there, so their widgets stay as they are. Items
- * of the first page are found by id. If they all moved by the same
- * offset (items came or went above them), the rows below are assumed to
- * have moved by it too; their pages are fetched again to make sure. Then
- * only the stretch that differs is reported as changed. */
+ * of the rows there were, so that their widgets are rebound, not built
+ * again. Items of the first page are found by id; if they all moved by
+ * the same offset (items came or went above them), their objects move
+ * with them and the rows below are assumed to have moved by it too.
+ * Otherwise every row keeps its object. Only the stretch whose objects
+ * differ is reported as changed. */
 static void
 replace_rows (TdItemList  *self,
               TdFeedReply *reply)
@@ -127,26 +135,42 @@ replace_rows (TdItemList  *self,
       have_shift = TRUE;
     }
 
-  g_hash_table_remove_all (self->requested);
-  if (have_shift && shift_ok)
+  /* Items moved by different offsets (new items came in between, as
+   * during a refresh of many feeds): following them would move nearly
+   * every row, and each row that shows a new item would have its widget
+   * built again. Rows keep their objects instead and show what is now
+   * at their place. */
+  if (have_shift && !shift_ok)
     {
-      guint keep = MIN (new_n, TD_ITEM_LIST_KEEP_PAGES * TD_ITEM_LIST_PAGE);
+      for (guint i = 0; i < new_n; i++)
+        g_clear_object ((TdItemObject **) &g_ptr_array_index (self->objects, i));
+      g_hash_table_remove_all (used);
+    }
+  if (!have_shift || !shift_ok)
+    shift = 0;
 
-      for (guint i = reply->items->len; i < keep; i++)
-        {
-          gint64 j = (gint64) i - shift;
-          TdItemObject *object;
+  /* Rows not found by id keep the objects that were at their place (moved
+   * by the shift, if there is one): a row that shows another item is
+   * rebound, where a new object would have its widget destroyed and
+   * built again. The first page fills them in now; further down, rows
+   * keep what they showed until their page, asked for again, comes. */
+  g_hash_table_remove_all (self->requested);
+  for (guint i = 0; i < MIN (new_n, TD_ITEM_LIST_KEEP_PAGES * TD_ITEM_LIST_PAGE); i++)
+    {
+      gint64 j = (gint64) i - shift;
+      TdItemObject *object;
+      guint page = i / TD_ITEM_LIST_PAGE;
 
-          if (j < 0 || j >= old_n)
-            continue;
-          object = g_ptr_array_index (old, j);
-          if (object == NULL || g_hash_table_contains (used, object))
-            continue;
-          g_ptr_array_index (self->objects, i) = g_object_ref (object);
-          g_hash_table_add (used, object);
-          if (td_item_object_is_loaded (object) && !g_hash_table_contains (self->requested, GUINT_TO_POINTER (i / TD_ITEM_LIST_PAGE)))
-            request_page (self, i / TD_ITEM_LIST_PAGE, FALSE);
-        }
+      if (g_ptr_array_index (self->objects, i) != NULL || j < 0 || j >= old_n)
+        continue;
+      object = g_ptr_array_index (old, j);
+      if (object == NULL || g_hash_table_contains (used, object))
+        continue;
+      g_ptr_array_index (self->objects, i) = g_object_ref (object);
+      g_hash_table_add (used, object);
+      if (i >= reply->items->len && td_item_object_is_loaded (object)
+          && !g_hash_table_contains (self->requested, GUINT_TO_POINTER (page)))
+        request_page (self, page, FALSE);
     }
   fill_page (self, reply);
 
@@ -189,7 +213,10 @@ page_cb (TdMailboxId  id,
       return;
     }
 
-  fill_page (self, reply);
+  /* A page asked for again after a reload may put other items in rows
+   * that kept their objects: the view finds its selection again. */
+  if (fill_page (self, reply))
+    g_signal_emit (self, signals[SIGNAL_RELOADED], 0);
 }
 
 static GType

@@ -432,6 +432,21 @@ first_item_is (TdFeedsView   *view,
   return td_item_object_is_loaded (item) && g_strcmp0 (td_item_object_get_title (item), data) == 0;
 }
 
+/* The feed "Aa Grow" with @n items of its own, each half a minute
+ * newer than the grow item of the same number. */
+static void
+write_between_feed (const char *path,
+                    guint       n)
+{
+  g_autoptr(GString) rss = g_string_new ("<rss version=\"2.0\"><channel><title>Aa Grow</title>");
+
+  for (guint i = 1; i <= n; i++)
+    g_string_append_printf (rss, "<item><guid>between-%u</guid><title>Between item %u</title>"
+                            "<pubDate>Tue, 02 Jan 2024 10:%02u:30 +0000</pubDate></item>", i, i, i);
+  g_string_append (rss, "</channel></rss>");
+  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
+}
+
 static TdFeedRow *
 sidebar_row_titled (TdFeedsView *view,
                     const char  *title,
@@ -517,12 +532,30 @@ check_reload_keeps_rows (TdApplication *app,
       g_assert_cmpstr (td_item_object_get_title (item), ==, td_item_object_get_title (g_ptr_array_index (before, i)));
     }
 
+  /* Items that come in between the ones shown: every row keeps its
+   * object and shows what is now at its place. */
+  g_ptr_array_set_size (before, 0);
+  for (guint i = 0; i < 6; i++)
+    g_ptr_array_add (before, item_at (view, i));
+  write_between_feed (path, 6);
+  td_feed_manager_refresh (manager, feed_id, TRUE);
+  wait_for (first_item_is, view, "Between item 6", "the items in between");
+  wait_for (has_items, view, GUINT_TO_POINTER (12), "twelve items");
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(TdItemObject) item = item_at (view, i);
+      g_autofree char *title = g_strdup_printf (i % 2 ? "Grow item %u" : "Between item %u", 6 - i / 2);
+
+      g_assert_true (item == g_ptr_array_index (before, i));
+      g_assert_cmpstr (td_item_object_get_title (item), ==, title);
+    }
+
   moved = sidebar_row_titled (view, "Aa Grow", &new_position);
   g_assert_true (moved == row);
   g_assert_cmpuint (new_position, <, position);
-  g_assert_cmpuint (td_feed_row_get_unread (moved), ==, 6);
+  g_assert_cmpuint (td_feed_row_get_unread (moved), ==, 12);
   /* The feed is still the one shown. */
-  g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 6);
+  g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 12);
 
   td_feed_manager_remove (manager, feed_id, TD_MAILBOX_NONE, 0, 0);
   wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds), "the growing feed removed");
