@@ -154,19 +154,26 @@ td_feed_row_new (TdFeedRowKind  kind,
   self->feed_id = feed_id;
   self->folder = g_strdup (folder);
   self->title = g_strdup (title);
+  self->key = td_feed_row_make_key (kind, feed_id, folder);
+  return self;
+}
+
+/* What identifies a row across feed lists: a feed by its id, a folder by
+ * its name, a smart view by its kind. */
+char *
+td_feed_row_make_key (TdFeedRowKind  kind,
+                      gint64         feed_id,
+                      const char    *folder)
+{
   switch (kind)
     {
     case TD_FEED_ROW_FEED:
-      self->key = g_strdup_printf ("feed:%" G_GINT64_FORMAT, feed_id);
-      break;
+      return g_strdup_printf ("feed:%" G_GINT64_FORMAT, feed_id);
     case TD_FEED_ROW_FOLDER:
-      self->key = g_strconcat ("folder:", folder, NULL);
-      break;
+      return g_strconcat ("folder:", folder, NULL);
     default:
-      self->key = g_strdup_printf ("view:%d", kind);
-      break;
+      return g_strdup_printf ("view:%d", kind);
     }
-  return self;
 }
 
 TdFeedRowKind

@@ -23,6 +23,9 @@ TdFeedRow     *td_feed_row_new            (TdFeedRowKind  kind,
                                            gint64         feed_id,
                                            const char    *folder,
                                            const char    *title);
+char          *td_feed_row_make_key       (TdFeedRowKind  kind,
+                                           gint64         feed_id,
+                                           const char    *folder);
 TdFeedRowKind  td_feed_row_get_kind       (TdFeedRow     *self);
 gint64         td_feed_row_get_feed_id    (TdFeedRow     *self);
 const char    *td_feed_row_get_folder     (TdFeedRow     *self);

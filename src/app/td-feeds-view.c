@@ -461,19 +461,62 @@ error_badge_leave_cb (GtkEventControllerMotion *motion,
 /* Rebuilds the sidebar from the manager's feed list: rows are updated in
  * place when the shape is the same (the usual case: counts changed), so
  * the selection and the scroll position stay. */
+static const char *
+selected_source_key (TdFeedsView *self)
+{
+  TdFeedRow *row = selected_source (self);
+
+  return row != NULL ? td_feed_row_get_key (row) : NULL;
+}
+
+/* The row for @key: the one already in the sidebar when there is one (so
+ * that its list item keeps its widget, its selection and its place), else
+ * a new one. Takes it out of @old_rows. */
+static TdFeedRow *
+reuse_row (GHashTable    *old_rows,
+           TdFeedRowKind  kind,
+           gint64         feed_id,
+           const char    *folder,
+           const char    *title)
+{
+  g_autofree char *key = td_feed_row_make_key (kind, feed_id, folder);
+  TdFeedRow *row = g_hash_table_lookup (old_rows, key);
+
+  /* A feed moved to another folder is indented differently: a new row. */
+  if (row != NULL && g_strcmp0 (td_feed_row_get_folder (row), folder) == 0)
+    {
+      g_object_ref (row);
+      g_hash_table_remove (old_rows, key);
+      return row;
+    }
+  return td_feed_row_new (kind, feed_id, folder, title);
+}
+
+/* Brings the sidebar in line with @feeds. Rows are updated in place and
+ * only the stretch that differs is spliced, so a refresh that changes
+ * unread counts and titles of a thousand feeds rebuilds no row widget. */
 static void
 update_sidebar (TdFeedsView *self,
                 GPtrArray   *feeds)
 {
+  GListModel *store = G_LIST_MODEL (self->sidebar_store);
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) old = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GHashTable) old_rows = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GHashTable) folder_unread = g_hash_table_new (g_str_hash, g_str_equal);
   TdFeedRow *row;
-  TdFeedRow *selected = selected_source (self);
-  g_autofree char *selected_key = selected ? g_strdup (td_feed_row_get_key (selected)) : NULL;
+  g_autofree char *selected_key = g_strdup (selected_source_key (self));
   guint total_unread = 0;
   const char *folder = NULL;
-  guint n_old = g_list_model_get_n_items (G_LIST_MODEL (self->sidebar_store));
-  gboolean same = TRUE;
+  guint n_old = g_list_model_get_n_items (store);
+  guint prefix = 0, suffix = 0;
+
+  for (guint i = 0; i < n_old; i++)
+    {
+      row = g_list_model_get_item (store, i);
+      g_ptr_array_add (old, row);
+      g_hash_table_insert (old_rows, (gpointer) td_feed_row_get_key (row), row);
+    }
 
   for (guint i = 0; i < feeds->len; i++)
     {
@@ -486,13 +529,13 @@ update_sidebar (TdFeedsView *self,
                                                + info->unread));
     }
 
-  row = td_feed_row_new (TD_FEED_ROW_ALL, 0, NULL, _("All Items"));
+  row = reuse_row (old_rows, TD_FEED_ROW_ALL, 0, NULL, _("All Items"));
   td_feed_row_update (row, _("All Items"), total_unread, NULL, FALSE);
   g_ptr_array_add (rows, row);
-  row = td_feed_row_new (TD_FEED_ROW_UNREAD, 0, NULL, _("Unread"));
+  row = reuse_row (old_rows, TD_FEED_ROW_UNREAD, 0, NULL, _("Unread"));
   td_feed_row_update (row, _("Unread"), total_unread, NULL, FALSE);
   g_ptr_array_add (rows, row);
-  g_ptr_array_add (rows, td_feed_row_new (TD_FEED_ROW_STARRED, 0, NULL, _("Starred")));
+  g_ptr_array_add (rows, reuse_row (old_rows, TD_FEED_ROW_STARRED, 0, NULL, _("Starred")));
 
   for (guint i = 0; i < feeds->len; i++)
     {
@@ -501,70 +544,45 @@ update_sidebar (TdFeedsView *self,
       if (info->folder != NULL && g_strcmp0 (info->folder, folder) != 0)
         {
           folder = info->folder;
-          row = td_feed_row_new (TD_FEED_ROW_FOLDER, 0, folder, folder);
+          row = reuse_row (old_rows, TD_FEED_ROW_FOLDER, 0, folder, folder);
           td_feed_row_update (row, folder, GPOINTER_TO_UINT (g_hash_table_lookup (folder_unread, folder)),
                               NULL, FALSE);
           g_ptr_array_add (rows, row);
         }
-      row = td_feed_row_new (TD_FEED_ROW_FEED, info->id, info->folder, info->title);
+      row = reuse_row (old_rows, TD_FEED_ROW_FEED, info->id, info->folder, info->title);
       td_feed_row_update (row, info->title, info->unread, info->error_text, info->gone);
       set_row_icon (self, row, info);
       g_ptr_array_add (rows, row);
     }
 
-  same = n_old == rows->len;
-  for (guint i = 0; same && i < rows->len; i++)
+  while (prefix < rows->len && prefix < n_old && rows->pdata[prefix] == old->pdata[prefix])
+    prefix++;
+  while (suffix < rows->len - prefix && suffix < n_old - prefix
+         && rows->pdata[rows->len - 1 - suffix] == old->pdata[n_old - 1 - suffix])
+    suffix++;
+  if (prefix + suffix == n_old && prefix + suffix == rows->len)
+    return;
+
+  g_signal_handlers_block_by_func (self->sidebar_selection, source_selected_cb, self);
+  g_list_store_splice (self->sidebar_store, prefix, n_old - prefix - suffix,
+                       rows->pdata + prefix, rows->len - prefix - suffix);
+
+  if (self->select_key != NULL)
     {
-      g_autoptr(TdFeedRow) old = g_list_model_get_item (G_LIST_MODEL (self->sidebar_store), i);
-
-      same = g_strcmp0 (td_feed_row_get_key (old), td_feed_row_get_key (g_ptr_array_index (rows, i))) == 0;
+      select_source_by_key (self, self->select_key);
+      g_clear_pointer (&self->select_key, g_free);
     }
+  else if (selected_key != NULL && g_strcmp0 (selected_key, selected_source_key (self)) != 0)
+    select_source_by_key (self, selected_key);
 
-  if (same)
-    {
-      for (guint i = 0; i < rows->len; i++)
-        {
-          g_autoptr(TdFeedRow) old = g_list_model_get_item (G_LIST_MODEL (self->sidebar_store), i);
-          TdFeedRow *new = g_ptr_array_index (rows, i);
+  /* The selected row went away (unsubscribed): fall back to All. */
+  if (selected_source (self) == NULL)
+    gtk_single_selection_set_selected (self->sidebar_selection, 0);
+  g_signal_handlers_unblock_by_func (self->sidebar_selection, source_selected_cb, self);
 
-          if (td_feed_row_get_kind (new) != TD_FEED_ROW_FEED)
-            td_feed_row_update (old, td_feed_row_get_title (new), td_feed_row_get_unread (new),
-                                td_feed_row_get_error (new), FALSE);
-          else
-            {
-              const TdFeedInfo *info = NULL;
-
-              for (guint j = 0; j < feeds->len && info == NULL; j++)
-                if (((TdFeedInfo *) g_ptr_array_index (feeds, j))->id == td_feed_row_get_feed_id (new))
-                  info = g_ptr_array_index (feeds, j);
-              if (info != NULL)
-                {
-                  td_feed_row_update (old, info->title, info->unread, info->error_text, info->gone);
-                  set_row_icon (self, old, info);
-                }
-            }
-        }
-    }
-  else
-    {
-      g_signal_handlers_block_by_func (self->sidebar_selection, source_selected_cb, self);
-      g_list_store_splice (self->sidebar_store, 0, n_old, rows->pdata, rows->len);
-      g_signal_handlers_unblock_by_func (self->sidebar_selection, source_selected_cb, self);
-
-      if (self->select_key != NULL)
-        {
-          select_source_by_key (self, self->select_key);
-          g_clear_pointer (&self->select_key, g_free);
-        }
-      else if (selected_key != NULL)
-        select_source_by_key (self, selected_key);
-
-      /* The selected row went away (unsubscribed): fall back to All. */
-      if (selected_source (self) == NULL)
-        gtk_single_selection_set_selected (self->sidebar_selection, 0);
-      if (g_strcmp0 (selected_key, td_feed_row_get_key (selected_source (self))) != 0)
-        source_selected_cb (self->sidebar_selection, NULL, self);
-    }
+  /* Only a change of source runs the query again and closes the article. */
+  if (g_strcmp0 (selected_key, selected_source_key (self)) != 0)
+    source_selected_cb (self->sidebar_selection, NULL, self);
 }
 
 /* ------------------------------------------------------------------ */

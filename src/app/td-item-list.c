@@ -9,6 +9,11 @@
 /* Rows per request: a few screens, so scrolling rarely waits. */
 #define TD_ITEM_LIST_PAGE TD_FEED_MANAGER_PAGE_SIZE
 
+/* On a reload, rows this far down keep their objects (shifted by what was
+ * added or removed above them) and their pages are asked for again; rows
+ * further down go back to placeholders and load when scrolled to. */
+#define TD_ITEM_LIST_KEEP_PAGES 8
+
 enum { MAIL_PAGE = 1 };
 
 struct _TdItemList
@@ -50,14 +55,18 @@ request_page (TdItemList *self,
                               TD_ITEM_LIST_PAGE, with_total, self->mailbox, MAIL_PAGE, tag);
 }
 
-static void
+/* Returns whether a row that showed an item now shows another. */
+static gboolean
 fill_page (TdItemList  *self,
            TdFeedReply *reply)
 {
+  gboolean moved = FALSE;
+
   for (guint i = 0; i < reply->items->len; i++)
     {
       guint pos = reply->offset + i;
       TdItemObject *object;
+      TdFeedItem *item = g_ptr_array_index (reply->items, i);
 
       if (pos >= self->objects->len)
         break;
@@ -67,8 +76,111 @@ fill_page (TdItemList  *self,
           object = td_item_object_new ();
           g_ptr_array_index (self->objects, pos) = object;
         }
-      td_item_object_set_item (object, g_ptr_array_index (reply->items, i));
+      else if (td_item_object_is_loaded (object) && td_item_object_get_id (object) != item->id)
+        moved = TRUE;
+      td_item_object_set_item (object, item);
     }
+  return moved;
+}
+
+static void unref_nullable (gpointer object);
+
+/* The first page of a reload has come: the new rows, reusing the objects
+ * of the rows there were, so that their widgets are rebound, not built
+ * again. Items of the first page are found by id; if they all moved by
+ * the same offset (items came or went above them), their objects move
+ * with them and the rows below are assumed to have moved by it too.
+ * Otherwise every row keeps its object. Only the stretch whose objects
+ * differ is reported as changed. */
+static void
+replace_rows (TdItemList  *self,
+              TdFeedReply *reply)
+{
+  g_autoptr(GPtrArray) old = g_steal_pointer (&self->objects);
+  g_autoptr(GHashTable) first_page = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr(GHashTable) used = g_hash_table_new (NULL, NULL);
+  guint old_n = old->len, new_n = reply->total;
+  gboolean have_shift = FALSE, shift_ok = TRUE;
+  gint64 shift = 0;
+  guint prefix = 0, suffix = 0;
+
+  self->objects = g_ptr_array_new_with_free_func (unref_nullable);
+  g_ptr_array_set_size (self->objects, new_n);
+
+  for (guint i = 0; i < reply->items->len && i < new_n; i++)
+    {
+      TdFeedItem *item = g_ptr_array_index (reply->items, i);
+
+      g_hash_table_insert (first_page, &item->id, GUINT_TO_POINTER (i + 1));
+    }
+
+  for (guint j = 0; j < old_n; j++)
+    {
+      TdItemObject *object = g_ptr_array_index (old, j);
+      gint64 id;
+      guint i;
+
+      if (object == NULL || !td_item_object_is_loaded (object))
+        continue;
+      id = td_item_object_get_id (object);
+      i = GPOINTER_TO_UINT (g_hash_table_lookup (first_page, &id));
+      if (i-- == 0 || g_hash_table_contains (used, object))
+        continue;
+      g_ptr_array_index (self->objects, i) = g_object_ref (object);
+      g_hash_table_add (used, object);
+      if (!have_shift)
+        shift = (gint64) i - j;
+      else if (shift != (gint64) i - j)
+        shift_ok = FALSE;
+      have_shift = TRUE;
+    }
+
+  /* Items moved by different offsets (new items came in between, as
+   * during a refresh of many feeds): following them would move nearly
+   * every row, and each row that shows a new item would have its widget
+   * built again. Rows keep their objects instead and show what is now
+   * at their place. */
+  if (have_shift && !shift_ok)
+    {
+      for (guint i = 0; i < new_n; i++)
+        g_clear_object ((TdItemObject **) &g_ptr_array_index (self->objects, i));
+      g_hash_table_remove_all (used);
+    }
+  if (!have_shift || !shift_ok)
+    shift = 0;
+
+  /* Rows not found by id keep the objects that were at their place (moved
+   * by the shift, if there is one): a row that shows another item is
+   * rebound, where a new object would have its widget destroyed and
+   * built again. The first page fills them in now; further down, rows
+   * keep what they showed until their page, asked for again, comes. */
+  g_hash_table_remove_all (self->requested);
+  for (guint i = 0; i < MIN (new_n, TD_ITEM_LIST_KEEP_PAGES * TD_ITEM_LIST_PAGE); i++)
+    {
+      gint64 j = (gint64) i - shift;
+      TdItemObject *object;
+      guint page = i / TD_ITEM_LIST_PAGE;
+
+      if (g_ptr_array_index (self->objects, i) != NULL || j < 0 || j >= old_n)
+        continue;
+      object = g_ptr_array_index (old, j);
+      if (object == NULL || g_hash_table_contains (used, object))
+        continue;
+      g_ptr_array_index (self->objects, i) = g_object_ref (object);
+      g_hash_table_add (used, object);
+      if (i >= reply->items->len && td_item_object_is_loaded (object)
+          && !g_hash_table_contains (self->requested, GUINT_TO_POINTER (page)))
+        request_page (self, page, FALSE);
+    }
+  fill_page (self, reply);
+
+  while (prefix < old_n && prefix < new_n && old->pdata[prefix] == self->objects->pdata[prefix])
+    prefix++;
+  while (suffix < old_n - prefix && suffix < new_n - prefix
+         && old->pdata[old_n - 1 - suffix] == self->objects->pdata[new_n - 1 - suffix])
+    suffix++;
+  if (prefix + suffix < old_n || prefix + suffix < new_n)
+    g_list_model_items_changed (G_LIST_MODEL (self), prefix, old_n - prefix - suffix, new_n - prefix - suffix);
 }
 
 static void
@@ -95,19 +207,16 @@ page_cb (TdMailboxId  id,
 
   if (page == 0 && self->loading)
     {
-      guint old_n = self->objects->len;
-
-      /* A new query: replace every row at once. */
-      g_ptr_array_set_size (self->objects, 0);
-      g_ptr_array_set_size (self->objects, reply->total);
-      fill_page (self, reply);
+      replace_rows (self, reply);
       self->loading = FALSE;
-      g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n, reply->total);
       g_signal_emit (self, signals[SIGNAL_RELOADED], 0);
       return;
     }
 
-  fill_page (self, reply);
+  /* A page asked for again after a reload may put other items in rows
+   * that kept their objects: the view finds its selection again. */
+  if (fill_page (self, reply))
+    g_signal_emit (self, signals[SIGNAL_RELOADED], 0);
 }
 
 static GType

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "app/td-item-object.h"
+#include "app/td-local-time.h"
 
 /* One row of the item list. Rows are created empty (placeholders) when
  * the list view asks for them and filled when their page arrives from
@@ -60,13 +61,13 @@ static char *
 format_date (gint64 usec)
 {
   g_autoptr(GDateTime) date = NULL;
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) now = td_local_time_now ();
   GTimeSpan age;
 
   if (usec <= 0)
     return g_strdup ("");
 
-  date = g_date_time_new_from_unix_local (usec / G_USEC_PER_SEC);
+  date = td_local_time_new (usec);
   if (date == NULL)
     return g_strdup ("");
 
@@ -159,6 +160,20 @@ td_item_object_new (void)
   return g_object_new (TD_TYPE_ITEM_OBJECT, NULL);
 }
 
+/* Returns whether *@field changed. */
+static gboolean
+set_string (char       **field,
+            const char  *value)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return FALSE;
+  g_free (*field);
+  *field = g_strdup (value);
+  return TRUE;
+}
+
+/* Fills the row from @item, notifying only what changed, so reusing a
+ * row for the same item after a reload redraws nothing. */
 void
 td_item_object_set_item (TdItemObject     *self,
                          const TdFeedItem *item)
@@ -167,20 +182,30 @@ td_item_object_set_item (TdItemObject     *self,
   g_return_if_fail (item != NULL);
 
   g_object_freeze_notify (G_OBJECT (self));
-  self->loaded = TRUE;
+  if (!self->loaded)
+    {
+      /* A placeholder row: everything it shows changes. */
+      self->loaded = TRUE;
+      for (guint i = 1; i < N_PROPS; i++)
+        g_object_notify_by_pspec (G_OBJECT (self), properties[i]);
+    }
   self->id = item->id;
   self->feed_id = item->feed_id;
-  g_free (self->title);
-  self->title = g_strdup (item->title);
-  g_free (self->feed_title);
-  self->feed_title = g_strdup (item->feed_title);
-  g_free (self->link);
-  self->link = g_strdup (item->link);
-  self->published = item->published;
-  self->read = item->read;
-  self->starred = item->starred;
-  for (guint i = 1; i < N_PROPS; i++)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[i]);
+  if (set_string (&self->title, item->title))
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TITLE]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TITLE_MARKUP]);
+    }
+  if (set_string (&self->feed_title, item->feed_title))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FEED_TITLE]);
+  set_string (&self->link, item->link);
+  if (self->published != item->published)
+    {
+      self->published = item->published;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DATE_TEXT]);
+    }
+  td_item_object_set_read (self, item->read);
+  td_item_object_set_starred (self, item->starred);
   g_object_thaw_notify (G_OBJECT (self));
 }
 

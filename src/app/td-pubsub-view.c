@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "app/td-application.h"
+#include "app/td-local-time.h"
 #include "app/td-pubsub-channel.h"
 #include "app/td-pubsub-message.h"
 #include "app/td-pubsub-view.h"
@@ -50,6 +51,12 @@
  * drawing); hidden, the anchor stays on an old message that the ring soon
  * drops, and each append rebuilt all 200 rows. */
 #define TD_PUBSUB_VIEW_LIST_FLUSH_MS 100
+
+/* Widths of a message row's captions, in characters: a time with its date
+ * ("2026-11-25 12:34:56.789", for captured messages) and a channel or
+ * pattern name, ellipsized past that. */
+#define TD_PUBSUB_VIEW_TIME_CHARS    23
+#define TD_PUBSUB_VIEW_CHANNEL_CHARS 16
 
 /* Mail kinds of the view's own mailboxes. */
 enum
@@ -1537,6 +1544,21 @@ row_button (const char *icon_name,
   return button;
 }
 
+/* A dim caption whose width is @chars characters whatever its text. */
+static GtkWidget *
+caption_inscription (guint chars)
+{
+  GtkWidget *inscription = gtk_inscription_new (NULL);
+
+  gtk_inscription_set_xalign (GTK_INSCRIPTION (inscription), 0);
+  gtk_inscription_set_text_overflow (GTK_INSCRIPTION (inscription), GTK_INSCRIPTION_OVERFLOW_ELLIPSIZE_END);
+  gtk_inscription_set_min_chars (GTK_INSCRIPTION (inscription), chars);
+  gtk_inscription_set_nat_chars (GTK_INSCRIPTION (inscription), chars);
+  gtk_widget_add_css_class (inscription, "caption");
+  gtk_widget_add_css_class (inscription, "dim-label");
+  return inscription;
+}
+
 static GtkWidget *
 caption_label (void)
 {
@@ -1868,22 +1890,22 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   GtkWidget *meta = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
   GtkWidget *stamp = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
   GtkWidget *logged = gtk_image_new_from_icon_name ("document-open-recent-symbolic");
-  GtkWidget *time = caption_label ();
-  GtkWidget *channel = gtk_label_new (NULL);
-  GtkWidget *pattern = caption_label ();
-  /* An inscription, not a label: its size does not depend on its text,
-   * so the list measures a row without shaping the payload. The list
-   * keeps up to 200 rows bound and rebinds them as a busy channel
-   * scrolls; wrapped labels cost more in measuring than all the rest. */
+  /* Inscriptions, not labels: their size does not depend on their text,
+   * so the list measures a row without shaping any of it. The list keeps
+   * up to 200 rows bound and rebinds them all on every flush while a
+   * busy channel scrolls; measuring labels cost more than all the rest. */
+  GtkWidget *time = caption_inscription (TD_PUBSUB_VIEW_TIME_CHARS);
+  GtkWidget *channel = gtk_inscription_new (NULL);
+  GtkWidget *pattern = caption_inscription (TD_PUBSUB_VIEW_CHANNEL_CHARS);
   GtkWidget *payload = gtk_inscription_new (NULL);
 
   gtk_widget_add_css_class (time, "numeric");
-  gtk_label_set_xalign (GTK_LABEL (channel), 0);
-  gtk_label_set_ellipsize (GTK_LABEL (channel), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_inscription_set_xalign (GTK_INSCRIPTION (channel), 0);
+  gtk_inscription_set_text_overflow (GTK_INSCRIPTION (channel), GTK_INSCRIPTION_OVERFLOW_ELLIPSIZE_MIDDLE);
+  gtk_inscription_set_min_chars (GTK_INSCRIPTION (channel), TD_PUBSUB_VIEW_CHANNEL_CHARS);
+  gtk_inscription_set_nat_chars (GTK_INSCRIPTION (channel), TD_PUBSUB_VIEW_CHANNEL_CHARS);
   gtk_widget_add_css_class (channel, "heading");
   gtk_widget_set_size_request (meta, 150, -1);
-  gtk_label_set_max_width_chars (GTK_LABEL (channel), 18);
-  gtk_label_set_width_chars (GTK_LABEL (channel), 14);
   gtk_inscription_set_xalign (GTK_INSCRIPTION (payload), 0);
   gtk_inscription_set_yalign (GTK_INSCRIPTION (payload), 0);
   gtk_inscription_set_wrap_mode (GTK_INSCRIPTION (payload), PANGO_WRAP_WORD_CHAR);
@@ -1918,25 +1940,6 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_list_item_set_child (item, box);
 }
 
-/* The local time zone, read at most once a minute: GLib 2.74 looks at
- * /etc/localtime again (a readlink and two stats) on every
- * g_time_zone_new_local() when TZ is unset, twice per bound row here. */
-static GTimeZone *
-local_zone (void)
-{
-  static GTimeZone *zone;
-  static gint64 read_at;
-  gint64 now = g_get_monotonic_time ();
-
-  if (zone == NULL || now - read_at > 60 * G_USEC_PER_SEC)
-    {
-      g_clear_pointer (&zone, g_time_zone_unref);
-      zone = g_time_zone_new_local ();
-      read_at = now;
-    }
-  return zone;
-}
-
 static void
 message_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item,
@@ -1947,13 +1950,13 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   GtkWidget *pattern = g_object_get_data (G_OBJECT (item), "pattern");
   gint64 usec = td_pubsub_message_item_get_time (message);
   gboolean logged = td_pubsub_message_item_get_logged (message);
-  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
-  g_autoptr(GDateTime) time = g_date_time_to_timezone (utc, local_zone ());
-  g_autoptr(GDateTime) now = g_date_time_new_now (local_zone ());
-  gboolean today = g_date_time_get_year (time) == g_date_time_get_year (now) &&
+  g_autoptr(GDateTime) time = td_local_time_new (usec);
+  g_autoptr(GDateTime) now = td_local_time_now ();
+  gboolean today = time != NULL && g_date_time_get_year (time) == g_date_time_get_year (now) &&
                    g_date_time_get_day_of_year (time) == g_date_time_get_day_of_year (now);
   /* Captured messages may be from another day. */
-  g_autofree char *stamp = g_date_time_format (time, logged && !today ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S");
+  g_autofree char *stamp = time != NULL ? g_date_time_format (time, logged && !today ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S")
+                                        : g_strdup ("");
   g_autofree char *full = g_strdup_printf ("%s.%03d", stamp, (int) (usec % G_USEC_PER_SEC / 1000));
   const char *pattern_name = td_pubsub_message_item_get_pattern (message);
   g_autofree char *pattern_text = NULL;
@@ -1961,12 +1964,12 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_visible (g_object_get_data (G_OBJECT (item), "logged"), logged);
   gtk_widget_set_opacity (g_object_get_data (G_OBJECT (item), "box"), logged ? 0.7 : 1.0);
 
-  gtk_label_set_label (g_object_get_data (G_OBJECT (item), "time"), full);
-  gtk_label_set_label (g_object_get_data (G_OBJECT (item), "channel"), td_pubsub_message_item_get_channel (message));
+  gtk_inscription_set_text (g_object_get_data (G_OBJECT (item), "time"), full);
+  gtk_inscription_set_text (g_object_get_data (G_OBJECT (item), "channel"), td_pubsub_message_item_get_channel (message));
   if (pattern_name != NULL)
     /* Translators: %s is the pattern a message matched */
     pattern_text = g_strdup_printf (_("via %s"), pattern_name);
-  gtk_label_set_label (GTK_LABEL (pattern), pattern_text);
+  gtk_inscription_set_text (GTK_INSCRIPTION (pattern), pattern_text);
   gtk_widget_set_visible (pattern, pattern_name != NULL);
   gtk_inscription_set_text (GTK_INSCRIPTION (payload), td_pubsub_message_item_get_display (message));
   if (td_pubsub_message_item_get_format (message) == TD_PAYLOAD_TEXT)

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "core/td-task-loop.h"
+#include "core/td-thread.h"
 #include "core/td-sync-private.h"
 
 /* Fewer than two workers would let one slow task (a stalled download)
@@ -244,6 +245,7 @@ td_task_loop_worker (gpointer data)
 {
   TdTaskLoopShared *shared = data;
 
+  td_thread_enter_background ();
   for (;;)
     {
       g_autoptr(GError) error = NULL;

@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include "feeds/td-feed-fetcher.h"
+#include "core/td-thread.h"
 #include "feeds/td-feed-parser.h"
 
 /* Bytes asked for per read: large enough to keep syscalls few, small
@@ -766,6 +767,7 @@ fetch_thread (gpointer user_data)
 {
   TdFeedFetcher *fetcher = user_data;
 
+  td_thread_enter_background ();
   g_main_context_push_thread_default (fetcher->context);
 
   fetcher->session = soup_session_new_with_options ("max-conns", fetcher->config.max_conns,

@@ -9,6 +9,7 @@
 
 #include "core/td-sync-private.h"
 #include "store/td-recorder.h"
+#include "core/td-thread.h"
 
 /* Errors that arrive before anyone set an error mailbox are kept for it, up
  * to this many (the oldest are dropped with a log message): enough for an
@@ -1338,6 +1339,7 @@ recorder_thread (gpointer data)
   TdRecorder *rec = data;
   gboolean done = FALSE;
 
+  td_thread_enter_background ();
   rec->batch = g_new (TdRecord *, rec->opts.max_batch);
 
   while (!done)

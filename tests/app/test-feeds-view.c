@@ -404,6 +404,164 @@ check_unloaded_row (TdApplication *app,
   g_remove (path);
 }
 
+static void
+write_grow_feed (const char *path,
+                 const char *title,
+                 guint       n)
+{
+  g_autoptr(GString) rss = g_string_new (NULL);
+
+  g_string_append_printf (rss, "<rss version=\"2.0\"><channel><title>%s</title>", title);
+  for (guint i = 1; i <= n; i++)
+    g_string_append_printf (rss, "<item><guid>grow-%u</guid><title>Grow item %u</title>"
+                            "<pubDate>Tue, 02 Jan 2024 10:%02u:00 +0000</pubDate></item>", i, i, i);
+  g_string_append (rss, "</channel></rss>");
+  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
+}
+
+static gboolean
+first_item_is (TdFeedsView   *view,
+               gconstpointer  data)
+{
+  GListModel *model = td_feeds_view_get_item_model (view);
+  g_autoptr(TdItemObject) item = NULL;
+
+  if (model == NULL || g_list_model_get_n_items (model) == 0)
+    return FALSE;
+  item = g_list_model_get_item (model, 0);
+  return td_item_object_is_loaded (item) && g_strcmp0 (td_item_object_get_title (item), data) == 0;
+}
+
+/* The feed "Aa Grow" with @n items of its own, each half a minute
+ * newer than the grow item of the same number. */
+static void
+write_between_feed (const char *path,
+                    guint       n)
+{
+  g_autoptr(GString) rss = g_string_new ("<rss version=\"2.0\"><channel><title>Aa Grow</title>");
+
+  for (guint i = 1; i <= n; i++)
+    g_string_append_printf (rss, "<item><guid>between-%u</guid><title>Between item %u</title>"
+                            "<pubDate>Tue, 02 Jan 2024 10:%02u:30 +0000</pubDate></item>", i, i, i);
+  g_string_append (rss, "</channel></rss>");
+  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
+}
+
+static TdFeedRow *
+sidebar_row_titled (TdFeedsView *view,
+                    const char  *title,
+                    guint       *position)
+{
+  GListModel *model = td_feeds_view_get_sidebar_model (view);
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      TdFeedRow *row = g_list_model_get_item (model, i);
+
+      if (g_strcmp0 (td_feed_row_get_title (row), title) == 0)
+        {
+          *position = i;
+          return row;
+        }
+      g_object_unref (row);
+    }
+  return NULL;
+}
+
+static gboolean
+has_sidebar_title (TdFeedsView   *view,
+                   gconstpointer  data)
+{
+  guint position;
+  g_autoptr(TdFeedRow) row = sidebar_row_titled (view, data, &position);
+
+  return row != NULL;
+}
+
+/* A refresh that brings new items keeps the objects of the rows that were
+ * there (so their widgets are not rebuilt): the new items come in above
+ * them. The sidebar keeps its row objects too, even when a new title
+ * moves a feed to another place. */
+static void
+check_reload_keeps_rows (TdApplication *app,
+                         TdFeedsView   *view,
+                         guint          n_feeds)
+{
+  g_autofree char *path = g_build_filename (tmp_dir, "grow.xml", NULL);
+  g_autofree char *uri = g_filename_to_uri (path, NULL, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) feeds = NULL;
+  g_autoptr(TdFeedRow) row = NULL;
+  g_autoptr(TdFeedRow) moved = NULL;
+  g_autoptr(TdItemObject) newest = NULL;
+  TdFeedManager *manager = td_feeds_app_get_manager (td_feeds_app_get (app));
+  gint64 feed_id = 0;
+  guint position = 0, new_position = 0;
+
+  write_grow_feed (path, "Zz Grow", 4);
+  td_feeds_view_subscribe (view, uri);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds + 1), "the growing feed");
+  wait_for (first_item_is, view, "Grow item 4", "its items");
+  wait_for (has_items, view, GUINT_TO_POINTER (4), "its four items");
+  wait_for (has_sidebar_title, view, "Zz Grow", "its title in the sidebar");
+  for (guint i = 0; i < 4; i++)
+    g_ptr_array_add (before, item_at (view, i));
+  row = sidebar_row_titled (view, "Zz Grow", &position);
+  g_assert_cmpuint (td_feed_row_get_unread (row), ==, 4);
+
+  feeds = list_feeds (app, view);
+  for (guint i = 0; i < feeds->len; i++)
+    if (g_strcmp0 (((TdFeedInfo *) g_ptr_array_index (feeds, i))->url, uri) == 0)
+      feed_id = ((TdFeedInfo *) g_ptr_array_index (feeds, i))->id;
+  g_assert_cmpint (feed_id, >, 0);
+
+  /* Two newer items, and a title that sorts first. */
+  write_grow_feed (path, "Aa Grow", 6);
+  td_feed_manager_refresh (manager, feed_id, TRUE);
+  wait_for (first_item_is, view, "Grow item 6", "the new items");
+  wait_for (has_items, view, GUINT_TO_POINTER (6), "six items");
+  wait_for (has_sidebar_title, view, "Aa Grow", "the new title");
+
+  newest = item_at (view, 0);
+  g_assert_cmpstr (td_item_object_get_title (newest), ==, "Grow item 6");
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr(TdItemObject) item = item_at (view, i + 2);
+
+      g_assert_true (item == g_ptr_array_index (before, i));
+      g_assert_cmpstr (td_item_object_get_title (item), ==, td_item_object_get_title (g_ptr_array_index (before, i)));
+    }
+
+  /* Items that come in between the ones shown: every row keeps its
+   * object and shows what is now at its place. */
+  g_ptr_array_set_size (before, 0);
+  for (guint i = 0; i < 6; i++)
+    g_ptr_array_add (before, item_at (view, i));
+  write_between_feed (path, 6);
+  td_feed_manager_refresh (manager, feed_id, TRUE);
+  wait_for (first_item_is, view, "Between item 6", "the items in between");
+  wait_for (has_items, view, GUINT_TO_POINTER (12), "twelve items");
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(TdItemObject) item = item_at (view, i);
+      g_autofree char *title = g_strdup_printf (i % 2 ? "Grow item %u" : "Between item %u", 6 - i / 2);
+
+      g_assert_true (item == g_ptr_array_index (before, i));
+      g_assert_cmpstr (td_item_object_get_title (item), ==, title);
+    }
+
+  moved = sidebar_row_titled (view, "Aa Grow", &new_position);
+  g_assert_true (moved == row);
+  g_assert_cmpuint (new_position, <, position);
+  g_assert_cmpuint (td_feed_row_get_unread (moved), ==, 12);
+  /* The feed is still the one shown. */
+  g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 12);
+
+  td_feed_manager_remove (manager, feed_id, TD_MAILBOX_NONE, 0, 0);
+  wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds), "the growing feed removed");
+  g_remove (path);
+}
+
 /* ------------------------------------------------------------------ */
 /* First run                                                           */
 
@@ -478,6 +636,7 @@ check_first_run (TdApplication *app,
 
   check_error_badge (app, view, 2);
   check_unloaded_row (app, view, 2);
+  check_reload_keeps_rows (app, view, 2);
 
   /* Everything the view sent is stored before the app quits. */
   feeds = list_feeds (app, view);

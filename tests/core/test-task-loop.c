@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE  /* gettid () */
 #include "config.h"
 
+#include <errno.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "core/td-task-loop.h"
+#include "core/td-thread.h"
 #include "core/td-sync-private.h"
 #include "td-core-test.h"
 
@@ -239,9 +245,73 @@ new_task (TdTaskFunc   func,
   return task;
 }
 
+static int
+own_nice (void)
+{
+  int value;
+
+  errno = 0;
+  value = getpriority (PRIO_PROCESS, (id_t) gettid ());
+  g_assert_cmpint (errno, ==, 0);
+  return value;
+}
+
+static gpointer
+nice_worker (TdTask        *task,
+             gpointer       task_data,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  guint *out = g_new (guint, 1);
+
+  *out = (guint) own_nice ();
+  return out;
+}
+
 /* ------------------------------------------------------------------ */
 /* Tests                                                              */
 /* ------------------------------------------------------------------ */
+
+/* With a background nice value set (as the app does), workers run at it;
+ * the thread that made the loop keeps its own. Without one (tidingsd),
+ * they keep the process's priority. */
+static void
+test_background_nice (void)
+{
+  int base = own_nice ();
+  int wanted = MIN (base + 3, 19);
+
+  if (base >= 19)
+    {
+      g_test_skip ("already at the lowest priority");
+      return;
+    }
+
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(TdTaskLoop) loop = NULL;
+      Replies replies;
+
+      td_thread_set_background_nice (round == 0 ? wanted : 0);
+      loop = td_task_loop_new (2);
+      reset_counters ();
+      replies_init (&replies, 4);
+      for (guint i = 0; i < 4; i++)
+        td_task_loop_push (loop, new_task (nice_worker, i, replies.id));
+      replies_wait (&replies);
+      for (guint i = 0; i < replies.results->len; i++)
+        {
+          TdTaskResult *result = g_ptr_array_index (replies.results, i);
+
+          g_assert_no_error (result->error);
+          g_assert_cmpint (*(guint *) result->result, ==, round == 0 ? wanted : base);
+        }
+      g_assert_cmpint (own_nice (), ==, base);
+      g_assert_true (td_task_loop_shutdown (loop, 1000));
+      replies_clear (&replies);
+    }
+  g_assert_cmpint (td_thread_get_background_nice (), ==, 0);
+}
 
 /* Results come back as mail with the task's data, generation and result. */
 static void
@@ -529,6 +599,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/td/task-loop/result", test_result);
+  g_test_add_func ("/td/task-loop/background-nice", test_background_nice);
   g_test_add_func ("/td/task-loop/error-and-no-reply", test_error_and_no_reply);
   g_test_add_func ("/td/task-loop/cancellation", test_cancellation);
   g_test_add_func ("/td/task-loop/push-front", test_push_front);
