@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The driver behind bench-app's gui-stall and cold-start benchmarks. It
- * expects to run inside the Xvfb display and private session bus that
- * bench-app sets up, with XDG_* pointing into a scratch directory.
+ * The driver behind bench-app's gui-stall, cold-start and chat-lines
+ * benchmarks. It expects to run inside the Xvfb display and private
+ * session bus that bench-app sets up, with XDG_* pointing into a scratch
+ * directory.
  *
  *   app-driver gui-stall TIDINGS
  *     Starts TIDINGS (TIDINGS_DEBUG=latency, free local ports, a fresh
@@ -25,6 +26,24 @@
  *     before the exec to the window's first frame (the app prints the
  *     monotonic time of its first after-paint). Prints the median.
  *
+ *   app-driver chat-lines TIDINGS
+ *     Builds a database whose local network has one joined channel,
+ *     CHAT_CHANNEL, with CHAT_LINES lines in its log; starts TIDINGS
+ *     (TIDINGS_DEBUG=latency, the nick already chosen), and once the app
+ *     has rejoined the channel on its embedded server (seen by another
+ *     user there), opens it in the sidebar with xdotool and checks that
+ *     by typing a line in the composer. Then three phases, each measured
+ *     on its own (ResetLatencyStats): up: the scrollbar to the top, again
+ *     and again, until the oldest line is shown and the view no longer
+ *     changes (every page of the log loaded, each as the view reaches the
+ *     top); down: the slider dragged back to the bottom through every
+ *     line; live: CHAT_LIVE_RATE lines a second from CHAT_TALKERS other
+ *     users while CHAT_TYPED_LINES lines are typed. Prints the longest
+ *     main-loop stall and the worst p99 frame interval over the phases,
+ *     and the process's peak RSS. Needs xdotool; TD_BENCH_SHOTS=DIR keeps
+ *     screenshots (ImageMagick), TD_BENCH_PERF=DIR a `perf record -g` of
+ *     each phase, TD_BENCH_DEBUG=1 prints what the other user reads.
+ *
  *   app-driver make-db PATH ITEMS CHAT_LINES
  *     Only builds such a database (for profiling by hand).
  *
@@ -42,6 +61,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +69,8 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <X11/Xlib.h>
+#include <X11/Xutil.h>
 
 #include "store/td-schema.h"
 
@@ -1140,6 +1162,754 @@ bench_cold_start (const char *tidings)
   return TRUE;
 }
 
+/* ------------------------------------------------------------------ */
+/* chat-lines                                                          */
+/* ------------------------------------------------------------------ */
+
+/* The channel and its log. */
+#define CHAT_CHANNEL       "#big"
+#define CHAT_LINES         100000
+/* Live traffic in the measured phase: a busy channel, and the user typing
+ * a line now and then. */
+#define CHAT_LIVE_SECONDS  10
+#define CHAT_LIVE_RATE     30       /* lines per second from other users */
+#define CHAT_TALKERS       20       /* ... spread over this many, each under the
+                                     * server's flood limit of 2 lines/s */
+#define CHAT_TYPED_LINES   5
+/* Scrolling up: a jump to the top asks for the next page of the log; the
+ * view is taken to be at the very top when it no longer changes after a
+ * jump, this many times in a row, each waited for this long. */
+#define CHAT_TOP_STILL     4
+#define CHAT_JUMP_WAIT_MS  600
+/* Dragging the scrollbar from the top back to the bottom: steps, and the
+ * pause between them (about 60 motion events a second, as a hand). */
+#define CHAT_DRAG_STEPS    180
+#define CHAT_DRAG_STEP_MS  16
+
+/* The layout the driver clicks on, from ui/td-chat-view.ui and the
+ * window's default size: offsets inside the window. */
+#define CHAT_ROW_X          120     /* the first channel of the sidebar */
+#define CHAT_ROW_Y          160
+#define CHAT_MEMBERS_DX     29      /* the members toggle, from the right */
+#define CHAT_HEADER_Y       75
+#define CHAT_LIST_LEFT      240     /* the message list */
+#define CHAT_LIST_TOP       100
+#define CHAT_LIST_BOTTOM_DY 75      /* from the bottom: the composer is below */
+#define CHAT_SCROLLBAR_DX   9       /* the scrollbar, from the right */
+#define CHAT_COMPOSER_DY    38
+
+/* A database whose local network has one joined channel with @n_lines
+ * lines, one a second, the oldest saying so. */
+static void
+make_chat_db (const char *path,
+              guint       n_lines)
+{
+  sqlite3 *db = open_app_db (path);
+  sqlite3_stmt *line;
+  gint64 now = g_get_real_time ();
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  exec_or_die (db, "BEGIN");
+  exec_or_die (db, "INSERT INTO chat_networks (name, host, port, tls, nick, created)"
+                   " VALUES ('Tidings', '127.0.0.1', 0, 0, 'bench', 0)");
+  exec_or_die (db, "INSERT INTO chat_buffers (network_id, name, kind, joined)"
+                   " VALUES (1, '" CHAT_CHANNEL "', 'channel', 1)");
+  line = prepare_or_die (db, "INSERT INTO chat_messages (network_id, buffer_id, msgid, time, sender, kind, text)"
+                             " VALUES (1, 1, ?, ?, ?, 'privmsg', ?)");
+  for (guint i = 0; i < n_lines; i++)
+    {
+      g_autofree char *msgid = g_strdup_printf ("m%u", i);
+      g_autofree char *nick = g_strdup_printf ("nick%u", i % 37);
+
+      g_string_truncate (text, 0);
+      if (i == 0)
+        g_string_append (text, "the first line of the log");
+      else
+        append_sentence (text, i * 3, 3 + i % 12);
+      sqlite3_bind_text (line, 1, msgid, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (line, 2, now - (gint64) (n_lines - i) * G_USEC_PER_SEC);
+      sqlite3_bind_text (line, 3, nick, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (line, 4, text->str, -1, SQLITE_TRANSIENT);
+      step_or_die (db, line);
+    }
+  sqlite3_finalize (line);
+  exec_or_die (db, "COMMIT");
+  exec_or_die (db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  sqlite3_close (db);
+}
+
+/* Runs xdotool with @args (NULL-terminated); returns its stdout. */
+static char *
+xdotool (const char *first,
+         ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status = 0;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) "xdotool");
+  va_start (args, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, &out, NULL, &status, &error))
+    g_error ("xdotool: %s", error->message);
+  return out;
+}
+
+static void
+xdo_click (int x,
+           int y)
+{
+  g_autofree char *xs = g_strdup_printf ("%d", x);
+  g_autofree char *ys = g_strdup_printf ("%d", y);
+
+  g_free (xdotool ("mousemove", xs, ys, "click", "1", NULL));
+}
+
+static void
+xdo_move (int x,
+          int y)
+{
+  g_autofree char *xs = g_strdup_printf ("%d", x);
+  g_autofree char *ys = g_strdup_printf ("%d", y);
+
+  g_free (xdotool ("mousemove", xs, ys, NULL));
+}
+
+typedef struct
+{
+  int x, y, width, height;
+} Geometry;
+
+/* The app's main window: its biggest visible one. */
+static gboolean
+find_window (GPid      pid,
+             Geometry *geometry)
+{
+  g_autofree char *pid_s = g_strdup_printf ("%d", (int) pid);
+  g_autofree char *ids = xdotool ("search", "--onlyvisible", "--pid", pid_s, NULL);
+  g_auto(GStrv) lines = g_strsplit (ids ? ids : "", "\n", -1);
+  int best = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *shell = NULL;
+      Geometry g = { 0 };
+
+      if (lines[i][0] == '\0')
+        continue;
+      shell = xdotool ("getwindowgeometry", "--shell", lines[i], NULL);
+      sscanf (strstr (shell, "X=") ? strstr (shell, "X=") : "", "X=%d", &g.x);
+      sscanf (strstr (shell, "Y=") ? strstr (shell, "Y=") : "", "Y=%d", &g.y);
+      sscanf (strstr (shell, "WIDTH=") ? strstr (shell, "WIDTH=") : "", "WIDTH=%d", &g.width);
+      sscanf (strstr (shell, "HEIGHT=") ? strstr (shell, "HEIGHT=") : "", "HEIGHT=%d", &g.height);
+      if (g.width * g.height > best)
+        {
+          best = g.width * g.height;
+          *geometry = g;
+        }
+    }
+  return best > 0;
+}
+
+/* A hash of what the screen shows in a rectangle. */
+static guint64
+screen_hash (Display *display,
+             int      x,
+             int      y,
+             int      width,
+             int      height)
+{
+  XImage *image = XGetImage (display, DefaultRootWindow (display), x, y, width, height, AllPlanes, ZPixmap);
+  guint64 hash = 14695981039346656037ull;
+
+  if (image == NULL)
+    return 0;
+  for (int row = 0; row < height; row++)
+    {
+      const guchar *p = (const guchar *) image->data + (gsize) row * image->bytes_per_line;
+
+      for (int i = 0; i < width * image->bits_per_pixel / 8; i++)
+        hash = (hash ^ p[i]) * 1099511628211ull;
+    }
+  XDestroyImage (image);
+  return hash;
+}
+
+/* With TD_BENCH_SHOTS=DIR, a screenshot DIR/NAME.png (for checking by
+ * eye what the driver clicked; needs ImageMagick's import). */
+static void
+screenshot (const char *name)
+{
+  const char *dir = g_getenv ("TD_BENCH_SHOTS");
+  g_autofree char *path = NULL;
+  g_autofree char *cmd = NULL;
+
+  if (dir == NULL)
+    return;
+  path = g_strdup_printf ("%s/%s.png", dir, name);
+  cmd = g_strdup_printf ("import -window root '%s'", path);
+  if (system (cmd) != 0)
+    fprintf (stderr, "chat-lines: no screenshot %s\n", path);
+}
+
+/* Resident and peak memory of @pid, in KiB. */
+static void
+read_rss (GPid     pid,
+          guint64 *rss,
+          guint64 *peak)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  *rss = *peak = 0;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+  if ((p = strstr (text, "VmRSS:")) != NULL)
+    *rss = g_ascii_strtoull (p + 6, NULL, 10);
+  if ((p = strstr (text, "VmHWM:")) != NULL)
+    *peak = g_ascii_strtoull (p + 6, NULL, 10);
+}
+
+/* Other users in the channel, on the app's embedded IRC server: one
+ * listens (says when the app has joined, counts the lines the app sends
+ * there), CHAT_TALKERS send CHAT_LIVE_RATE lines a second between them
+ * while told to. */
+typedef struct
+{
+  guint16  port;
+  gint     stop;          /* atomic */
+  gint     sending;       /* atomic */
+  gint     app_joined;    /* atomic */
+  gint     app_lines;     /* atomic: PRIVMSGs from the app to the channel */
+  guint64  sent;
+  char    *error;
+} ChatPeer;
+
+static gboolean
+peer_send (GSocket     *socket,
+           const char  *text,
+           GError     **error)
+{
+  g_autoptr(GString) out = g_string_new (text);
+
+  return send_all (socket, out, error);
+}
+
+/* Connects as @nick and joins the channel. */
+static GSocketConnection *
+peer_connect (guint16      port,
+              const char  *nick,
+              GError     **error)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autofree char *hello = g_strdup_printf ("NICK %s\r\nUSER %s 0 * :bench\r\nJOIN " CHAT_CHANNEL "\r\n", nick, nick);
+
+  connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, error);
+  if (connection == NULL || !peer_send (g_socket_connection_get_socket (connection), hello, error))
+    return NULL;
+  return g_steal_pointer (&connection);
+}
+
+/* Reads what is there on @socket without waiting; answers PING. Returns
+ * the complete lines read, or NULL on error. */
+static GPtrArray *
+peer_read (GSocket  *socket,
+           GString  *in,
+           guint     wait_ms,
+           GError  **error)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  char *eol;
+
+  while (g_socket_condition_timed_wait (socket, G_IO_IN, (gint64) wait_ms * 1000, NULL, NULL))
+    {
+      char buf[16384];
+      gssize got = g_socket_receive (socket, buf, sizeof buf, NULL, error);
+
+      if (got <= 0)
+        {
+          if (got == 0)
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the server closed the connection");
+          return NULL;
+        }
+      g_string_append_len (in, buf, got);
+      wait_ms = 0;
+    }
+  while ((eol = strstr (in->str, "\r\n")) != NULL)
+    {
+      char *line = g_strndup (in->str, eol - in->str);
+      const char *cmd = line[0] == '@' ? strchr (line, ' ') : NULL;
+
+      g_string_erase (in, 0, eol + 2 - in->str);
+      cmd = cmd ? cmd + 1 : line;
+      if (g_str_has_prefix (cmd, "PING "))
+        {
+          g_autofree char *pong = g_strdup_printf ("PONG %s\r\n", cmd + 5);
+
+          if (!peer_send (socket, pong, error))
+            {
+              g_free (line);
+              return NULL;
+            }
+        }
+      g_ptr_array_add (lines, line);
+    }
+  return g_steal_pointer (&lines);
+}
+
+static void
+string_free (gpointer string)
+{
+  g_string_free (string, TRUE);
+}
+
+static gpointer
+chat_peer_thread (gpointer data)
+{
+  ChatPeer *peer = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) listener = NULL;
+  g_autoptr(GPtrArray) talkers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) talker_in = g_ptr_array_new_with_free_func (string_free);
+  g_autoptr(GString) in = g_string_new (NULL);
+  g_autoptr(GString) out = g_string_new (NULL);
+  gint64 next = 0;
+  guint tick = 0;
+
+  listener = peer_connect (peer->port, "benchpeer", &error);
+  if (listener == NULL)
+    goto fail;
+  for (guint i = 0; i < CHAT_TALKERS; i++)
+    {
+      g_autofree char *nick = g_strdup_printf ("talker%u", i);
+      GSocketConnection *talker = peer_connect (peer->port, nick, &error);
+
+      if (talker == NULL)
+        goto fail;
+      g_ptr_array_add (talkers, talker);
+      g_ptr_array_add (talker_in, g_string_new (NULL));
+    }
+
+  while (!g_atomic_int_get (&peer->stop))
+    {
+      g_autoptr(GPtrArray) lines = peer_read (g_socket_connection_get_socket (listener), in, 5, &error);
+      gint64 now = g_get_monotonic_time ();
+
+      if (lines == NULL)
+        goto fail;
+      for (guint i = 0; i < lines->len; i++)
+        {
+          const char *line = g_ptr_array_index (lines, i);
+          const char *cmd = line[0] == '@' ? strchr (line, ' ') + 1 : line;
+
+          if (g_getenv ("TD_BENCH_DEBUG"))
+            fprintf (stderr, "peer <- %s\n", line);
+          const char *verb = strchr (cmd, ' ');
+
+          if (cmd[0] != ':' || verb == NULL || g_str_has_prefix (cmd, ":benchpeer!") ||
+              g_str_has_prefix (cmd, ":talker"))
+            continue;
+          if (g_str_has_prefix (verb, " JOIN "))
+            g_atomic_int_set (&peer->app_joined, 1);
+          else if (g_str_has_prefix (verb, " PRIVMSG " CHAT_CHANNEL " "))
+            g_atomic_int_inc (&peer->app_lines);
+          /* NAMES with someone else in it: the app joined first. */
+          else if (g_str_has_prefix (verb, " 353 ") && strrchr (verb, ':') != NULL &&
+                   strchr (strrchr (verb, ':'), ' ') != NULL)
+            g_atomic_int_set (&peer->app_joined, 1);
+        }
+      /* The talkers' input is read and dropped (a PING is answered). */
+      for (guint i = 0; i < talkers->len; i++)
+        {
+          g_autoptr(GPtrArray) dropped = peer_read (g_socket_connection_get_socket (g_ptr_array_index (talkers, i)),
+                                                    g_ptr_array_index (talker_in, i), 0, &error);
+          if (dropped == NULL)
+            goto fail;
+        }
+
+      /* One line from the next talker every 1/CHAT_LIVE_RATE s. */
+      if (g_atomic_int_get (&peer->sending) && now >= next)
+        {
+          GSocket *socket = g_socket_connection_get_socket (g_ptr_array_index (talkers, tick % CHAT_TALKERS));
+
+          g_string_printf (out, "PRIVMSG " CHAT_CHANNEL " :live line %u: ", tick);
+          append_sentence (out, tick, 4 + tick % 9);
+          g_string_append (out, "\r\n");
+          if (!send_all (socket, out, &error))
+            goto fail;
+          tick++;
+          peer->sent++;
+          next = (next == 0 ? now : next) + G_USEC_PER_SEC / CHAT_LIVE_RATE;
+        }
+    }
+  return NULL;
+
+fail:
+  peer->error = g_strdup (error ? error->message : "failed");
+  return NULL;
+}
+
+static guint16
+chat_port (GDBusConnection *bus)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) ports = NULL;
+  guint16 port = 0;
+
+  reply = call (bus, "org.freedesktop.DBus.Properties", "Get",
+                g_variant_new ("(ss)", BUS_IFACE, "LocalServerPorts"), "(v)", NULL);
+  if (reply == NULL)
+    return 0;
+  g_variant_get (reply, "(v)", &ports);
+  g_variant_lookup (ports, "chat", "q", &port);
+  return port;
+}
+
+/* Types @text in the composer and sends it; TRUE once the peer got it. */
+static gboolean
+type_line (ChatPeer   *peer,
+           const char *text,
+           guint       timeout_ms)
+{
+  gint before = g_atomic_int_get (&peer->app_lines);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  g_free (xdotool ("type", "--delay", "8", text, NULL));
+  g_free (xdotool ("key", "Return", NULL));
+  while (g_atomic_int_get (&peer->app_lines) == before)
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      sleep_iterating (10);
+    }
+  return TRUE;
+}
+
+static void
+print_chat_stats (const char *phase,
+                  GVariant   *stats,
+                  double      seconds)
+{
+  fprintf (stderr, "chat-lines %s (%.1f s): stall max %.1f ms p99 %.1f ms; frames %.0f, interval max %.1f ms"
+                   " p99 %.1f ms; longest stalls (ms@ms):",
+           phase, seconds, stat_of (stats, "stall-max-ms"), stat_of (stats, "stall-p99-ms"),
+           stat_of (stats, "frames"), stat_of (stats, "frame-max-ms"), stat_of (stats, "frame-p99-ms"));
+  for (guint i = 1; i <= 8; i++)
+    {
+      g_autofree char *ms = g_strdup_printf ("worst-%u-ms", i);
+      g_autofree char *at = g_strdup_printf ("worst-%u-at-ms", i);
+
+      if (stat_of (stats, ms) > 0)
+        fprintf (stderr, " %.1f@%.0f", stat_of (stats, ms), stat_of (stats, at));
+    }
+  fprintf (stderr, "\n");
+}
+
+/* Measures one phase: resets the probe, runs, and keeps the figures.
+ * With TD_BENCH_PERF=DIR, each phase is also recorded with `perf record
+ * -g` into DIR/chat-lines-N.data. */
+typedef struct
+{
+  double       stall_max;
+  double       frame_p99_max;
+  guint        phase;
+  GSubprocess *perf;
+} ChatTotals;
+
+static gboolean
+phase_begin (App        *app,
+             ChatTotals *totals)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reset = NULL;
+  const char *perf_dir = g_getenv ("TD_BENCH_PERF");
+
+  totals->phase++;
+  if (perf_dir != NULL)
+    {
+      g_autofree char *out = g_strdup_printf ("%s/chat-lines-%u.data", perf_dir, totals->phase);
+
+      totals->perf = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                                       "perf", "record", "-g", "-F", "499", "-o", out, "-p",
+                                       g_subprocess_get_identifier (app->process), NULL);
+      if (totals->perf == NULL)
+        fprintf (stderr, "chat-lines: perf: %s\n", error->message);
+      g_clear_error (&error);
+      sleep_iterating (500);
+    }
+  reset = call (app->bus, BUS_IFACE, "ResetLatencyStats", NULL, NULL, &error);
+  if (reset == NULL)
+    fprintf (stderr, "chat-lines: %s\n", error->message);
+  return reset != NULL;
+}
+
+static gboolean
+phase_end (App        *app,
+           const char *name,
+           gint64      start,
+           ChatTotals *totals)
+{
+  g_autoptr(GVariant) stats = latency_stats (app->bus);
+
+  if (totals->perf != NULL)
+    {
+      g_subprocess_send_signal (totals->perf, SIGINT);
+      g_subprocess_wait (totals->perf, NULL, NULL);
+      g_clear_object (&totals->perf);
+    }
+  if (stats == NULL)
+    return FALSE;
+  print_chat_stats (name, stats, (g_get_monotonic_time () - start) / 1e6);
+  totals->stall_max = MAX (totals->stall_max, stat_of (stats, "stall-max-ms"));
+  totals->frame_p99_max = MAX (totals->frame_p99_max, stat_of (stats, "frame-p99-ms"));
+  return TRUE;
+}
+
+static gboolean
+bench_chat_lines (const char *tidings)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("bench-chat-lines-XXXXXX", &error);
+  g_autofree char *db = g_build_filename (dir, "tidings.db", NULL);
+  g_autofree char *log = g_build_filename (dir, "tidings.log", NULL);
+  g_autofree char *xdotool_path = g_find_program_in_path ("xdotool");
+  App app = { 0 };
+  ChatPeer peer = { 0 };
+  ChatTotals totals = { 0 };
+  GThread *thread = NULL;
+  Display *display = NULL;
+  Geometry win = { 0 };
+  GPid pid;
+  gboolean ok = FALSE;
+  gboolean selected = FALSE;
+  guint64 rss_start, rss_top, rss_end, peak, ignored;
+  gint64 start, deadline;
+  guint jumps = 0, still = 0;
+  int list_right, list_bottom, bar_x;
+
+  if (xdotool_path == NULL)
+    {
+      fprintf (stderr, "chat-lines: needs xdotool (apt-get install xdotool)\n");
+      return FALSE;
+    }
+  display = XOpenDisplay (NULL);
+  if (display == NULL)
+    {
+      fprintf (stderr, "chat-lines: no X display\n");
+      return FALSE;
+    }
+  start = g_get_monotonic_time ();
+  make_chat_db (db, CHAT_LINES);
+  fprintf (stderr, "chat-lines: database with %u lines in %s made in %.1f s\n",
+           CHAT_LINES, CHAT_CHANNEL, (g_get_monotonic_time () - start) / 1e6);
+
+  /* A returning user: the nick was chosen at an earlier start (settings
+   * in a key file, as the memory backend bench-app sets starts empty). */
+  {
+    g_autofree char *settings_dir = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", NULL);
+    g_autofree char *keyfile = g_build_filename (settings_dir, "keyfile", NULL);
+
+    g_mkdir_with_parents (settings_dir, 0700);
+    if (!g_file_set_contents (keyfile, "[io/github/tidings/Tidings]\nchat-nick='bench'\n", -1, &error))
+      g_error ("%s", error->message);
+    g_setenv ("GSETTINGS_BACKEND", "keyfile", TRUE);
+  }
+
+  app.bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  app.process = spawn_app (tidings, "latency", db, log, &error);
+  if (app.process == NULL)
+    {
+      fprintf (stderr, "chat-lines: %s\n", error->message);
+      goto out;
+    }
+  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app.process), NULL, 10);
+  if (!wait_for_window (&app))
+    {
+      fprintf (stderr, "chat-lines: the app did not show its window (see %s)\n", log);
+      goto out;
+    }
+  {
+    g_autoptr(GVariant) shown = call (app.bus, BUS_IFACE, "ShowView", g_variant_new ("(s)", "chat"), NULL, NULL);
+  }
+
+  /* Another user joins the channel on the embedded server; the app
+   * rejoins it from its log. */
+  deadline = g_get_monotonic_time () + START_TIMEOUT_S * G_USEC_PER_SEC;
+  while ((peer.port = chat_port (app.bus)) == 0 && g_get_monotonic_time () < deadline)
+    sleep_iterating (50);
+  if (peer.port == 0)
+    {
+      fprintf (stderr, "chat-lines: the embedded IRC server did not start\n");
+      goto out;
+    }
+  thread = g_thread_new ("chat-peer", chat_peer_thread, &peer);
+  while (!g_atomic_int_get (&peer.app_joined) && peer.error == NULL && g_get_monotonic_time () < deadline)
+    sleep_iterating (50);
+  if (!g_atomic_int_get (&peer.app_joined))
+    {
+      fprintf (stderr, "chat-lines: the app did not join %s (%s)\n", CHAT_CHANNEL,
+               peer.error ? peer.error : "timeout");
+      goto out;
+    }
+
+  /* Open the channel in the sidebar; a line typed in the composer that
+   * reaches the channel says it is the one shown. */
+  if (!find_window (pid, &win))
+    {
+      fprintf (stderr, "chat-lines: cannot find the app's window\n");
+      goto out;
+    }
+  fprintf (stderr, "chat-lines: window %dx%d at %d,%d\n", win.width, win.height, win.x, win.y);
+  for (guint attempt = 0; attempt < 3 && !selected; attempt++)
+    {
+      xdo_click (win.x + CHAT_ROW_X, win.y + CHAT_ROW_Y);
+      sleep_iterating (500);
+      xdo_click (win.x + win.width / 2, win.y + win.height - CHAT_COMPOSER_DY);
+      selected = type_line (&peer, "opening the channel", 5000);
+    }
+  if (!selected)
+    {
+      fprintf (stderr, "chat-lines: could not open %s in the sidebar\n", CHAT_CHANNEL);
+      goto out;
+    }
+  /* The member list off: the message list's scrollbar is at the window's
+   * right edge. */
+  xdo_click (win.x + win.width - CHAT_MEMBERS_DX, win.y + CHAT_HEADER_Y);
+  screenshot ("opened");
+  list_right = win.x + win.width - 5;
+  list_bottom = win.y + win.height - CHAT_LIST_BOTTOM_DY;
+  bar_x = win.x + win.width - CHAT_SCROLLBAR_DX;
+  sleep_iterating (1000);
+  read_rss (pid, &rss_start, &ignored);
+
+  /* Up through the history: the scrollbar to the top (a click in its
+   * trough moves the slider there) until the oldest line is shown. */
+  if (!phase_begin (&app, &totals))
+    goto out;
+  start = g_get_monotonic_time ();
+  xdo_move (bar_x, (win.y + CHAT_LIST_TOP + list_bottom) / 2);
+  while (still < CHAT_TOP_STILL && g_get_monotonic_time () - start < 600 * G_USEC_PER_SEC)
+    {
+      guint64 before = screen_hash (display, win.x + CHAT_LIST_LEFT, win.y + CHAT_LIST_TOP,
+                                    list_right - win.x - CHAT_LIST_LEFT, list_bottom - win.y - CHAT_LIST_TOP);
+      gint64 wait_until;
+      gboolean changed = FALSE;
+
+      xdo_click (bar_x, win.y + CHAT_LIST_TOP + 2);
+      jumps++;
+      /* The jump shows older lines; then the next page arrives, which
+       * moves the slider down again. Either is progress. */
+      wait_until = g_get_monotonic_time () + CHAT_JUMP_WAIT_MS * 1000;
+      while (g_get_monotonic_time () < wait_until)
+        {
+          guint64 now = screen_hash (display, win.x + CHAT_LIST_LEFT, win.y + CHAT_LIST_TOP,
+                                     list_right - win.x - CHAT_LIST_LEFT, list_bottom - win.y - CHAT_LIST_TOP);
+
+          if (now != before)
+            {
+              changed = TRUE;
+              /* Give the page a moment, then jump again. */
+              sleep_iterating (30);
+              break;
+            }
+          sleep_iterating (5);
+        }
+      still = changed ? 0 : still + 1;
+    }
+  if (!phase_end (&app, "up to the top", start, &totals))
+    goto out;
+  screenshot ("top");
+  read_rss (pid, &rss_top, &ignored);
+  fprintf (stderr, "chat-lines: at the top after %u jumps in %.1f s (%u pages of %u lines)\n",
+           jumps - CHAT_TOP_STILL, (g_get_monotonic_time () - start) / 1e6 - CHAT_TOP_STILL * CHAT_JUMP_WAIT_MS / 1000.0,
+           CHAT_LINES / 200, 200);
+
+  /* Back down: the slider dragged from the top to the bottom, through
+   * every line, then a click at the bottom to follow new lines. */
+  if (!phase_begin (&app, &totals))
+    goto out;
+  start = g_get_monotonic_time ();
+  {
+    g_autofree char *xs = g_strdup_printf ("%d", bar_x);
+    g_autofree char *ys = g_strdup_printf ("%d", win.y + CHAT_LIST_TOP + 4);
+
+    g_free (xdotool ("mousemove", xs, ys, "mousedown", "1", NULL));
+    for (guint i = 1; i <= CHAT_DRAG_STEPS; i++)
+      {
+        xdo_move (bar_x, win.y + CHAT_LIST_TOP + 4 + (list_bottom - 4 - win.y - CHAT_LIST_TOP - 4) * i / CHAT_DRAG_STEPS);
+        sleep_iterating (CHAT_DRAG_STEP_MS);
+      }
+    g_free (xdotool ("mouseup", "1", NULL));
+  }
+  xdo_click (bar_x, list_bottom - 3);
+  sleep_iterating (500);
+  if (!phase_end (&app, "back down", start, &totals))
+    goto out;
+  screenshot ("bottom");
+
+  /* Live: another user talks, and the user types now and then. */
+  if (!phase_begin (&app, &totals))
+    goto out;
+  start = g_get_monotonic_time ();
+  g_atomic_int_set (&peer.sending, 1);
+  xdo_click (win.x + win.width / 2, win.y + win.height - CHAT_COMPOSER_DY);
+  for (guint i = 0; i < CHAT_TYPED_LINES; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("typed line %u while the channel is busy", i);
+
+      if (!type_line (&peer, text, 5000))
+        fprintf (stderr, "chat-lines: typed line %u did not arrive\n", i);
+      sleep_iterating (CHAT_LIVE_SECONDS * 1000 / CHAT_TYPED_LINES / 2);
+    }
+  while (g_get_monotonic_time () - start < CHAT_LIVE_SECONDS * G_USEC_PER_SEC)
+    sleep_iterating (20);
+  g_atomic_int_set (&peer.sending, 0);
+  if (!phase_end (&app, "live", start, &totals))
+    goto out;
+  screenshot ("live");
+  fprintf (stderr, "chat-lines: %" G_GUINT64_FORMAT " lines received live, %d typed%s%s\n",
+           peer.sent, g_atomic_int_get (&peer.app_lines) - 1,
+           peer.error ? "; peer: " : "", peer.error ? peer.error : "");
+  read_rss (pid, &rss_end, &peak);
+  fprintf (stderr, "chat-lines: RSS %.1f MiB with the channel open, %.1f MiB at the top (%u lines loaded),"
+                   " %.1f MiB at the end, peak %.1f MiB\n",
+           rss_start / 1024.0, rss_top / 1024.0, CHAT_LINES, rss_end / 1024.0, peak / 1024.0);
+
+  printf ("chat-lines: tidings %.1f ms, peer %.0f ms, ratio %.2f\n",
+          totals.stall_max, STALL_TARGET_MS, totals.stall_max / STALL_TARGET_MS);
+  printf ("chat-lines-frame-p99: tidings %.1f ms, peer %.1f ms, ratio %.2f\n",
+          totals.frame_p99_max, FRAME_TARGET_MS, totals.frame_p99_max / FRAME_TARGET_MS);
+  printf ("chat-lines-rss: tidings %.1f MiB, peer n/a, ratio n/a\n", peak / 1024.0);
+  fflush (stdout);
+  ok = peer.error == NULL;
+
+out:
+  if (thread != NULL)
+    {
+      g_atomic_int_set (&peer.stop, 1);
+      g_thread_join (thread);
+    }
+  quit_app (&app);
+  g_clear_object (&app.bus);
+  if (display != NULL)
+    XCloseDisplay (display);
+  if (g_getenv ("TD_BENCH_KEEP") != NULL)
+    fprintf (stderr, "chat-lines: kept %s\n", dir);
+  else
+    remove_tree (dir);
+  g_free (peer.error);
+  return ok;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1156,8 +1926,10 @@ main (int   argc,
     return bench_gui_stall (argv[2]) ? 0 : 1;
   if (argc == 3 && g_str_equal (argv[1], "cold-start"))
     return bench_cold_start (argv[2]) ? 0 : 1;
+  if (argc == 3 && g_str_equal (argv[1], "chat-lines"))
+    return bench_chat_lines (argv[2]) ? 0 : 1;
 
-  fprintf (stderr, "usage: %s gui-stall|cold-start TIDINGS\n"
+  fprintf (stderr, "usage: %s gui-stall|cold-start|chat-lines TIDINGS\n"
                    "       %s make-db PATH ITEMS CHAT_LINES\n", argv[0], argv[0]);
   return 2;
 }

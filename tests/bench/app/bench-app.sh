@@ -8,6 +8,10 @@
 #                 second (target 16 ms); see app-driver.c
 #   cold-start    exec to first frame with 100,000 items and 100,000 chat
 #                 lines in the database (target 300 ms); see app-driver.c
+#   chat-lines    longest main-loop stall (and p99 frame interval, RSS) in
+#                 the Chat view on a channel with 100,000 lines in its log,
+#                 scrolled to the top and back while lines come and go
+#                 (target 16 ms; needs xdotool); see app-driver.c
 # Prints `NAME: tidings X UNIT, peer Y UNIT, ratio R`.
 set -u
 BUILD=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -19,6 +23,7 @@ if [ "${1:-}" = "--list" ]; then
   echo idle-wakeups
   echo gui-stall
   echo cold-start
+  echo chat-lines
   exit 0
 fi
 
@@ -41,9 +46,9 @@ wakeups () {
 }
 
 status=0
-for name in ${*:-idle-wakeups gui-stall cold-start}; do
+for name in ${*:-idle-wakeups gui-stall cold-start chat-lines}; do
   case $name in
-    gui-stall|cold-start)
+    gui-stall|cold-start|chat-lines)
       echo "$name: load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores" >&2
       "$DRIVER" "$name" "$TIDINGS" || status=1
       ;;
