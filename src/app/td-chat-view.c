@@ -11,6 +11,7 @@
 #include "app/td-chat-preview.h"
 #include "app/td-chat-secrets.h"
 #include "app/td-chat-view.h"
+#include "app/td-local-time.h"
 #include "app/td-nick-color.h"
 #include "chat/td-irc-client.h"
 #include "chat/td-irc-message.h"
@@ -3520,7 +3521,7 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   TdChatBuffer *buffer = td_chat_view_get_selected (self);
   guint flags = td_chat_line_get_flags (line);
   const char *who = td_chat_line_get_nick (line);
-  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (td_chat_line_get_time (line) / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) dt = td_local_time_new (td_chat_line_get_time (line));
   g_autofree char *clock = dt ? g_date_time_format (dt, "%H:%M") : g_strdup ("");
   g_autofree char *full = dt ? g_date_time_format (dt, "%c") : NULL;
   g_autofree char *markup = td_chat_markup_from_text (td_chat_line_get_text (line));
