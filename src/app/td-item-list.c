@@ -168,8 +168,8 @@ replace_rows (TdItemList  *self,
         continue;
       g_ptr_array_index (self->objects, i) = g_object_ref (object);
       g_hash_table_add (used, object);
-      if (i >= reply->items->len && td_item_object_is_loaded (object)
-          && !g_hash_table_contains (self->requested, GUINT_TO_POINTER (page)))
+      /* Placeholders too: the list will not ask for a row it shows. */
+      if (i >= reply->items->len && !g_hash_table_contains (self->requested, GUINT_TO_POINTER (page)))
         request_page (self, page, FALSE);
     }
   fill_page (self, reply);
