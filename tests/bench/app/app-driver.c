@@ -41,8 +41,10 @@
  *     users while CHAT_TYPED_LINES lines are typed. Prints the longest
  *     main-loop stall and the worst p99 frame interval over the phases,
  *     and the process's peak RSS. Needs xdotool; TD_BENCH_SHOTS=DIR keeps
- *     screenshots (ImageMagick), TD_BENCH_PERF=DIR a `perf record -g` of
- *     each phase, TD_BENCH_DEBUG=1 prints what the other user reads.
+ *     screenshots (ImageMagick), TD_BENCH_PERF=DIR a `perf record` of each
+ *     phase (TD_BENCH_PERF_CALLGRAPH=dwarf for call graphs through the
+ *     system libraries), TD_BENCH_UP_SECONDS=N stops the climb after N s,
+ *     TD_BENCH_DEBUG=1 prints what the other user reads.
  *
  *   app-driver make-db PATH ITEMS CHAT_LINES
  *     Only builds such a database (for profiling by hand).
@@ -1358,23 +1360,33 @@ screenshot (const char *name)
     fprintf (stderr, "chat-lines: no screenshot %s\n", path);
 }
 
-/* Resident and peak memory of @pid, in KiB. */
-static void
-read_rss (GPid     pid,
-          guint64 *rss,
-          guint64 *peak)
+/* Memory of @pid in KiB: resident, its peak, and the anonymous part
+ * (the app's own heap and stacks; the rest is mostly shared libraries,
+ * Mesa's LLVM among them under Xvfb). */
+typedef struct
+{
+  guint64 rss;
+  guint64 peak;
+  guint64 anon;
+} Rss;
+
+static Rss
+read_rss (GPid pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
   g_autofree char *text = NULL;
+  Rss rss = { 0 };
   const char *p;
 
-  *rss = *peak = 0;
   if (!g_file_get_contents (path, &text, NULL, NULL))
-    return;
+    return rss;
   if ((p = strstr (text, "VmRSS:")) != NULL)
-    *rss = g_ascii_strtoull (p + 6, NULL, 10);
+    rss.rss = g_ascii_strtoull (p + 6, NULL, 10);
   if ((p = strstr (text, "VmHWM:")) != NULL)
-    *peak = g_ascii_strtoull (p + 6, NULL, 10);
+    rss.peak = g_ascii_strtoull (p + 6, NULL, 10);
+  if ((p = strstr (text, "RssAnon:")) != NULL)
+    rss.anon = g_ascii_strtoull (p + 8, NULL, 10);
+  return rss;
 }
 
 /* Other users in the channel, on the app's embedded IRC server: one
@@ -1614,8 +1626,8 @@ print_chat_stats (const char *phase,
 }
 
 /* Measures one phase: resets the probe, runs, and keeps the figures.
- * With TD_BENCH_PERF=DIR, each phase is also recorded with `perf record
- * -g` into DIR/chat-lines-N.data. */
+ * With TD_BENCH_PERF=DIR, each phase is also recorded with `perf record`
+ * into DIR/chat-lines-N.data. */
 typedef struct
 {
   double       stall_max;
@@ -1638,8 +1650,9 @@ phase_begin (App        *app,
       g_autofree char *out = g_strdup_printf ("%s/chat-lines-%u.data", perf_dir, totals->phase);
 
       totals->perf = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
-                                       "perf", "record", "-g", "-F", "499", "-o", out, "-p",
-                                       g_subprocess_get_identifier (app->process), NULL);
+                                       "perf", "record", "-F", "499", "--call-graph",
+                                       g_getenv ("TD_BENCH_PERF_CALLGRAPH") ? g_getenv ("TD_BENCH_PERF_CALLGRAPH") : "fp",
+                                       "-o", out, "-p", g_subprocess_get_identifier (app->process), NULL);
       if (totals->perf == NULL)
         fprintf (stderr, "chat-lines: perf: %s\n", error->message);
       g_clear_error (&error);
@@ -1690,10 +1703,12 @@ bench_chat_lines (const char *tidings)
   GPid pid;
   gboolean ok = FALSE;
   gboolean selected = FALSE;
-  guint64 rss_start, rss_top, rss_end, peak, ignored;
+  Rss rss_start, rss_top, rss_end;
   gint64 start, deadline;
   guint jumps = 0, still = 0;
   int list_right, list_bottom, bar_x;
+  /* A shorter climb, for profiling by hand. */
+  gint64 up_limit_us = (gint64) env_uint ("TD_BENCH_UP_SECONDS", 600) * G_USEC_PER_SEC;
 
   if (xdotool_path == NULL)
     {
@@ -1789,7 +1804,7 @@ bench_chat_lines (const char *tidings)
   list_bottom = win.y + win.height - CHAT_LIST_BOTTOM_DY;
   bar_x = win.x + win.width - CHAT_SCROLLBAR_DX;
   sleep_iterating (1000);
-  read_rss (pid, &rss_start, &ignored);
+  rss_start = read_rss (pid);
 
   /* Up through the history: the scrollbar to the top (a click in its
    * trough moves the slider there) until the oldest line is shown. */
@@ -1797,7 +1812,7 @@ bench_chat_lines (const char *tidings)
     goto out;
   start = g_get_monotonic_time ();
   xdo_move (bar_x, (win.y + CHAT_LIST_TOP + list_bottom) / 2);
-  while (still < CHAT_TOP_STILL && g_get_monotonic_time () - start < 600 * G_USEC_PER_SEC)
+  while (still < CHAT_TOP_STILL && g_get_monotonic_time () - start < up_limit_us)
     {
       guint64 before = screen_hash (display, win.x + CHAT_LIST_LEFT, win.y + CHAT_LIST_TOP,
                                     list_right - win.x - CHAT_LIST_LEFT, list_bottom - win.y - CHAT_LIST_TOP);
@@ -1828,10 +1843,14 @@ bench_chat_lines (const char *tidings)
   if (!phase_end (&app, "up to the top", start, &totals))
     goto out;
   screenshot ("top");
-  read_rss (pid, &rss_top, &ignored);
-  fprintf (stderr, "chat-lines: at the top after %u jumps in %.1f s (%u pages of %u lines)\n",
-           jumps - CHAT_TOP_STILL, (g_get_monotonic_time () - start) / 1e6 - CHAT_TOP_STILL * CHAT_JUMP_WAIT_MS / 1000.0,
-           CHAT_LINES / 200, 200);
+  rss_top = read_rss (pid);
+  if (still >= CHAT_TOP_STILL)
+    fprintf (stderr, "chat-lines: at the top after %u jumps in %.1f s (the log is %u lines)\n",
+             jumps - CHAT_TOP_STILL, (g_get_monotonic_time () - start) / 1e6 - CHAT_TOP_STILL * CHAT_JUMP_WAIT_MS / 1000.0,
+             CHAT_LINES);
+  else
+    fprintf (stderr, "chat-lines: not at the top after %u jumps in %.1f s\n", jumps,
+             (g_get_monotonic_time () - start) / 1e6);
 
   /* Back down: the slider dragged from the top to the bottom, through
    * every line, then a click at the bottom to follow new lines. */
@@ -1879,16 +1898,17 @@ bench_chat_lines (const char *tidings)
   fprintf (stderr, "chat-lines: %" G_GUINT64_FORMAT " lines received live, %d typed%s%s\n",
            peer.sent, g_atomic_int_get (&peer.app_lines) - 1,
            peer.error ? "; peer: " : "", peer.error ? peer.error : "");
-  read_rss (pid, &rss_end, &peak);
-  fprintf (stderr, "chat-lines: RSS %.1f MiB with the channel open, %.1f MiB at the top (%u lines loaded),"
-                   " %.1f MiB at the end, peak %.1f MiB\n",
-           rss_start / 1024.0, rss_top / 1024.0, CHAT_LINES, rss_end / 1024.0, peak / 1024.0);
+  rss_end = read_rss (pid);
+  fprintf (stderr, "chat-lines: RSS (anonymous) %.1f MiB (%.1f) with the channel open, %.1f MiB (%.1f) after"
+                   " the climb, %.1f MiB (%.1f) at the end; peak RSS %.1f MiB\n",
+           rss_start.rss / 1024.0, rss_start.anon / 1024.0, rss_top.rss / 1024.0, rss_top.anon / 1024.0,
+           rss_end.rss / 1024.0, rss_end.anon / 1024.0, rss_end.peak / 1024.0);
 
   printf ("chat-lines: tidings %.1f ms, peer %.0f ms, ratio %.2f\n",
           totals.stall_max, STALL_TARGET_MS, totals.stall_max / STALL_TARGET_MS);
   printf ("chat-lines-frame-p99: tidings %.1f ms, peer %.1f ms, ratio %.2f\n",
           totals.frame_p99_max, FRAME_TARGET_MS, totals.frame_p99_max / FRAME_TARGET_MS);
-  printf ("chat-lines-rss: tidings %.1f MiB, peer n/a, ratio n/a\n", peak / 1024.0);
+  printf ("chat-lines-rss: tidings %.1f MiB, peer n/a, ratio n/a\n", rss_end.peak / 1024.0);
   fflush (stdout);
   ok = peer.error == NULL;
 
