@@ -399,21 +399,41 @@ url_make_valid (char *url)
   return g_string_free (out, FALSE);
 }
 
-/* TRUE if the path of @url (up to its query or fragment) has "//". */
-static gboolean
-path_has_double_slash (const char *url)
+/* RFC 3986 resolution by GLib for what resolve_hierarchical() leaves:
+ * g_uri_resolve_relative() without its last step. GLib 2.74 can parse
+ * a result that it then refuses to write out, with a critical warning
+ * (a host with a path not starting with '/', as from a <base href> of
+ * "//host" and bytes that are not a hostname; no host and a path
+ * starting with "//", as from a base "a:b" and ".//c"; both found by
+ * fuzzing): such a result is checked first and not written. Returns
+ * NULL when there is no result. */
+static char *
+resolve_general (const char *base,
+                 const char *ref)
 {
-  const char *end = url + strcspn (url, "?#");
-  const char *hit = g_strstr_len (url, end - url, "//");
+  GUriFlags flags = G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED;
+  g_autoptr(GUri) base_uri = g_uri_parse (base, flags, NULL);
+  g_autoptr(GUri) resolved = NULL;
+  const char *host, *path;
 
-  return hit != NULL;
+  if (base_uri == NULL)
+    return NULL;
+  resolved = g_uri_parse_relative (base_uri, ref, flags, NULL);
+  if (resolved == NULL)
+    return NULL;
+  host = g_uri_get_host (resolved);
+  path = g_uri_get_path (resolved);
+  if (host != NULL && path[0] != '\0' && path[0] != '/')
+    return NULL;
+  if (host == NULL && path[0] == '/' && path[1] == '/')
+    return NULL;
+  return g_uri_to_string_partial (resolved, G_URI_HIDE_NONE);
 }
 
 char *
 _td_feed_resolve_url (const char *base,
                       const char *ref)
 {
-  const char *colon;
   char *resolved;
 
   if (ref == NULL)
@@ -425,17 +445,7 @@ _td_feed_resolve_url (const char *base,
   if (resolved != NULL)
     return url_make_valid (resolved);
 
-  /* A base without an authority ("a:b") and a path that comes out
-   * starting with "//" (ref ".//c") make a URL GLib 2.74 will not build
-   * (it warns and gives up): such a reference is left as it is. */
-  colon = strchr (base, ':');
-  if ((colon[1] != '/' || colon[2] != '/') &&
-      (path_has_double_slash (colon + 1) || path_has_double_slash (ref)))
-    return url_make_valid (g_strdup (ref));
-
-  resolved = g_uri_resolve_relative (base, ref,
-                                     G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED,
-                                     NULL);
+  resolved = resolve_general (base, ref);
   if (resolved == NULL)
     return url_make_valid (g_strdup (ref));
   return url_make_valid (resolved);
