@@ -125,6 +125,8 @@ struct _TdIrcNet
   /* Registration */
   char              *nick;           /* ours, as the server knows it */
   char              *userhost;       /* ours, from the JOIN echo */
+  char              *nick_requested; /* a NICK the owner asked for while connected,
+                                      * until the server takes or refuses it */
   guint              alt_attempt;
   gboolean           cap_ls_done;
   GString           *cap_ls;         /* "name[=value] ..." while LS is multi-line */
@@ -1137,6 +1139,11 @@ handle_nick (TdIrcNet   *net,
     }
   if (self)
     {
+      if (net->nick_requested != NULL && td_irc_equal (new_nick, net->nick_requested))
+        {
+          g_free (net->config->nick);
+          net->config->nick = g_steal_pointer (&net->nick_requested);
+        }
       g_free (net->nick);
       net->nick = g_strdup (new_nick);
       event = line_event (line, TD_IRC_EVENT_NICK);
@@ -1720,6 +1727,10 @@ handle_numeric (TdIrcNet   *net,
     case 433:
     case 436:
     case 437:
+      /* A NICK the owner asked for, refused: we stay who we are. */
+      if (net->state == TD_IRC_STATE_CONNECTED && net->nick_requested != NULL &&
+          param (line, 1) != NULL && td_irc_equal (param (line, 1), net->nick_requested))
+        g_clear_pointer (&net->nick_requested, g_free);
       if (net->state == TD_IRC_STATE_REGISTERING)
         {
           const char *refused = param (line, 1) ? param (line, 1) : net->nick;
@@ -2187,6 +2198,7 @@ net_connect (TdIrcNet *net)
   net_reset_isupport (net);
   /* Learnt again from the next JOIN echo (a server may cloak us). */
   g_clear_pointer (&net->userhost, g_free);
+  g_clear_pointer (&net->nick_requested, g_free);
   net_set_state (net, TD_IRC_STATE_CONNECTING, 0, NULL);
   /* What the server offers is learnt again from its ISUPPORT. */
   net_set_filehost (net, NULL);
@@ -2485,8 +2497,20 @@ net_mail_cb (TdMailboxId  id,
       break;
 
     case CMD_NICK:
-      g_free (net->config->nick);
-      net->config->nick = g_strdup (cmd->a);
+      /* While connected the server decides: the nick becomes the one to
+       * register with next time only once it is ours (a refused one
+       * must not be taken after a reconnect, when its owner may be
+       * slower to come back). */
+      if (net->state == TD_IRC_STATE_CONNECTED)
+        {
+          g_free (net->nick_requested);
+          net->nick_requested = g_strdup (cmd->a);
+        }
+      else
+        {
+          g_free (net->config->nick);
+          net->config->nick = g_strdup (cmd->a);
+        }
       if (net->stream != NULL)
         net_send (net, "NICK %s", cmd->a);
       break;
@@ -2575,6 +2599,7 @@ net_free (TdIrcNet *net)
   g_string_free (net->outbuf, TRUE);
   g_free (net->nick);
   g_free (net->userhost);
+  g_free (net->nick_requested);
   g_hash_table_unref (net->caps_offered);
   g_hash_table_unref (net->caps);
   g_free (net->prefix_modes);

@@ -1439,6 +1439,12 @@ test_inspircd (void)
   wait_numeric (oc, &fc, "433");
   td_irc_client_free (c, NULL);
 
+  /* A nick change that inspircd refuses leaves bob who he was, now and
+   * after the restart below (however fast he reconnects). */
+  td_irc_client_set_nick (b, "alice");
+  event = wait_numeric (ob, &fb, "433");
+  g_assert_nonnull (strstr (event->text, "alice"));
+
   /* inspircd dies and comes back on the same port: both retry, register
    * again, rejoin the channel and talk. */
   inspircd_kill (process);
@@ -1460,6 +1466,8 @@ test_inspircd (void)
   event = wait_type (oa, &fa, TD_IRC_EVENT_JOINED);
   g_assert_cmpstr (event->target, ==, "#insp");
   wait_state (ob, &fb, TD_IRC_STATE_CONNECTED);
+  event = wait_type (ob, &fb, TD_IRC_EVENT_REGISTERED);
+  g_assert_cmpstr (event->nick, ==, "bob");
   event = wait_type (ob, &fb, TD_IRC_EVENT_JOINED);
   g_assert_cmpstr (event->target, ==, "#insp");
   /* Whoever rejoined first is the operator now. */
