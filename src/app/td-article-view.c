@@ -540,10 +540,6 @@ td_article_view_init (TdArticleView *self)
   gtk_widget_add_controller (GTK_WIDGET (self->text_view), motion);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "article.open-link", FALSE);
-
-#if HAVE_WEBKIT
-  web_view_setup (self);
-#endif
 }
 
 /* ------------------------------------------------------------------ */
@@ -576,6 +572,13 @@ td_article_view_set_item (TdArticleView    *self,
       gtk_stack_set_visible_child_name (self->stack, "empty");
       return;
     }
+
+#if HAVE_WEBKIT
+  /* Made for the first article, not at start-up: starting WebKit costs
+   * the window's first frame tens of milliseconds. */
+  if (self->web_view == NULL)
+    web_view_setup (self);
+#endif
 
   gtk_label_set_text (self->title_label, item->title && *item->title ? item->title : _("(Untitled)"));
 
