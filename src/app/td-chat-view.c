@@ -1534,7 +1534,7 @@ td_chat_view_load_older (TdChatView   *self,
                            TD_TEXT (net->name),
                            TD_TEXT (kind == TD_CHAT_BUFFER_SERVER ? SERVER_BUFFER_KEY : td_chat_buffer_get_key (buffer)),
                            TD_INT (oldest ? td_chat_line_get_time (oldest) : G_MAXINT64),
-                           TD_INT (TD_CHAT_LOG_PAGE));
+                           TD_INT (TD_CHAT_LOG_OLDER_PAGE));
 }
 
 static void
@@ -3454,6 +3454,41 @@ nick_leave_cb (GtkEventControllerMotion *motion,
   td_hover_timer_leave (self->hover);
 }
 
+/* The line's full date and time, for the tooltip of its time. */
+static gboolean
+time_query_tooltip_cb (GtkWidget   *widget,
+                       int          x,
+                       int          y,
+                       gboolean     keyboard,
+                       GtkTooltip  *tooltip,
+                       GtkListItem *item)
+{
+  TdChatLine *line = gtk_list_item_get_item (item);
+  g_autoptr(GDateTime) dt = line ? td_local_time_new (td_chat_line_get_time (line)) : NULL;
+  g_autofree char *full = dt ? g_date_time_format (dt, "%c") : NULL;
+
+  if (full == NULL)
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, full);
+  return TRUE;
+}
+
+/* Sets a row's style classes, unless they are what they were: setting
+ * them restyles the row even when nothing changed. */
+static void
+set_row_classes (GtkWidget  *box,
+                 const char *kind,
+                 const char *mention,
+                 const char *grouping)
+{
+  const char *classes[] = { "chat-line", kind, mention, grouping, NULL };
+  g_auto(GStrv) current = gtk_widget_get_css_classes (box);
+
+  if (current != NULL && g_strv_equal ((const char * const *) current, classes))
+    return;
+  gtk_widget_set_css_classes (box, classes);
+}
+
 static void
 message_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
@@ -3475,6 +3510,11 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_valign (time, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (time, "chat-time");
   gtk_widget_add_css_class (time, "dim-label");
+  /* The full date is made when the tooltip is asked for: setting a
+   * tooltip text on every bind costs GTK 4.8 a round trip to the X
+   * server for the pointer position, for each of up to 200 rows. */
+  gtk_widget_set_has_tooltip (time, TRUE);
+  g_signal_connect (time, "query-tooltip", G_CALLBACK (time_query_tooltip_cb), item);
 
   gtk_label_set_xalign (GTK_LABEL (nick), 1);
   gtk_label_set_width_chars (GTK_LABEL (nick), 12);
@@ -3523,7 +3563,6 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   const char *who = td_chat_line_get_nick (line);
   g_autoptr(GDateTime) dt = td_local_time_new (td_chat_line_get_time (line));
   g_autofree char *clock = dt ? g_date_time_format (dt, "%H:%M") : g_strdup ("");
-  g_autofree char *full = dt ? g_date_time_format (dt, "%c") : NULL;
   g_autofree char *markup = td_chat_markup_from_text (td_chat_line_get_text (line));
   g_autofree char *nick_markup = NULL;
   g_autofree char *escaped_nick = g_markup_escape_text (who ? who : "", -1);
@@ -3586,13 +3625,9 @@ message_bind_cb (GtkSignalListItemFactory *factory,
       break;
     }
 
-  gtk_widget_set_css_classes (box, (const char *[]) {
-                                "chat-line", row_class,
-                                (flags & TD_CHAT_LINE_MENTION) ? "mention" : "plain",
-                                (flags & TD_CHAT_LINE_GROUPED) ? "grouped" : "grouped-start",
-                                NULL });
+  set_row_classes (box, row_class, (flags & TD_CHAT_LINE_MENTION) ? "mention" : "plain",
+                   (flags & TD_CHAT_LINE_GROUPED) ? "grouped" : "grouped-start");
   gtk_label_set_label (GTK_LABEL (time), (flags & TD_CHAT_LINE_GROUPED) ? "" : clock);
-  gtk_widget_set_tooltip_text (time, full);
   gtk_label_set_markup (GTK_LABEL (nick), nick_markup ? nick_markup : "");
   g_object_set_data_full (G_OBJECT (nick), "td-nick",
                           td_chat_line_is_talk (line) ? g_strdup (who) : NULL, g_free);

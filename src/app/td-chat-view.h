@@ -26,8 +26,12 @@ G_BEGIN_DECLS
 
 /* The embedded server's network, always first in the sidebar. */
 #define TD_CHAT_LOCAL_NETWORK "Tidings"
-/* Lines of each buffer loaded from the log at start and per page. */
+/* Lines of each buffer loaded from the log at start. */
 #define TD_CHAT_LOG_PAGE      200
+/* Lines loaded from the log per page when scrolling up. Each page costs
+ * the list about the same (it rebinds the rows around its anchor, however
+ * many lines came), so pages are large. */
+#define TD_CHAT_LOG_OLDER_PAGE 1000
 
 #define TD_TYPE_CHAT_VIEW (td_chat_view_get_type ())
 
