@@ -977,6 +977,9 @@ bench_gui_stall (const char *tidings)
   startup = latency_stats (app.bus);
   if (startup != NULL)
     print_stats ("start-up", startup);
+  /* For matching the stalls' times (ms after the reset) with a profile
+   * recorded with CLOCK_MONOTONIC timestamps (perf record -k mono). */
+  g_printerr ("gui-stall: probe reset at monotonic %.3f s\n", g_get_monotonic_time () / (double) G_USEC_PER_SEC);
   reset = call (app.bus, BUS_IFACE, "ResetLatencyStats", NULL, NULL, &error);
   if (reset == NULL)
     {
