@@ -27,6 +27,7 @@ struct _TdItemList
   char          *search;
   guint32        generation;    /* of the query; older pages are ignored */
   gboolean       loading;       /* the first page of this generation is due */
+  gboolean       new_query;     /* ... and it answers another query: no row is kept */
 
   GPtrArray     *objects;       /* TdItemObject or NULL, one per row */
   GHashTable    *requested;     /* page numbers asked for in this generation */
@@ -85,7 +86,8 @@ fill_page (TdItemList  *self,
 
 static void unref_nullable (gpointer object);
 
-/* The first page of a reload has come: the new rows, reusing the objects
+/* The first page of a query or a reload has come. For a reload of the
+ * same query: the new rows, reusing the objects
  * of the rows there were, so that their widgets are rebound, not built
  * again. Items of the first page are found by id; if they all moved by
  * the same offset (items came or went above them), their objects move
@@ -106,6 +108,16 @@ replace_rows (TdItemList  *self,
 
   self->objects = g_ptr_array_new_with_free_func (unref_nullable);
   g_ptr_array_set_size (self->objects, new_n);
+  g_hash_table_remove_all (self->requested);
+
+  /* Another query (another source, a search): other rows, all new. */
+  if (self->new_query)
+    {
+      self->new_query = FALSE;
+      fill_page (self, reply);
+      g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n, new_n);
+      return;
+    }
 
   for (guint i = 0; i < reply->items->len && i < new_n; i++)
     {
@@ -154,7 +166,6 @@ replace_rows (TdItemList  *self,
    * rebound, where a new object would have its widget destroyed and
    * built again. The first page fills them in now; further down, rows
    * keep what they showed until their page, asked for again, comes. */
-  g_hash_table_remove_all (self->requested);
   for (guint i = 0; i < MIN (new_n, TD_ITEM_LIST_KEEP_PAGES * TD_ITEM_LIST_PAGE); i++)
     {
       gint64 j = (gint64) i - shift;
@@ -334,6 +345,7 @@ td_item_list_set_query (TdItemList        *self,
   self->query.folder = self->folder;
   self->query.search = self->search;
   td_item_list_reload (self);
+  self->new_query = TRUE;
 }
 
 void

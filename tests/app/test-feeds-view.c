@@ -550,6 +550,19 @@ check_reload_keeps_rows (TdApplication *app,
       g_assert_cmpstr (td_item_object_get_title (item), ==, title);
     }
 
+  /* Another query (a search) lists other rows: nothing is kept. */
+  td_feeds_view_set_search (view, "Between item 6");
+  wait_for (has_items, view, GUINT_TO_POINTER (1), "the search result");
+  {
+    g_autoptr(TdItemObject) found = item_at (view, 0);
+
+    g_assert_cmpstr (td_item_object_get_title (found), ==, "Between item 6");
+    for (guint i = 0; i < before->len; i++)
+      g_assert_true (found != g_ptr_array_index (before, i));
+  }
+  td_feeds_view_set_search (view, NULL);
+  wait_for (has_items, view, GUINT_TO_POINTER (12), "the feed's items again");
+
   moved = sidebar_row_titled (view, "Aa Grow", &new_position);
   g_assert_true (moved == row);
   g_assert_cmpuint (new_position, <, position);
