@@ -458,9 +458,6 @@ error_badge_leave_cb (GtkEventControllerMotion *motion,
     hide_error (TD_FEEDS_VIEW (view));
 }
 
-/* Rebuilds the sidebar from the manager's feed list: rows are updated in
- * place when the shape is the same (the usual case: counts changed), so
- * the selection and the scroll position stay. */
 static const char *
 selected_source_key (TdFeedsView *self)
 {
@@ -494,7 +491,8 @@ reuse_row (GHashTable    *old_rows,
 
 /* Brings the sidebar in line with @feeds. Rows are updated in place and
  * only the stretch that differs is spliced, so a refresh that changes
- * unread counts and titles of a thousand feeds rebuilds no row widget. */
+ * unread counts and titles of a thousand feeds rebuilds no row widget,
+ * and the selection and the scroll position stay. */
 static void
 update_sidebar (TdFeedsView *self,
                 GPtrArray   *feeds)
