@@ -607,8 +607,11 @@ stat_of (GVariant   *dict,
   return value;
 }
 
+/* The embedded server's port for @service ("pubsub", "chat"), 0 if the
+ * app does not say. */
 static guint16
-pubsub_port (GDBusConnection *bus)
+local_port (GDBusConnection *bus,
+            const char      *service)
 {
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) ports = NULL;
@@ -619,7 +622,7 @@ pubsub_port (GDBusConnection *bus)
   if (reply == NULL)
     return 0;
   g_variant_get (reply, "(v)", &ports);
-  g_variant_lookup (ports, "pubsub", "q", &port);
+  g_variant_lookup (ports, service, "q", &port);
   return port;
 }
 
@@ -954,7 +957,7 @@ bench_gui_stall (const char *tidings)
   /* The Pub/Sub view subscribes once the embedded broker is up and the
    * database is read; a PUBLISH that reaches one receiver says so. */
   deadline = g_get_monotonic_time () + START_TIMEOUT_S * G_USEC_PER_SEC;
-  while ((publisher.port = pubsub_port (app.bus)) == 0 && g_get_monotonic_time () < deadline)
+  while ((publisher.port = local_port (app.bus, "pubsub")) == 0 && g_get_monotonic_time () < deadline)
     sleep_iterating (50);
   if (publisher.port == 0)
     {
@@ -1594,22 +1597,6 @@ fail:
   return NULL;
 }
 
-static guint16
-chat_port (GDBusConnection *bus)
-{
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) ports = NULL;
-  guint16 port = 0;
-
-  reply = call (bus, "org.freedesktop.DBus.Properties", "Get",
-                g_variant_new ("(ss)", BUS_IFACE, "LocalServerPorts"), "(v)", NULL);
-  if (reply == NULL)
-    return 0;
-  g_variant_get (reply, "(v)", &ports);
-  g_variant_lookup (ports, "chat", "q", &port);
-  return port;
-}
-
 /* Types @text in the composer and sends it; TRUE once the peer got it. */
 static gboolean
 type_line (ChatPeer   *peer,
@@ -1774,7 +1761,7 @@ bench_chat_lines (const char *tidings)
   /* Another user joins the channel on the embedded server; the app
    * rejoins it from its log. */
   deadline = g_get_monotonic_time () + START_TIMEOUT_S * G_USEC_PER_SEC;
-  while ((peer.port = chat_port (app.bus)) == 0 && g_get_monotonic_time () < deadline)
+  while ((peer.port = local_port (app.bus, "chat")) == 0 && g_get_monotonic_time () < deadline)
     sleep_iterating (50);
   if (peer.port == 0)
     {
