@@ -1692,19 +1692,112 @@ capture_toggled_cb (GtkToggleButton *button,
 }
 
 static void
+unsubscribe_now (TdPubsubView       *self,
+                 TdPubsubConnection *connection,
+                 TdPubsubTopic      *topic)
+{
+  g_autoptr(TdPubsubTopic) keep = g_object_ref (topic);
+
+  if (td_pubsub_connection_unsubscribe (connection, keep))
+    save_topic (self, connection, keep, FALSE);
+}
+
+typedef struct
+{
+  GWeakRef       view;
+  GWeakRef       connection;
+  TdPubsubTopic *topic;
+} Unsubscribing;
+
+static void
+unsubscribing_free (gpointer  data,
+                    GClosure *closure)
+{
+  Unsubscribing *u = data;
+
+  g_weak_ref_clear (&u->view);
+  g_weak_ref_clear (&u->connection);
+  g_object_unref (u->topic);
+  g_free (u);
+}
+
+static void
+unsubscribe_response_cb (AdwMessageDialog *dialog,
+                         const char       *response,
+                         Unsubscribing    *u)
+{
+  g_autoptr(TdPubsubView) self = g_weak_ref_get (&u->view);
+  g_autoptr(TdPubsubConnection) connection = g_weak_ref_get (&u->connection);
+
+  if (g_strcmp0 (response, "unsubscribe") == 0 && self != NULL && connection != NULL)
+    unsubscribe_now (self, connection, u->topic);
+}
+
+/**
+ * td_pubsub_view_unsubscribe:
+ *
+ * Unsubscribes the selected connection from @topic. Removing a captured
+ * subscription deletes what it captured, so then the user is asked first
+ * (an AdwMessageDialog) and this returns FALSE; otherwise it is done at
+ * once and this returns TRUE.
+ */
+gboolean
+td_pubsub_view_unsubscribe (TdPubsubView  *self,
+                            TdPubsubTopic *topic)
+{
+  TdPubsubConnection *connection;
+  GtkRoot *root;
+  AdwMessageDialog *dialog;
+  Unsubscribing *u;
+
+  g_return_val_if_fail (TD_IS_PUBSUB_VIEW (self), FALSE);
+  g_return_val_if_fail (TD_IS_PUBSUB_TOPIC (topic), FALSE);
+
+  connection = td_pubsub_view_get_selected (self);
+  if (connection == NULL)
+    return FALSE;
+  if (!td_pubsub_topic_get_capture (topic))
+    {
+      unsubscribe_now (self, connection, topic);
+      return TRUE;
+    }
+
+  root = gtk_widget_get_root (GTK_WIDGET (self));
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                                       _("Unsubscribe?"), NULL));
+  adw_message_dialog_format_body (dialog,
+                                  td_pubsub_topic_get_is_pattern (topic)
+                                  /* Translators: %s is a pattern such as news.* */
+                                  ? _("The messages captured from the pattern “%s” will be deleted.")
+                                  /* Translators: %s is a channel name */
+                                  : _("The messages captured from the channel “%s” will be deleted."),
+                                  td_pubsub_topic_get_name (topic));
+  adw_message_dialog_add_responses (dialog,
+                                    "cancel", _("_Cancel"),
+                                    "unsubscribe", _("_Unsubscribe"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "unsubscribe", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  u = g_new0 (Unsubscribing, 1);
+  g_weak_ref_init (&u->view, self);
+  g_weak_ref_init (&u->connection, connection);
+  u->topic = g_object_ref (topic);
+  g_signal_connect_data (dialog, "response", G_CALLBACK (unsubscribe_response_cb), u,
+                         unsubscribing_free, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return FALSE;
+}
+
+static void
 unsubscribe_clicked_cb (GtkButton *button,
                         gpointer   user_data)
 {
   TdPubsubTopic *topic = g_object_get_data (G_OBJECT (button), "topic");
   TdPubsubView *self = view_of (GTK_WIDGET (button));
-  TdPubsubConnection *connection = self ? td_pubsub_view_get_selected (self) : NULL;
-  g_autoptr(TdPubsubTopic) keep = NULL;
 
-  if (topic == NULL || connection == NULL)
-    return;
-  keep = g_object_ref (topic);
-  if (td_pubsub_connection_unsubscribe (connection, keep))
-    save_topic (self, connection, keep, FALSE);
+  if (topic != NULL && self != NULL)
+    td_pubsub_view_unsubscribe (self, topic);
 }
 
 static void

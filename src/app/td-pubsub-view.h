@@ -51,6 +51,8 @@ void                td_pubsub_view_select              (TdPubsubView       *self
 TdPubsubTopic      *td_pubsub_view_subscribe           (TdPubsubView       *self,
                                                         const char         *name,
                                                         gboolean            force_pattern);
+gboolean            td_pubsub_view_unsubscribe         (TdPubsubView       *self,
+                                                        TdPubsubTopic      *topic);
 guint64             td_pubsub_view_publish             (TdPubsubView       *self,
                                                         const char         *channel,
                                                         const char         *message);

@@ -391,6 +391,96 @@ test_capture_off (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Unsubscribing from a captured subscription asks first               */
+
+static AdwMessageDialog *
+find_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not owned */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+static gboolean
+no_dialog (TdPubsubView  *view,
+           gconstpointer  data)
+{
+  return find_dialog () == NULL;
+}
+
+static gboolean
+topic_gone (TdPubsubView  *view,
+            gconstpointer  data)
+{
+  GListModel *topics = td_pubsub_connection_get_topics (td_pubsub_view_get_selected (view));
+
+  for (guint i = 0; i < g_list_model_get_n_items (topics); i++)
+    {
+      g_autoptr(TdPubsubTopic) topic = g_list_model_get_item (topics, i);
+
+      if (g_strcmp0 (td_pubsub_topic_get_name (topic), data) == 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+check_unsubscribe (TdPubsubView *view)
+{
+  TdPubsubTopic *plain;
+  TdPubsubTopic *kept;
+  AdwMessageDialog *dialog;
+
+  wait_for (view, builtin_connected, NULL, "the built-in broker");
+  plain = subscribe (view, "plain", FALSE);
+  kept = subscribe (view, "kept", TRUE);
+  publish_n (view, "kept", "kept ", 3);
+  wait_for (view, received, GUINT_TO_POINTER (3), "the captured messages");
+
+  /* Nothing captured: gone at once, no question. */
+  g_assert_true (td_pubsub_view_unsubscribe (view, plain));
+  g_assert_null (find_dialog ());
+  wait_for (view, topic_gone, "plain", "the plain subscription gone");
+
+  /* Captured: asked first; cancelling keeps it. */
+  g_assert_false (td_pubsub_view_unsubscribe (view, kept));
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "“kept”"));
+  /* As a click on a response button does. */
+  adw_message_dialog_response (dialog, "cancel");
+  gtk_window_close (GTK_WINDOW (dialog));
+  wait_for (view, no_dialog, NULL, "the dialog closed");
+  g_assert_false (topic_gone (view, "kept"));
+
+  /* Confirmed: gone, and its captures with it (checked after quit). */
+  g_assert_false (td_pubsub_view_unsubscribe (view, kept));
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  adw_message_dialog_response (dialog, "unsubscribe");
+  gtk_window_close (GTK_WINDOW (dialog));
+  wait_for (view, no_dialog, NULL, "the dialog closed");
+  wait_for (view, topic_gone, "kept", "the captured subscription gone");
+}
+
+static void
+test_unsubscribe (void)
+{
+  use_db ("unsubscribe.db");
+  run_app (check_unsubscribe);
+  g_assert_cmpint (db_int ("unsubscribe.db", "SELECT count(*) FROM pubsub_subscriptions"
+                                             " WHERE topic IN ('plain', 'kept')"), ==, 0);
+  g_assert_cmpint (db_int ("unsubscribe.db", "SELECT count(*) FROM pubsub_messages WHERE channel = 'kept'"), ==, 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* The cap prunes the oldest                                           */
 
 #define CAP 10
@@ -443,6 +533,7 @@ main (int   argc,
   g_test_add_func ("/td/pubsub-capture/restart-and-search", test_restart_and_search);
   g_test_add_func ("/td/pubsub-capture/off", test_capture_off);
   g_test_add_func ("/td/pubsub-capture/cap", test_cap);
+  g_test_add_func ("/td/pubsub-capture/unsubscribe", test_unsubscribe);
 
   ret = g_test_run ();
 
