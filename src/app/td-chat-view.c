@@ -3489,18 +3489,39 @@ set_row_classes (GtkWidget  *box,
   gtk_widget_set_css_classes (box, classes);
 }
 
+static gboolean
+text_has_link (const char *text)
+{
+  g_auto(GStrv) links = td_chat_text_get_links (text);
+
+  return links != NULL && links[0] != NULL;
+}
+
+/* The preview under a line's text: an image or a file from a file host.
+ * Made only for rows that show a link: it is a template of its own, and
+ * most lines have none. */
+static GtkWidget *
+line_preview_new (TdChatView *self)
+{
+  GtkWidget *preview = td_chat_preview_new (self->files);
+
+  gtk_widget_set_margin_top (preview, 4);
+  gtk_widget_set_margin_bottom (preview, 4);
+  g_signal_connect_object (preview, "save-requested", G_CALLBACK (save_requested_cb), self, 0);
+  return preview;
+}
+
 static void
 message_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
                   TdChatView               *self)
 {
   /* A grid, so that time, nick and text share a baseline and a preview
-   * goes under the text. */
+   * goes under the text (see line_preview_new). */
   GtkWidget *box = gtk_grid_new ();
   GtkWidget *time = gtk_label_new (NULL);
   GtkWidget *nick = gtk_label_new (NULL);
   GtkWidget *text = gtk_label_new (NULL);
-  GtkWidget *preview = td_chat_preview_new (self->files);
   GtkEventController *motion = gtk_event_controller_motion_new ();
 
   gtk_grid_set_column_spacing (GTK_GRID (box), 8);
@@ -3534,14 +3555,10 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_add_css_class (text, "chat-text");
   g_signal_connect (text, "activate-link", G_CALLBACK (activate_link_cb), self);
 
-  gtk_widget_set_margin_top (preview, 4);
-  gtk_widget_set_margin_bottom (preview, 4);
-  g_signal_connect_object (preview, "save-requested", G_CALLBACK (save_requested_cb), self, 0);
 
   gtk_grid_attach (GTK_GRID (box), time, 0, 0, 1, 1);
   gtk_grid_attach (GTK_GRID (box), nick, 1, 0, 1, 1);
   gtk_grid_attach (GTK_GRID (box), text, 2, 0, 1, 1);
-  gtk_grid_attach (GTK_GRID (box), preview, 2, 1, 1, 1);
   gtk_list_item_set_child (item, box);
   gtk_list_item_set_activatable (item, FALSE);
   gtk_list_item_set_selectable (item, FALSE);
@@ -3557,7 +3574,8 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   GtkWidget *time = gtk_widget_get_first_child (box);
   GtkWidget *nick = gtk_widget_get_next_sibling (time);
   GtkWidget *text = gtk_widget_get_next_sibling (nick);
-  GtkWidget *preview = gtk_widget_get_next_sibling (text);
+  GtkWidget *preview = gtk_widget_get_next_sibling (text);   /* NULL until a line had a link */
+  const char *talk = td_chat_line_is_talk (line) ? td_chat_line_get_text (line) : NULL;
   TdChatBuffer *buffer = td_chat_view_get_selected (self);
   guint flags = td_chat_line_get_flags (line);
   const char *who = td_chat_line_get_nick (line);
@@ -3632,12 +3650,20 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   g_object_set_data_full (G_OBJECT (nick), "td-nick",
                           td_chat_line_is_talk (line) ? g_strdup (who) : NULL, g_free);
   gtk_label_set_markup (GTK_LABEL (text), markup);
+  /* A row gets its preview the first time it shows a line with a link
+   * (only those can have one), and keeps it for the lines after. */
+  if (preview == NULL && talk != NULL && text_has_link (talk))
+    {
+      preview = line_preview_new (self);
+      gtk_grid_attach (GTK_GRID (box), preview, 2, 1, 1, 1);
+    }
   /* Lines of the search buffer belong to no one network: only the
    * previews allowed for any host. */
-  td_chat_preview_bind (TD_CHAT_PREVIEW (preview),
-                        buffer && td_chat_buffer_get_kind (buffer) != TD_CHAT_BUFFER_SEARCH ?
-                        td_chat_buffer_get_network (buffer) : NULL,
-                        td_chat_line_is_talk (line) ? td_chat_line_get_text (line) : NULL);
+  if (preview != NULL)
+    td_chat_preview_bind (TD_CHAT_PREVIEW (preview),
+                          buffer && td_chat_buffer_get_kind (buffer) != TD_CHAT_BUFFER_SEARCH ?
+                          td_chat_buffer_get_network (buffer) : NULL,
+                          talk);
 }
 
 static void
