@@ -648,6 +648,9 @@ run_cli (const char  *db,
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autofree char *db_dir = g_path_get_dirname (db);
+  g_autofree char *input_path = NULL;
   g_autoptr(GError) error = NULL;
   CliWait wait = { 0 };
   const char *arg;
@@ -663,11 +666,17 @@ run_cli (const char  *db,
   va_end (args);
   g_ptr_array_add (argv, NULL);
 
-  process = g_subprocess_newv ((const char * const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                               G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  /* The input comes from a file, not a pipe: a command that refuses it
+   * may exit before reading it all, and writing to a closed pipe would
+   * fail the test (EPIPE), not the command. */
+  input_path = g_build_filename (db_dir, "cli-input", NULL);
+  g_assert_true (g_file_set_contents (input_path, input ? input : "", -1, &error));
   g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (process, input, NULL, communicate_cb, &wait);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_stdin_file_path (launcher, input_path);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, communicate_cb, &wait);
   wait_for (&wait.done, "tidingsd account");
   g_test_message ("account %s: %s%s", (const char *) argv->pdata[4],
                   wait.out ? wait.out : "", wait.err ? wait.err : "");
@@ -676,6 +685,7 @@ run_cli (const char  *db,
   g_free (wait.out);
   g_free (wait.err);
   g_assert_true (g_subprocess_get_if_exited (process));
+  g_remove (input_path);
   return g_subprocess_get_exit_status (process);
 }
 
