@@ -643,6 +643,11 @@ check_scrollback (TdApplication *app)
            g_get_monotonic_time () < deadline)
       g_main_context_iteration (NULL, FALSE);
   }
+  /* From the bottom, so that the value changes (the view may not have
+   * scrolled down yet on a slow machine, and setting the value it has
+   * emits nothing). */
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  g_main_context_iteration (NULL, FALSE);
   gtk_adjustment_set_value (adj, 0);
   g_assert_true (wait_until (has_line, &q));
   g_assert_cmpuint (g_list_model_get_n_items (td_chat_buffer_get_lines (buffer)), >, before);
