@@ -58,6 +58,44 @@ td_build () {
 }
 
 # Prints `N passed, N failed, N skipped` for the last `meson test` in $1.
+# The tests of a testlog.json that failed only because a sanitizer itself
+# crashed, as names `meson test` takes; nothing if any other test failed.
+td_sanitizer_crashes () {
+  python3 - "$1" <<'PY'
+import json, sys
+crashed, other = [], False
+for line in open(sys.argv[1]):
+    if not line.strip():
+        continue
+    test = json.loads(line)
+    if test["result"] in ("OK", "SKIP"):
+        continue
+    output = (test.get("stdout") or "") + (test.get("stderr") or "")
+    if "LeakSanitizer has encountered a fatal error" in output and "ERROR: LeakSanitizer: detected" not in output:
+        crashed.append(test["name"].split(" / ")[-1])
+    else:
+        other = True
+if crashed and not other:
+    print(" ".join(crashed))
+PY
+}
+
+# Writes into @2, the testlog.json of a second run, the results of the
+# first run @1 with the second run's in place of the tests run again.
+# Exits non-zero if any test then failed.
+td_merge_results () {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+first = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+second = {t["name"]: t for t in (json.loads(l) for l in open(sys.argv[2]) if l.strip())}
+merged = [second.get(t["name"], t) for t in first]
+with open(sys.argv[2], "w") as out:
+    for t in merged:
+        out.write(json.dumps(t) + "\n")
+sys.exit(0 if all(t["result"] in ("OK", "SKIP") for t in merged) else 1)
+PY
+}
+
 td_count () {
   python3 - "$1/meson-logs/testlog.json" <<'PY'
 import json, sys
