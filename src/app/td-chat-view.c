@@ -286,6 +286,7 @@ typedef struct
 
 static void td_chat_view_update_header    (TdChatView *self);
 static void td_chat_view_load_older       (TdChatView *self, TdChatBuffer *buffer);
+static void load_older_if_at_top          (TdChatView *self, TdChatBuffer *buffer);
 static void td_chat_view_connect_network  (TdChatView *self, ChatNetwork *net);
 static void update_attach                 (TdChatView *self);
 static void local_account_register        (TdChatView *self, ChatNetwork *net, gboolean fresh);
@@ -946,6 +947,10 @@ handle_history (TdChatView  *self,
           td_chat_buffer_set_server_done (buffer, TRUE);
           td_chat_view_load_older (self, buffer);
         }
+      /* The view reached the top while this page was on its way: a
+       * scroll then asked for nothing, so ask now. */
+      else
+        load_older_if_at_top (self, buffer);
     }
 }
 
@@ -3890,20 +3895,29 @@ adjustment_changed_cb (GtkAdjustment *adj,
     queue_scroll_to_bottom (self);
 }
 
+/* Asks for older lines when the view is near the top of @buffer, if it
+ * is the one shown. */
+static void
+load_older_if_at_top (TdChatView   *self,
+                      TdChatBuffer *buffer)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
+  double page = gtk_adjustment_get_page_size (adj);
+
+  if (buffer != NULL && buffer == td_chat_view_get_selected (self) &&
+      gtk_adjustment_get_upper (adj) > page && gtk_adjustment_get_value (adj) < page * OLDER_THRESHOLD)
+    td_chat_view_load_older (self, buffer);
+}
+
 static void
 adjustment_value_cb (GtkAdjustment *adj,
                      TdChatView    *self)
 {
-  double value = gtk_adjustment_get_value (adj);
-  double page = gtk_adjustment_get_page_size (adj);
-  double upper = gtk_adjustment_get_upper (adj);
-  TdChatBuffer *buffer = td_chat_view_get_selected (self);
-
   if (self->changing_buffer)
     return;
-  self->stick_to_bottom = value + page >= upper - 8;
-  if (buffer != NULL && upper > page && value < page * OLDER_THRESHOLD)
-    td_chat_view_load_older (self, buffer);
+  self->stick_to_bottom = gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj)
+                          >= gtk_adjustment_get_upper (adj) - 8;
+  load_older_if_at_top (self, td_chat_view_get_selected (self));
 }
 
 static void

@@ -643,13 +643,16 @@ check_scrollback (TdApplication *app)
            g_get_monotonic_time () < deadline)
       g_main_context_iteration (NULL, FALSE);
   }
-  /* From the bottom, so that the value changes (the view may not have
-   * scrolled down yet on a slow machine, and setting the value it has
-   * emits nothing). */
+  /* To the top, from the bottom so that the value changes (setting the
+   * value it has emits nothing), as a user scrolls up. */
   gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
   g_main_context_iteration (NULL, FALSE);
   gtk_adjustment_set_value (adj, 0);
-  g_assert_true (wait_until (has_line, &q));
+  if (!wait_until (has_line, &q))
+    g_error ("older lines did not come: upper %g, page %g, value %g, loading %d, server done %d, %u lines (%u before)",
+             gtk_adjustment_get_upper (adj), gtk_adjustment_get_page_size (adj), gtk_adjustment_get_value (adj),
+             td_chat_buffer_get_loading (buffer), td_chat_buffer_get_server_done (buffer),
+             g_list_model_get_n_items (td_chat_buffer_get_lines (buffer)), before);
   g_assert_cmpuint (g_list_model_get_n_items (td_chat_buffer_get_lines (buffer)), >, before);
 
   /* The log of the first run is there from the start: #room and its
