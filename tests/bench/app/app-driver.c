@@ -864,15 +864,10 @@ add_next_feeds (Import *import)
     }
 }
 
+/* The probe's longest stalls and when they began, then the line's end. */
 static void
-print_stats (const char *phase,
-             GVariant   *stats)
+print_worst_stalls (GVariant *stats)
 {
-  fprintf (stderr, "gui-stall %s: stall max %.1f ms p99 %.1f ms; timer late max %.1f ms p99 %.1f ms;"
-                   " frames %.0f, interval max %.1f ms p99 %.1f ms; longest stalls (ms@ms):",
-           phase, stat_of (stats, "stall-max-ms"), stat_of (stats, "stall-p99-ms"),
-           stat_of (stats, "timer-late-max-ms"), stat_of (stats, "timer-late-p99-ms"),
-           stat_of (stats, "frames"), stat_of (stats, "frame-max-ms"), stat_of (stats, "frame-p99-ms"));
   for (guint i = 1; i <= 8; i++)
     {
       g_autofree char *ms = g_strdup_printf ("worst-%u-ms", i);
@@ -882,6 +877,18 @@ print_stats (const char *phase,
         fprintf (stderr, " %.1f@%.0f", stat_of (stats, ms), stat_of (stats, at));
     }
   fprintf (stderr, "\n");
+}
+
+static void
+print_stats (const char *phase,
+             GVariant   *stats)
+{
+  fprintf (stderr, "gui-stall %s: stall max %.1f ms p99 %.1f ms; timer late max %.1f ms p99 %.1f ms;"
+                   " frames %.0f, interval max %.1f ms p99 %.1f ms; longest stalls (ms@ms):",
+           phase, stat_of (stats, "stall-max-ms"), stat_of (stats, "stall-p99-ms"),
+           stat_of (stats, "timer-late-max-ms"), stat_of (stats, "timer-late-p99-ms"),
+           stat_of (stats, "frames"), stat_of (stats, "frame-max-ms"), stat_of (stats, "frame-p99-ms"));
+  print_worst_stalls (stats);
 }
 
 /* The app as a returning user has it: the nick was chosen at an earlier
@@ -1626,15 +1633,7 @@ print_chat_stats (const char *phase,
                    " p99 %.1f ms; longest stalls (ms@ms):",
            phase, seconds, stat_of (stats, "stall-max-ms"), stat_of (stats, "stall-p99-ms"),
            stat_of (stats, "frames"), stat_of (stats, "frame-max-ms"), stat_of (stats, "frame-p99-ms"));
-  for (guint i = 1; i <= 8; i++)
-    {
-      g_autofree char *ms = g_strdup_printf ("worst-%u-ms", i);
-      g_autofree char *at = g_strdup_printf ("worst-%u-at-ms", i);
-
-      if (stat_of (stats, ms) > 0)
-        fprintf (stderr, " %.1f@%.0f", stat_of (stats, ms), stat_of (stats, at));
-    }
-  fprintf (stderr, "\n");
+  print_worst_stalls (stats);
 }
 
 /* Measures one phase: resets the probe, runs, and keeps the figures.
