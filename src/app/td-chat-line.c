@@ -181,17 +181,7 @@ formatting_length (const char *p)
     }
 }
 
-static void
-append_escaped (GString    *out,
-                const char *text,
-                gssize      len)
-{
-  g_autofree char *escaped = g_markup_escape_text (text, len);
-
-  g_string_append (out, escaped);
-}
-
-/* The links a line shows: what the markup makes into <a> elements. */
+/* The links a line shows. */
 static GRegex *
 links_regex (void)
 {
@@ -207,11 +197,19 @@ links_regex (void)
   return links;
 }
 
-/* @text without IRC formatting codes and control characters. */
-static GString *
-plain_text (const char *text)
+static void
+chat_link_clear (TdChatLink *link)
+{
+  g_free (link->uri);
+}
+
+char *
+td_chat_text_to_plain (const char  *text,
+                       GArray     **links)
 {
   GString *plain = g_string_new (NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  GArray *found = NULL;
 
   for (const char *p = text ? text : ""; *p;)
     {
@@ -224,67 +222,77 @@ plain_text (const char *text)
       else
         g_string_append_c (plain, *p++);
     }
-  return plain;
+  if (!g_utf8_validate_len (plain->str, plain->len, NULL))
+    {
+      char *valid = g_utf8_make_valid (plain->str, plain->len);
+
+      g_string_assign (plain, valid);
+      g_free (valid);
+    }
+  if (links == NULL)
+    return g_string_free (plain, FALSE);
+
+  g_regex_match (links_regex (), plain->str, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      TdChatLink link;
+      gint start, end;
+
+      g_match_info_fetch_pos (match, 0, &start, &end);
+      link.start = start;
+      link.end = end;
+      if (g_ascii_strncasecmp (plain->str + start, "www.", 4) == 0)
+        link.uri = g_strdup_printf ("https://%.*s", end - start, plain->str + start);
+      else
+        link.uri = g_strndup (plain->str + start, end - start);
+      if (found == NULL)
+        {
+          found = g_array_new (FALSE, FALSE, sizeof (TdChatLink));
+          g_array_set_clear_func (found, (GDestroyNotify) chat_link_clear);
+        }
+      g_array_append_val (found, link);
+      g_match_info_next (match, NULL);
+    }
+  *links = found;
+  return g_string_free (plain, FALSE);
 }
 
 char *
 td_chat_markup_from_text (const char *text)
 {
-  GRegex *links = links_regex ();
-  GString *plain = plain_text (text);
+  g_autoptr(GArray) links = NULL;
+  g_autofree char *plain = td_chat_text_to_plain (text, &links);
   GString *out = g_string_new (NULL);
-  g_autoptr(GMatchInfo) match = NULL;
-  gint last = 0;
+  guint last = 0;
 
-  g_regex_match (links, plain->str, 0, &match);
-  while (g_match_info_matches (match))
+  for (guint i = 0; links != NULL && i < links->len; i++)
     {
-      gint start, end;
-      g_autofree char *uri = NULL;
-      g_autofree char *href = NULL;
+      const TdChatLink *link = &g_array_index (links, TdChatLink, i);
+      g_autofree char *before = g_markup_escape_text (plain + last, link->start - last);
+      g_autofree char *shown = g_markup_escape_text (plain + link->start, link->end - link->start);
+      g_autofree char *href = g_markup_escape_text (link->uri, -1);
 
-      g_match_info_fetch_pos (match, 0, &start, &end);
-      append_escaped (out, plain->str + last, start - last);
-      uri = g_strndup (plain->str + start, end - start);
-      href = g_ascii_strncasecmp (uri, "www.", 4) == 0 ? g_strconcat ("https://", uri, NULL) : g_strdup (uri);
-      g_string_append (out, "<a href=\"");
-      append_escaped (out, href, -1);
-      g_string_append (out, "\">");
-      append_escaped (out, uri, -1);
-      g_string_append (out, "</a>");
-      last = end;
-      g_match_info_next (match, NULL);
+      g_string_append_printf (out, "%s<a href=\"%s\">%s</a>", before, href, shown);
+      last = link->end;
     }
-  append_escaped (out, plain->str + last, -1);
-  g_string_free (plain, TRUE);
+  {
+    g_autofree char *rest = g_markup_escape_text (plain + last, -1);
+
+    g_string_append (out, rest);
+  }
   return g_string_free (out, FALSE);
 }
 
-/* The http(s) links in @text, in order, as the markup links them; the
- * caller owns the array. */
+/* The http(s) links in @text, in order; the caller owns the array. */
 GStrv
 td_chat_text_get_links (const char *text)
 {
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-  g_autoptr(GMatchInfo) match = NULL;
-  GString *plain = plain_text (text);
+  g_autoptr(GArray) links = NULL;
+  g_autofree char *plain = td_chat_text_to_plain (text, &links);
 
-  g_regex_match (links_regex (), plain->str, 0, &match);
-  while (g_match_info_matches (match))
-    {
-      g_autofree char *uri = g_match_info_fetch (match, 0);
-
-      if (g_ascii_strncasecmp (uri, "www.", 4) == 0)
-        {
-          g_autofree char *web = g_strconcat ("https://", uri, NULL);
-
-          g_strv_builder_add (builder, web);
-        }
-      else
-        g_strv_builder_add (builder, uri);
-      g_match_info_next (match, NULL);
-    }
-  g_string_free (plain, TRUE);
+  for (guint i = 0; links != NULL && i < links->len; i++)
+    g_strv_builder_add (builder, g_array_index (links, TdChatLink, i).uri);
   return g_strv_builder_end (builder);
 }
 

@@ -57,10 +57,25 @@ gboolean        td_chat_line_is_talk        (TdChatLine     *self);
 const char     *td_chat_line_kind_to_string (TdChatLineKind  kind);
 TdChatLineKind  td_chat_line_kind_from_string (const char    *name);
 
-/* Pango markup for untrusted @text: escaped, IRC formatting codes
- * removed, and http(s) links made into <a> elements. */
+/* A link in a line's text: where it is, in bytes of the plain text, and
+ * the http(s) address it opens. */
+typedef struct
+{
+  guint  start;
+  guint  end;
+  char  *uri;
+} TdChatLink;
+
+/* Untrusted @text as a line shows it: IRC formatting codes and control
+ * characters removed, invalid UTF-8 replaced. If @links is not NULL, it
+ * gets the text's http(s) links (an array of TdChatLink that frees their
+ * addresses), or NULL when there are none. */
+char           *td_chat_text_to_plain       (const char     *text,
+                                             GArray        **links);
+/* Pango markup for untrusted @text, for a GtkLabel: the plain text,
+ * escaped, with its links as <a> elements. */
 char           *td_chat_markup_from_text    (const char     *text);
-/* The http(s) links of @text, as the markup links them. */
+/* The http(s) links of @text, as td_chat_text_to_plain() finds them. */
 GStrv           td_chat_text_get_links      (const char     *text);
 /* TRUE if @text names @nick as a word, case-insensitively. */
 gboolean        td_chat_text_mentions       (const char     *text,

@@ -10,6 +10,7 @@
 #include "app/td-chat-files.h"
 #include "app/td-chat-preview.h"
 #include "app/td-chat-secrets.h"
+#include "app/td-chat-text.h"
 #include "app/td-chat-view.h"
 #include "app/td-local-time.h"
 #include "app/td-nick-color.h"
@@ -3414,7 +3415,7 @@ previews_setting_cb (GSettings  *settings,
 /* ------------------------------------------------------------------ */
 
 static gboolean
-activate_link_cb (GtkLabel   *label,
+activate_link_cb (TdChatText *text,
                   const char *uri,
                   TdChatView *self)
 {
@@ -3494,14 +3495,6 @@ set_row_classes (GtkWidget  *box,
   gtk_widget_set_css_classes (box, classes);
 }
 
-static gboolean
-text_has_link (const char *text)
-{
-  g_auto(GStrv) links = td_chat_text_get_links (text);
-
-  return links != NULL && links[0] != NULL;
-}
-
 /* The preview under a line's text: an image or a file from a file host.
  * Made only for rows that show a link: it is a template of its own, and
  * most lines have none. */
@@ -3526,7 +3519,7 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   GtkWidget *box = gtk_grid_new ();
   GtkWidget *time = gtk_label_new (NULL);
   GtkWidget *nick = gtk_label_new (NULL);
-  GtkWidget *text = gtk_label_new (NULL);
+  GtkWidget *text = td_chat_text_new ();
   GtkEventController *motion = gtk_event_controller_motion_new ();
 
   gtk_grid_set_column_spacing (GTK_GRID (box), 8);
@@ -3552,14 +3545,10 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   g_signal_connect (motion, "leave", G_CALLBACK (nick_leave_cb), self);
   gtk_widget_add_controller (nick, motion);
 
-  gtk_label_set_xalign (GTK_LABEL (text), 0);
-  gtk_label_set_wrap (GTK_LABEL (text), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (text), PANGO_WRAP_WORD_CHAR);
   gtk_widget_set_hexpand (text, TRUE);
   gtk_widget_set_valign (text, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (text, "chat-text");
   g_signal_connect (text, "activate-link", G_CALLBACK (activate_link_cb), self);
-
 
   gtk_grid_attach (GTK_GRID (box), time, 0, 0, 1, 1);
   gtk_grid_attach (GTK_GRID (box), nick, 1, 0, 1, 1);
@@ -3586,7 +3575,9 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   const char *who = td_chat_line_get_nick (line);
   g_autoptr(GDateTime) dt = td_local_time_new (td_chat_line_get_time (line));
   g_autofree char *clock = dt ? g_date_time_format (dt, "%H:%M") : g_strdup ("");
-  g_autofree char *markup = td_chat_markup_from_text (td_chat_line_get_text (line));
+  g_autoptr(GArray) links = NULL;
+  g_autofree char *plain = td_chat_text_to_plain (td_chat_line_get_text (line), &links);
+  g_autoptr(PangoAttrList) attrs = NULL;
   g_autofree char *nick_markup = NULL;
   g_autofree char *escaped_nick = g_markup_escape_text (who ? who : "", -1);
   gboolean dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
@@ -3604,12 +3595,29 @@ message_bind_cb (GtkSignalListItemFactory *factory,
       break;
     case TD_CHAT_LINE_ACTION:
       {
+        /* "nick does something", in italics, the nick in its colour */
         g_autofree char *color = td_nick_color_hex (who, dark);
-        g_autofree char *action = g_strdup_printf ("<i><span foreground=\"%s\">%s</span> %s</i>",
-                                                   color, escaped_nick, markup);
+        g_autofree char *action = g_strdup_printf ("%s %s", who ? who : "", plain);
+        guint shift = strlen (action) - strlen (plain);
+        PangoColor rgb;
+        PangoAttribute *attr;
 
-        g_free (markup);
-        markup = g_steal_pointer (&action);
+        attrs = pango_attr_list_new ();
+        pango_attr_list_insert (attrs, pango_attr_style_new (PANGO_STYLE_ITALIC));
+        if (pango_color_parse (&rgb, color))
+          {
+            attr = pango_attr_foreground_new (rgb.red, rgb.green, rgb.blue);
+            attr->start_index = 0;
+            attr->end_index = shift - 1;
+            pango_attr_list_insert (attrs, attr);
+          }
+        for (guint i = 0; links != NULL && i < links->len; i++)
+          {
+            g_array_index (links, TdChatLink, i).start += shift;
+            g_array_index (links, TdChatLink, i).end += shift;
+          }
+        g_free (plain);
+        plain = g_steal_pointer (&action);
         nick_markup = g_strdup ("•");
       }
       break;
@@ -3654,10 +3662,10 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   gtk_label_set_markup (GTK_LABEL (nick), nick_markup ? nick_markup : "");
   g_object_set_data_full (G_OBJECT (nick), "td-nick",
                           td_chat_line_is_talk (line) ? g_strdup (who) : NULL, g_free);
-  gtk_label_set_markup (GTK_LABEL (text), markup);
+  td_chat_text_set (TD_CHAT_TEXT (text), plain, links, attrs);
   /* A row gets its preview the first time it shows a line with a link
    * (only those can have one), and keeps it for the lines after. */
-  if (preview == NULL && talk != NULL && text_has_link (talk))
+  if (preview == NULL && talk != NULL && links != NULL)
     {
       preview = line_preview_new (self);
       gtk_grid_attach (GTK_GRID (box), preview, 2, 1, 1, 1);

@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "td-chat-text"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "app/td-chat-line.h"
+#include "app/td-chat-text.h"
+
+/* The narrowest the text is made, in ems: below that a line would be a
+ * column of single characters, as tall as the list. */
+#define TD_CHAT_TEXT_MIN_EMS 5
+
+struct _TdChatText
+{
+  GtkWidget      parent_instance;
+
+  /* Owned */
+  char          *text;
+  GArray        *links;          /* of TdChatLink, or NULL */
+  PangoAttrList *attrs;          /* the caller's, or NULL */
+  PangoLayout   *layout;         /* made when first measured */
+  GtkWidget     *menu;           /* a link's context menu, made when first asked for */
+
+  /* The layout as it is: its text and attributes are the ones above
+   * unless dirty, and it is wrapped at layout_width (pango units, -1 for
+   * not at all) for the context of context_serial. */
+  gboolean       dirty;
+  int            layout_width;
+  guint          context_serial;
+  int            height;         /* pixels */
+  int            baseline;       /* pixels */
+  GdkRGBA        link_color;     /* what the link attributes were made with */
+
+  int            focus_link;     /* the link Enter opens, or -1 */
+  int            pressed_link;   /* under the primary button, or -1 */
+  int            hover_link;     /* under the pointer, or -1 */
+};
+
+G_DEFINE_FINAL_TYPE (TdChatText, td_chat_text, GTK_TYPE_WIDGET)
+
+enum {
+  ACTIVATE_LINK,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static guint
+n_links (TdChatText *self)
+{
+  return self->links ? self->links->len : 0;
+}
+
+static const TdChatLink *
+link_at (TdChatText *self,
+         guint       index)
+{
+  g_assert (index < n_links (self));
+  return &g_array_index (self->links, TdChatLink, index);
+}
+
+/* The colour links are shown in: the style's accent colour. */
+static GdkRGBA
+link_color (TdChatText *self)
+{
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  GtkStyleContext *context = gtk_widget_get_style_context (GTK_WIDGET (self));
+  GdkRGBA color;
+
+  if (!gtk_style_context_lookup_color (context, "accent_color", &color))
+    gdk_rgba_parse (&color, "#1c71d8");
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  return color;
+}
+
+/* The caller's attributes with the links', for the layout. */
+static PangoAttrList *
+layout_attrs (TdChatText *self)
+{
+  PangoAttrList *attrs = self->attrs ? pango_attr_list_copy (self->attrs) : pango_attr_list_new ();
+
+  self->link_color = link_color (self);
+  for (guint i = 0; i < n_links (self); i++)
+    {
+      const TdChatLink *link = link_at (self, i);
+      PangoAttribute *attr;
+
+      attr = pango_attr_foreground_new (self->link_color.red * 65535,
+                                        self->link_color.green * 65535,
+                                        self->link_color.blue * 65535);
+      attr->start_index = link->start;
+      attr->end_index = link->end;
+      pango_attr_list_change (attrs, attr);
+      attr = pango_attr_underline_new (PANGO_UNDERLINE_SINGLE);
+      attr->start_index = link->start;
+      attr->end_index = link->end;
+      pango_attr_list_change (attrs, attr);
+    }
+  return attrs;
+}
+
+/* The layout, with the text and attributes it should have. */
+static PangoLayout *
+ensure_layout (TdChatText *self)
+{
+  if (self->layout == NULL)
+    {
+      self->layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
+      pango_layout_set_wrap (self->layout, PANGO_WRAP_WORD_CHAR);
+      self->dirty = TRUE;
+    }
+  if (self->dirty)
+    {
+      g_autoptr(PangoAttrList) attrs = layout_attrs (self);
+
+      pango_layout_set_text (self->layout, self->text ? self->text : "", -1);
+      pango_layout_set_attributes (self->layout, attrs);
+      self->dirty = FALSE;
+      self->layout_width = G_MININT;   /* measured again */
+    }
+  return self->layout;
+}
+
+/* Lays the text out @width pixels wide (-1: unwrapped), unless it is
+ * already, and keeps its height and baseline. */
+static void
+layout_at (TdChatText *self,
+           int         width)
+{
+  PangoLayout *layout = ensure_layout (self);
+  int pango_width = width < 0 ? -1 : width * PANGO_SCALE;
+  guint serial = pango_context_get_serial (pango_layout_get_context (layout));
+
+  if (pango_width == self->layout_width && serial == self->context_serial)
+    return;
+  pango_layout_set_width (layout, pango_width);
+  pango_layout_get_pixel_size (layout, NULL, &self->height);
+  self->baseline = PANGO_PIXELS (pango_layout_get_baseline (layout));
+  self->layout_width = pango_width;
+  self->context_serial = serial;
+}
+
+/* The narrowest width, from the font's size alone: measuring the font's
+ * metrics for each of the list's rows would cost what this widget saves. */
+static int
+min_width (TdChatText *self)
+{
+  PangoContext *context = gtk_widget_get_pango_context (GTK_WIDGET (self));
+  const PangoFontDescription *font = pango_context_get_font_description (context);
+  double size = font ? (double) pango_font_description_get_size (font) / PANGO_SCALE : 10;
+
+  if (font != NULL && !pango_font_description_get_size_is_absolute (font))
+    size *= 96.0 / 72.0;
+  if (size <= 0)
+    size = 13;
+  return (int) (size * TD_CHAT_TEXT_MIN_EMS);
+}
+
+/* The link at @x, @y (widget coordinates), or -1. */
+static int
+link_at_point (TdChatText *self,
+               double      x,
+               double      y)
+{
+  PangoLayout *layout;
+  int index, trailing;
+
+  if (n_links (self) == 0)
+    return -1;
+  layout = ensure_layout (self);
+  layout_at (self, gtk_widget_get_width (GTK_WIDGET (self)));
+  if (!pango_layout_xy_to_index (layout, x * PANGO_SCALE, y * PANGO_SCALE, &index, &trailing))
+    return -1;
+  for (guint i = 0; i < n_links (self); i++)
+    {
+      const TdChatLink *link = link_at (self, i);
+
+      if ((guint) index >= link->start && (guint) index < link->end)
+        return i;
+    }
+  return -1;
+}
+
+static void
+set_hover_link (TdChatText *self,
+                int         link)
+{
+  if (self->hover_link == link)
+    return;
+  self->hover_link = link;
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), link >= 0 ? "pointer" : NULL);
+}
+
+static void
+motion_cb (GtkEventControllerMotion *motion,
+           double                    x,
+           double                    y,
+           TdChatText               *self)
+{
+  set_hover_link (self, link_at_point (self, x, y));
+}
+
+static void
+leave_cb (GtkEventControllerMotion *motion,
+          TdChatText               *self)
+{
+  set_hover_link (self, -1);
+}
+
+/* The area of link @index, in widget coordinates. */
+static cairo_region_t *
+link_region (TdChatText *self,
+             guint       index)
+{
+  const TdChatLink *link = link_at (self, index);
+  int range[2] = { link->start, link->end };
+
+  layout_at (self, gtk_widget_get_width (GTK_WIDGET (self)));
+  return gdk_pango_layout_get_clip_region (ensure_layout (self), 0, 0, range, 1);
+}
+
+static void
+popup_menu (TdChatText *self,
+            int         link,
+            double      x,
+            double      y)
+{
+  GdkRectangle rect = { (int) x, (int) y, 1, 1 };
+  g_autoptr(GMenu) model = g_menu_new ();
+  g_autoptr(GMenuItem) open = g_menu_item_new (_("_Open Link"), NULL);
+  g_autoptr(GMenuItem) copy = g_menu_item_new (_("_Copy Link Address"), NULL);
+
+  g_menu_item_set_action_and_target_value (open, "link.open", g_variant_new_uint32 (link));
+  g_menu_item_set_action_and_target_value (copy, "link.copy", g_variant_new_uint32 (link));
+  g_menu_append_item (model, open);
+  g_menu_append_item (model, copy);
+  if (self->menu == NULL)
+    {
+      self->menu = gtk_popover_menu_new_from_model (NULL);
+      gtk_popover_set_has_arrow (GTK_POPOVER (self->menu), FALSE);
+      gtk_widget_set_halign (self->menu, GTK_ALIGN_START);
+      gtk_widget_set_parent (self->menu, GTK_WIDGET (self));
+    }
+  gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->menu), G_MENU_MODEL (model));
+  if (x < 0)
+    {
+      /* From the keyboard: under the link. */
+      cairo_region_t *region = link_region (self, link);
+
+      cairo_region_get_extents (region, &rect);
+      cairo_region_destroy (region);
+      rect.y += rect.height;
+      rect.height = 1;
+    }
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->menu), &rect);
+  gtk_popover_popup (GTK_POPOVER (self->menu));
+}
+
+static void
+pressed_cb (GtkGestureClick *gesture,
+            int              n_press,
+            double           x,
+            double           y,
+            TdChatText      *self)
+{
+  guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
+  GdkEvent *event = gtk_event_controller_get_current_event (GTK_EVENT_CONTROLLER (gesture));
+  int link = link_at_point (self, x, y);
+
+  self->pressed_link = -1;
+  if (link < 0)
+    {
+      gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_DENIED);
+      return;
+    }
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  if (event != NULL && gdk_event_triggers_context_menu (event))
+    popup_menu (self, link, x, y);
+  else if (button == GDK_BUTTON_PRIMARY)
+    self->pressed_link = link;
+}
+
+static void
+released_cb (GtkGestureClick *gesture,
+             int              n_press,
+             double           x,
+             double           y,
+             TdChatText      *self)
+{
+  int link = self->pressed_link;
+
+  self->pressed_link = -1;
+  if (link >= 0 && link == link_at_point (self, x, y))
+    td_chat_text_activate_link (self, link);
+}
+
+static void
+long_pressed_cb (GtkGestureLongPress *gesture,
+                 double               x,
+                 double               y,
+                 TdChatText          *self)
+{
+  int link = link_at_point (self, x, y);
+
+  if (link < 0)
+    return;
+  self->pressed_link = -1;
+  popup_menu (self, link, x, y);
+}
+
+static gboolean
+key_pressed_cb (GtkEventControllerKey *controller,
+                guint                  keyval,
+                guint                  keycode,
+                GdkModifierType        state,
+                TdChatText            *self)
+{
+  if (self->focus_link < 0 || self->focus_link >= (int) n_links (self))
+    return FALSE;
+  switch (keyval)
+    {
+    case GDK_KEY_Return:
+    case GDK_KEY_KP_Enter:
+    case GDK_KEY_ISO_Enter:
+    case GDK_KEY_space:
+    case GDK_KEY_KP_Space:
+      td_chat_text_activate_link (self, self->focus_link);
+      return TRUE;
+    case GDK_KEY_Menu:
+      popup_menu (self, self->focus_link, -1, -1);
+      return TRUE;
+    case GDK_KEY_F10:
+      if ((state & GDK_SHIFT_MASK) == 0)
+        return FALSE;
+      popup_menu (self, self->focus_link, -1, -1);
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* link.open(u): the menu's Open Link */
+static void
+open_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  td_chat_text_activate_link (TD_CHAT_TEXT (widget), g_variant_get_uint32 (parameter));
+}
+
+/* link.copy(u): the menu's Copy Link Address */
+static void
+copy_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  TdChatText *self = TD_CHAT_TEXT (widget);
+  guint index = g_variant_get_uint32 (parameter);
+
+  if (index < n_links (self))
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), link_at (self, index)->uri);
+}
+
+static GtkSizeRequestMode
+td_chat_text_get_request_mode (GtkWidget *widget)
+{
+  return GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
+}
+
+static void
+td_chat_text_measure (GtkWidget      *widget,
+                      GtkOrientation  orientation,
+                      int             for_size,
+                      int            *minimum,
+                      int            *natural,
+                      int            *minimum_baseline,
+                      int            *natural_baseline)
+{
+  TdChatText *self = TD_CHAT_TEXT (widget);
+
+  if (orientation == GTK_ORIENTATION_HORIZONTAL)
+    {
+      /* The list gives every row its whole width, so a natural width
+       * (the text unwrapped, a layout of its own) would buy nothing. */
+      *minimum = *natural = min_width (self);
+      return;
+    }
+  layout_at (self, for_size >= 0 ? for_size : gtk_widget_get_width (widget) > 0 ? gtk_widget_get_width (widget) : -1);
+  *minimum = *natural = self->height;
+  *minimum_baseline = *natural_baseline = self->baseline;
+}
+
+static void
+td_chat_text_size_allocate (GtkWidget *widget,
+                            int        width,
+                            int        height,
+                            int        baseline)
+{
+  TdChatText *self = TD_CHAT_TEXT (widget);
+
+  layout_at (self, width);
+  if (self->menu != NULL)
+    gtk_popover_present (GTK_POPOVER (self->menu));
+}
+
+static void
+td_chat_text_snapshot (GtkWidget   *widget,
+                       GtkSnapshot *snapshot)
+{
+  TdChatText *self = TD_CHAT_TEXT (widget);
+  GdkRGBA color;
+
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  layout_at (self, gtk_widget_get_width (widget));
+  gtk_snapshot_append_layout (snapshot, ensure_layout (self), &color);
+
+  if (self->focus_link >= 0 && self->focus_link < (int) n_links (self) &&
+      gtk_widget_has_visible_focus (widget))
+    {
+      cairo_region_t *region = link_region (self, self->focus_link);
+      float widths[4] = { 1, 1, 1, 1 };
+      GdkRGBA colors[4] = { self->link_color, self->link_color, self->link_color, self->link_color };
+
+      for (int i = 0; i < cairo_region_num_rectangles (region); i++)
+        {
+          cairo_rectangle_int_t rect;
+          GskRoundedRect outline;
+
+          cairo_region_get_rectangle (region, i, &rect);
+          gsk_rounded_rect_init_from_rect (&outline, &GRAPHENE_RECT_INIT (rect.x - 1, rect.y, rect.width + 2, rect.height), 2);
+          gtk_snapshot_append_border (snapshot, &outline, widths, colors);
+        }
+      cairo_region_destroy (region);
+    }
+}
+
+static void
+td_chat_text_css_changed (GtkWidget         *widget,
+                          GtkCssStyleChange *change)
+{
+  TdChatText *self = TD_CHAT_TEXT (widget);
+
+  GTK_WIDGET_CLASS (td_chat_text_parent_class)->css_changed (widget, change);
+  /* Links follow the accent colour, which the dark style changes. */
+  if (self->layout != NULL && n_links (self) > 0)
+    {
+      GdkRGBA color = link_color (self);
+
+      if (!gdk_rgba_equal (&color, &self->link_color))
+        {
+          self->dirty = TRUE;
+          gtk_widget_queue_draw (widget);
+        }
+    }
+}
+
+static void
+td_chat_text_state_flags_changed (GtkWidget     *widget,
+                                  GtkStateFlags  previous)
+{
+  GtkStateFlags changed = previous ^ gtk_widget_get_state_flags (widget);
+
+  GTK_WIDGET_CLASS (td_chat_text_parent_class)->state_flags_changed (widget, previous);
+  if (changed & (GTK_STATE_FLAG_FOCUSED | GTK_STATE_FLAG_FOCUS_VISIBLE))
+    gtk_widget_queue_draw (widget);
+}
+
+/* Tab moves through the links before it leaves the line. */
+static gboolean
+td_chat_text_focus (GtkWidget        *widget,
+                    GtkDirectionType  direction)
+{
+  TdChatText *self = TD_CHAT_TEXT (widget);
+  int n = n_links (self);
+  gboolean backward = direction == GTK_DIR_TAB_BACKWARD || direction == GTK_DIR_UP || direction == GTK_DIR_LEFT;
+
+  if (n == 0)
+    return FALSE;
+  if (!gtk_widget_is_focus (widget))
+    {
+      self->focus_link = backward ? n - 1 : 0;
+      gtk_widget_grab_focus (widget);
+      gtk_widget_queue_draw (widget);
+      return TRUE;
+    }
+  if (direction != GTK_DIR_TAB_FORWARD && direction != GTK_DIR_TAB_BACKWARD)
+    return FALSE;
+  if (backward ? self->focus_link <= 0 : self->focus_link >= n - 1)
+    return FALSE;
+  self->focus_link += backward ? -1 : 1;
+  gtk_widget_queue_draw (widget);
+  return TRUE;
+}
+
+static void
+td_chat_text_dispose (GObject *object)
+{
+  TdChatText *self = TD_CHAT_TEXT (object);
+
+  g_clear_pointer (&self->menu, gtk_widget_unparent);
+  G_OBJECT_CLASS (td_chat_text_parent_class)->dispose (object);
+}
+
+static void
+td_chat_text_finalize (GObject *object)
+{
+  TdChatText *self = TD_CHAT_TEXT (object);
+
+  g_clear_pointer (&self->text, g_free);
+  g_clear_pointer (&self->links, g_array_unref);
+  g_clear_pointer (&self->attrs, pango_attr_list_unref);
+  g_clear_object (&self->layout);
+  G_OBJECT_CLASS (td_chat_text_parent_class)->finalize (object);
+}
+
+static void
+td_chat_text_class_init (TdChatTextClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = td_chat_text_dispose;
+  object_class->finalize = td_chat_text_finalize;
+  widget_class->get_request_mode = td_chat_text_get_request_mode;
+  widget_class->measure = td_chat_text_measure;
+  widget_class->size_allocate = td_chat_text_size_allocate;
+  widget_class->snapshot = td_chat_text_snapshot;
+  widget_class->css_changed = td_chat_text_css_changed;
+  widget_class->state_flags_changed = td_chat_text_state_flags_changed;
+  widget_class->focus = td_chat_text_focus;
+
+  /**
+   * TdChatText::activate-link:
+   * @uri: the link's address
+   *
+   * A link was clicked, or activated from the keyboard or its menu.
+   * Returns: TRUE if the link was handled
+   */
+  signals[ACTIVATE_LINK] =
+    g_signal_new ("activate-link", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+
+  gtk_widget_class_install_action (widget_class, "link.open", "u", open_action);
+  gtk_widget_class_install_action (widget_class, "link.copy", "u", copy_action);
+  gtk_widget_class_set_css_name (widget_class, "label");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_LABEL);
+}
+
+static void
+td_chat_text_init (TdChatText *self)
+{
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+  GtkGesture *click = gtk_gesture_click_new ();
+  GtkGesture *long_press = gtk_gesture_long_press_new ();
+  GtkEventController *key = gtk_event_controller_key_new ();
+
+  self->layout_width = G_MININT;
+  self->focus_link = self->pressed_link = self->hover_link = -1;
+
+  g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (leave_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), 0);
+  g_signal_connect (click, "pressed", G_CALLBACK (pressed_cb), self);
+  g_signal_connect (click, "released", G_CALLBACK (released_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
+
+  gtk_gesture_single_set_touch_only (GTK_GESTURE_SINGLE (long_press), TRUE);
+  g_signal_connect (long_press, "pressed", G_CALLBACK (long_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (long_press));
+
+  g_signal_connect (key, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), key);
+}
+
+GtkWidget *
+td_chat_text_new (void)
+{
+  return g_object_new (TD_TYPE_CHAT_TEXT, NULL);
+}
+
+/**
+ * td_chat_text_set:
+ * @text: (nullable): what to show, valid UTF-8
+ * @links: (nullable): its links (TdChatLink, byte offsets into @text);
+ *   a reference is taken
+ * @attrs: (nullable): attributes for @text; a reference is taken
+ *
+ * Shows @text. Links that do not fit in @text are a programming error:
+ * the text is shown without them.
+ */
+void
+td_chat_text_set (TdChatText    *self,
+                  const char    *text,
+                  GArray        *links,
+                  PangoAttrList *attrs)
+{
+  gsize len = text ? strlen (text) : 0;
+
+  g_return_if_fail (TD_IS_CHAT_TEXT (self));
+
+  if (g_strcmp0 (self->text, text) != 0)
+    {
+      g_free (self->text);
+      self->text = g_strdup (text);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, text ? text : "", -1);
+    }
+  g_clear_pointer (&self->links, g_array_unref);
+  if (links != NULL && links->len > 0)
+    {
+      gboolean fit = TRUE;
+
+      for (guint i = 0; i < links->len; i++)
+        {
+          const TdChatLink *link = &g_array_index (links, TdChatLink, i);
+
+          fit = fit && link->start < link->end && link->end <= len;
+        }
+      if (fit)
+        self->links = g_array_ref (links);
+      else
+        g_critical ("%s: a link does not fit in its text", G_STRFUNC);
+    }
+  g_clear_pointer (&self->attrs, pango_attr_list_unref);
+  self->attrs = attrs ? pango_attr_list_ref (attrs) : NULL;
+
+  self->dirty = TRUE;
+  self->focus_link = n_links (self) > 0 ? 0 : -1;
+  self->pressed_link = -1;
+  set_hover_link (self, -1);
+  if (self->menu != NULL)
+    gtk_popover_popdown (GTK_POPOVER (self->menu));
+  gtk_widget_set_focusable (GTK_WIDGET (self), n_links (self) > 0);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+/* Returns: (transfer none): the text shown */
+const char *
+td_chat_text_get_text (TdChatText *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_TEXT (self), NULL);
+
+  return self->text ? self->text : "";
+}
+
+guint
+td_chat_text_get_n_links (TdChatText *self)
+{
+  g_return_val_if_fail (TD_IS_CHAT_TEXT (self), 0);
+
+  return n_links (self);
+}
+
+/* Returns: (transfer none) (nullable): the address of link @index */
+const char *
+td_chat_text_get_link (TdChatText *self,
+                       guint       index)
+{
+  g_return_val_if_fail (TD_IS_CHAT_TEXT (self), NULL);
+
+  return index < n_links (self) ? link_at (self, index)->uri : NULL;
+}
+
+/* Emits ::activate-link for link @index; returns what the handler did. */
+gboolean
+td_chat_text_activate_link (TdChatText *self,
+                            guint       index)
+{
+  g_autofree char *uri = NULL;
+  gboolean handled = FALSE;
+
+  g_return_val_if_fail (TD_IS_CHAT_TEXT (self), FALSE);
+
+  if (index >= n_links (self))
+    return FALSE;
+  /* A copy: a handler may set another text. */
+  uri = g_strdup (link_at (self, index)->uri);
+  g_signal_emit (self, signals[ACTIVATE_LINK], 0, uri, &handled);
+  return handled;
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <gtk/gtk.h>
+#include <string.h>
+
+#include "app/td-chat-line.h"
+#include "app/td-chat-text.h"
+
+/* ------------------------------------------------------------------ */
+/* Text as a line shows it                                             */
+/* ------------------------------------------------------------------ */
+
+static const TdChatLink *
+link_of (GArray *links,
+         guint   index)
+{
+  g_assert_nonnull (links);
+  g_assert_cmpuint (index, <, links->len);
+  return &g_array_index (links, TdChatLink, index);
+}
+
+static void
+test_plain (void)
+{
+  g_autoptr(GArray) links = NULL;
+  g_autofree char *plain = NULL;
+  g_autofree char *valid = NULL;
+  g_autoptr(GArray) none = NULL;
+  g_autofree char *codes = NULL;
+  g_autoptr(GArray) code_links = NULL;
+  g_auto(GStrv) uris = NULL;
+  const TdChatLink *link;
+
+  /* Formatting codes and control characters go; tabs and markup stay. */
+  plain = td_chat_text_to_plain ("\x02" "bold\x02 \x03" "04,12red\x03 \x1d<i>\x1d\tend\x01\x07", &links);
+  g_assert_cmpstr (plain, ==, "bold red <i>\tend");
+  g_assert_null (links);
+  g_clear_pointer (&plain, g_free);
+
+  /* Links, with their place in the plain text; a bare www. opens https,
+   * and the punctuation that ends a sentence is not part of a link. */
+  plain = td_chat_text_to_plain ("see \x02www.example.org/x\x02, and (https://a.b/c?d=1&e=2).", &links);
+  g_assert_cmpstr (plain, ==, "see www.example.org/x, and (https://a.b/c?d=1&e=2).");
+  g_assert_cmpuint (links->len, ==, 2);
+  link = link_of (links, 0);
+  g_assert_cmpstr (link->uri, ==, "https://www.example.org/x");
+  g_assert_cmpint (strncmp (plain + link->start, "www.example.org/x", link->end - link->start), ==, 0);
+  g_assert_cmpuint (link->end - link->start, ==, strlen ("www.example.org/x"));
+  link = link_of (links, 1);
+  g_assert_cmpstr (link->uri, ==, "https://a.b/c?d=1&e=2");
+  g_assert_cmpuint (link->start, ==, strlen ("see www.example.org/x, and ("));
+  g_assert_cmpuint (link->end, ==, strlen ("see www.example.org/x, and (https://a.b/c?d=1&e=2"));
+
+  /* Not web links: a file, a scheme that runs something. */
+  g_clear_pointer (&plain, g_free);
+  plain = td_chat_text_to_plain ("file:///etc/passwd javascript:alert(1) ftp://x.org", &none);
+  g_assert_null (none);
+
+  /* Invalid UTF-8 is replaced, never passed on. */
+  valid = td_chat_text_to_plain ("a\xff\xfe b https://x.org/\xc3", &code_links);
+  g_assert_true (g_utf8_validate (valid, -1, NULL));
+  g_assert_nonnull (strstr (valid, "a\xef\xbf\xbd"));
+  g_assert_nonnull (code_links);
+  g_assert_true (g_utf8_validate (link_of (code_links, 0)->uri, -1, NULL));
+
+  /* The list of links says the same. */
+  uris = td_chat_text_get_links ("x https://one.example/ y www.two.example");
+  g_assert_cmpuint (g_strv_length (uris), ==, 2);
+  g_assert_cmpstr (uris[0], ==, "https://one.example/");
+  g_assert_cmpstr (uris[1], ==, "https://www.two.example");
+
+  /* Markup, for the topic's label: escaped, with the links. */
+  {
+    g_autofree char *markup = td_chat_markup_from_text ("a <b> https://x.org/?a=1&b=2 \x02" "c");
+
+    g_assert_cmpstr (markup, ==, "a &lt;b&gt; <a href=\"https://x.org/?a=1&amp;b=2\">https://x.org/?a=1&amp;b=2</a> c");
+  }
+
+  /* NULL and empty are empty. */
+  codes = td_chat_text_to_plain (NULL, NULL);
+  g_assert_cmpstr (codes, ==, "");
+}
+
+/* ------------------------------------------------------------------ */
+/* The widget                                                          */
+/* ------------------------------------------------------------------ */
+
+static GArray *
+links_new (const char *text)
+{
+  g_autoptr(GArray) links = NULL;
+  g_autofree char *plain = td_chat_text_to_plain (text, &links);
+
+  g_assert_cmpstr (plain, ==, text);
+  return g_steal_pointer (&links);
+}
+
+static int
+height_for (GtkWidget *widget,
+            int        width,
+            int       *baseline)
+{
+  int min, nat, min_base = -1, nat_base = -1;
+
+  gtk_widget_measure (widget, GTK_ORIENTATION_VERTICAL, width, &min, &nat, &min_base, &nat_base);
+  g_assert_cmpint (min, ==, nat);
+  if (baseline != NULL)
+    *baseline = min_base;
+  return min;
+}
+
+static void
+test_measure (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *text = td_chat_text_new ();
+  GString *words = g_string_new (NULL);
+  int one, narrow, wide, again, baseline, min, nat;
+
+  gtk_window_set_child (GTK_WINDOW (window), text);
+
+  td_chat_text_set (TD_CHAT_TEXT (text), "x", NULL, NULL);
+  one = height_for (text, 600, &baseline);
+  g_assert_cmpint (one, >, 0);
+  g_assert_cmpint (baseline, >, 0);
+  g_assert_cmpint (baseline, <=, one);
+
+  /* A long text wraps: the narrower, the taller; the same width, the
+   * same height. */
+  for (int i = 0; i < 60; i++)
+    g_string_append (words, "wrapping words ");
+  td_chat_text_set (TD_CHAT_TEXT (text), words->str, NULL, NULL);
+  g_assert_cmpstr (td_chat_text_get_text (TD_CHAT_TEXT (text)), ==, words->str);
+  wide = height_for (text, 2000, NULL);
+  narrow = height_for (text, 200, NULL);
+  again = height_for (text, 2000, NULL);
+  g_assert_cmpint (wide, >=, one);
+  g_assert_cmpint (narrow, >, 2 * wide);
+  g_assert_cmpint (again, ==, wide);
+
+  /* A word longer than the width breaks rather than overflowing. */
+  g_string_assign (words, "");
+  for (int i = 0; i < 400; i++)
+    g_string_append_c (words, 'w');
+  td_chat_text_set (TD_CHAT_TEXT (text), words->str, NULL, NULL);
+  g_assert_cmpint (height_for (text, 200, NULL), >, 2 * one);
+
+  /* It asks for a little width, never none. */
+  gtk_widget_measure (text, GTK_ORIENTATION_HORIZONTAL, -1, &min, &nat, NULL, NULL);
+  g_assert_cmpint (min, >, 0);
+  g_assert_cmpint (nat, >=, min);
+
+  /* Another text, the same width: measured anew. */
+  td_chat_text_set (TD_CHAT_TEXT (text), "x", NULL, NULL);
+  g_assert_cmpint (height_for (text, 200, NULL), ==, one);
+
+  g_string_free (words, TRUE);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static gboolean
+activate_cb (TdChatText *text,
+             const char *uri,
+             GPtrArray  *seen)
+{
+  g_ptr_array_add (seen, g_strdup (uri));
+  return TRUE;
+}
+
+static void
+test_links (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *text = td_chat_text_new ();
+  const char *line = "one https://one.example/a and www.two.example then";
+  g_autoptr(GArray) links = links_new (line);
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+
+  gtk_window_set_child (GTK_WINDOW (window), text);
+  g_signal_connect (text, "activate-link", G_CALLBACK (activate_cb), seen);
+
+  /* Without links it takes no keyboard focus. */
+  td_chat_text_set (TD_CHAT_TEXT (text), "no links", NULL, NULL);
+  g_assert_false (gtk_widget_get_focusable (text));
+  g_assert_cmpuint (td_chat_text_get_n_links (TD_CHAT_TEXT (text)), ==, 0);
+  g_assert_false (td_chat_text_activate_link (TD_CHAT_TEXT (text), 0));
+  g_assert_cmpuint (seen->len, ==, 0);
+
+  td_chat_text_set (TD_CHAT_TEXT (text), line, links, NULL);
+  g_assert_true (gtk_widget_get_focusable (text));
+  g_assert_cmpuint (td_chat_text_get_n_links (TD_CHAT_TEXT (text)), ==, 2);
+  g_assert_cmpstr (td_chat_text_get_link (TD_CHAT_TEXT (text), 1), ==, "https://www.two.example");
+  g_assert_null (td_chat_text_get_link (TD_CHAT_TEXT (text), 2));
+
+  /* Activating a link says which; the menu's Open Link does the same. */
+  g_assert_true (td_chat_text_activate_link (TD_CHAT_TEXT (text), 0));
+  g_assert_true (gtk_widget_activate_action (text, "link.open", "u", 1));
+  g_assert_false (td_chat_text_activate_link (TD_CHAT_TEXT (text), 7));
+  g_assert_true (gtk_widget_activate_action (text, "link.open", "u", 9));
+  g_assert_cmpuint (seen->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, "https://one.example/a");
+  g_assert_cmpstr (g_ptr_array_index (seen, 1), ==, "https://www.two.example");
+
+  /* Links that do not fit the text are refused, loudly. */
+  g_test_expect_message ("td-chat-text", G_LOG_LEVEL_CRITICAL, "*does not fit*");
+  td_chat_text_set (TD_CHAT_TEXT (text), "short", links, NULL);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (td_chat_text_get_n_links (TD_CHAT_TEXT (text)), ==, 0);
+  g_assert_false (gtk_widget_get_focusable (text));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_focus (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *before = gtk_button_new_with_label ("before");
+  GtkWidget *text = td_chat_text_new ();
+  GtkWidget *after = gtk_button_new_with_label ("after");
+  const char *line = "https://one.example and https://two.example and https://three.example";
+  g_autoptr(GArray) links = links_new (line);
+
+  gtk_box_append (GTK_BOX (box), before);
+  gtk_box_append (GTK_BOX (box), text);
+  gtk_box_append (GTK_BOX (box), after);
+  gtk_window_set_child (GTK_WINDOW (window), box);
+  td_chat_text_set (TD_CHAT_TEXT (text), line, links, NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  while (!gtk_widget_get_mapped (text))
+    g_main_context_iteration (NULL, TRUE);
+  gtk_widget_grab_focus (before);
+
+  /* Tab goes into the line, through each of its three links, then on. */
+  g_assert_true (gtk_widget_child_focus (text, GTK_DIR_TAB_FORWARD));
+  g_assert_true (gtk_widget_has_focus (text));
+  g_assert_true (gtk_widget_child_focus (text, GTK_DIR_TAB_FORWARD));
+  g_assert_true (gtk_widget_child_focus (text, GTK_DIR_TAB_FORWARD));
+  g_assert_false (gtk_widget_child_focus (text, GTK_DIR_TAB_FORWARD));
+  /* And back. */
+  g_assert_true (gtk_widget_child_focus (text, GTK_DIR_TAB_BACKWARD));
+  g_assert_true (gtk_widget_child_focus (text, GTK_DIR_TAB_BACKWARD));
+  g_assert_false (gtk_widget_child_focus (text, GTK_DIR_TAB_BACKWARD));
+
+  /* In a window: Shift+Tab from the button after it comes in at the
+   * last link, so Tab leaves at once for the button. */
+  gtk_widget_grab_focus (after);
+  g_assert_true (gtk_widget_child_focus (box, GTK_DIR_TAB_BACKWARD));
+  g_assert_true (gtk_widget_has_focus (text));
+  g_assert_true (gtk_widget_child_focus (box, GTK_DIR_TAB_FORWARD));
+  g_assert_true (gtk_widget_has_focus (after));
+
+  /* A line without links is passed over. */
+  td_chat_text_set (TD_CHAT_TEXT (text), "plain", NULL, NULL);
+  g_assert_true (gtk_widget_child_focus (box, GTK_DIR_TAB_BACKWARD));
+  g_assert_true (gtk_widget_has_focus (before));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+clipboard_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  char **text = user_data;
+
+  *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (object), result, NULL);
+  if (*text == NULL)
+    *text = g_strdup ("");
+}
+
+static void
+test_copy (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *text = td_chat_text_new ();
+  const char *line = "get it at https://files.example/a.png now";
+  g_autoptr(GArray) links = links_new (line);
+  g_autofree char *copied = NULL;
+
+  gtk_window_set_child (GTK_WINDOW (window), text);
+  td_chat_text_set (TD_CHAT_TEXT (text), line, links, NULL);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (text), "before");
+
+  /* A link that is not there copies nothing. */
+  g_assert_true (gtk_widget_activate_action (text, "link.copy", "u", 3));
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (text), NULL, clipboard_cb, &copied);
+  while (copied == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (copied, ==, "before");
+  g_clear_pointer (&copied, g_free);
+
+  g_assert_true (gtk_widget_activate_action (text, "link.copy", "u", 0));
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (text), NULL, clipboard_cb, &copied);
+  while (copied == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (copied, ==, "https://files.example/a.png");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  gtk_init ();
+
+  g_test_add_func ("/chat-text/plain", test_plain);
+  g_test_add_func ("/chat-text/measure", test_measure);
+  g_test_add_func ("/chat-text/links", test_links);
+  g_test_add_func ("/chat-text/focus", test_focus);
+  g_test_add_func ("/chat-text/copy", test_copy);
+  return g_test_run ();
+}
