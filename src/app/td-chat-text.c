@@ -4,13 +4,18 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <pango/pangocairo.h>
 
 #include "app/td-chat-line.h"
 #include "app/td-chat-text.h"
 
-/* The narrowest the text is made, in ems: below that a line would be a
- * column of single characters, as tall as the list. */
-#define TD_CHAT_TEXT_MIN_EMS 5
+/* The narrowest wrapping text is made, in characters: below that a line
+ * would be a column of single characters, as tall as the list. */
+#define TD_CHAT_TEXT_MIN_CHARS 8
+
+/* Fonts whose character width is kept (see char_pixels): a few styles of
+ * one or two families in practice; past this the cache starts again. */
+#define TD_CHAT_TEXT_FONT_CACHE_MAX 64
 
 struct _TdChatText
 {
@@ -23,6 +28,11 @@ struct _TdChatText
   PangoLayout   *layout;         /* made when first measured */
   GtkWidget     *menu;           /* a link's context menu, made when first asked for */
 
+  guint          width_chars;    /* one line this wide, ellipsized; 0: wrapped */
+  float          xalign;
+  int            char_pixels;    /* the font's character width, for char_serial */
+  guint          char_serial;
+
   /* The layout as it is: its text and attributes are the ones above
    * unless dirty, and it is wrapped at layout_width (pango units, -1 for
    * not at all) for the context of context_serial. */
@@ -31,6 +41,7 @@ struct _TdChatText
   guint          context_serial;
   int            height;         /* pixels */
   int            baseline;       /* pixels */
+  int            text_width;     /* pixels, of the text as laid out */
   GdkRGBA        link_color;     /* what the link attributes were made with */
 
   int            focus_link;     /* the link Enter opens, or -1 */
@@ -108,13 +119,15 @@ ensure_layout (TdChatText *self)
   if (self->layout == NULL)
     {
       self->layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
-      pango_layout_set_wrap (self->layout, PANGO_WRAP_WORD_CHAR);
       self->dirty = TRUE;
     }
   if (self->dirty)
     {
       g_autoptr(PangoAttrList) attrs = layout_attrs (self);
 
+      pango_layout_set_wrap (self->layout, PANGO_WRAP_WORD_CHAR);
+      pango_layout_set_ellipsize (self->layout, self->width_chars > 0 ? PANGO_ELLIPSIZE_END : PANGO_ELLIPSIZE_NONE);
+      pango_layout_set_single_paragraph_mode (self->layout, self->width_chars > 0);
       pango_layout_set_text (self->layout, self->text ? self->text : "", -1);
       pango_layout_set_attributes (self->layout, attrs);
       self->dirty = FALSE;
@@ -136,26 +149,66 @@ layout_at (TdChatText *self,
   if (pango_width == self->layout_width && serial == self->context_serial)
     return;
   pango_layout_set_width (layout, pango_width);
-  pango_layout_get_pixel_size (layout, NULL, &self->height);
+  pango_layout_get_pixel_size (layout, &self->text_width, &self->height);
   self->baseline = PANGO_PIXELS (pango_layout_get_baseline (layout));
   self->layout_width = pango_width;
   self->context_serial = serial;
 }
 
-/* The narrowest width, from the font's size alone: measuring the font's
- * metrics for each of the list's rows would cost what this widget saves. */
+/* The width of a character of the widget's font, in pixels (the wider of
+ * an average character and a digit, as GtkLabel counts). Pango measures
+ * it by shaping a sample text each time it is asked, and GtkLabel asks at
+ * every measure of a label with a width in characters: several times for
+ * each row the list binds. Here it is measured once per font. */
 static int
-min_width (TdChatText *self)
+char_pixels (TdChatText *self)
 {
+  static GHashTable *fonts;   /* "description@dpi" -> pixels; main thread only */
   PangoContext *context = gtk_widget_get_pango_context (GTK_WIDGET (self));
-  const PangoFontDescription *font = pango_context_get_font_description (context);
-  double size = font ? (double) pango_font_description_get_size (font) / PANGO_SCALE : 10;
+  guint serial = pango_context_get_serial (context);
+  g_autofree char *description = NULL;
+  g_autofree char *key = NULL;
+  gpointer known;
 
-  if (font != NULL && !pango_font_description_get_size_is_absolute (font))
-    size *= 96.0 / 72.0;
-  if (size <= 0)
-    size = 13;
-  return (int) (size * TD_CHAT_TEXT_MIN_EMS);
+  if (self->char_pixels > 0 && self->char_serial == serial)
+    return self->char_pixels;
+
+  description = pango_font_description_to_string (pango_context_get_font_description (context));
+  key = g_strdup_printf ("%s@%g", description, pango_cairo_context_get_resolution (context));
+  if (fonts == NULL)
+    fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  known = g_hash_table_lookup (fonts, key);
+  if (known != NULL)
+    self->char_pixels = GPOINTER_TO_INT (known);
+  else
+    {
+      PangoFontMetrics *metrics = pango_context_get_metrics (context, NULL, NULL);
+      int width = MAX (pango_font_metrics_get_approximate_char_width (metrics),
+                       pango_font_metrics_get_approximate_digit_width (metrics));
+
+      pango_font_metrics_unref (metrics);
+      self->char_pixels = MAX (1, PANGO_PIXELS_CEIL (width));
+      if (g_hash_table_size (fonts) >= TD_CHAT_TEXT_FONT_CACHE_MAX)
+        g_hash_table_remove_all (fonts);
+      g_hash_table_insert (fonts, g_steal_pointer (&key), GINT_TO_POINTER (self->char_pixels));
+    }
+  self->char_serial = serial;
+  return self->char_pixels;
+}
+
+/* Where the text starts, in widget coordinates: a single line is placed
+ * by its alignment (mirrored right to left). */
+static int
+text_x (TdChatText *self)
+{
+  float xalign = self->xalign;
+  int space = gtk_widget_get_width (GTK_WIDGET (self)) - self->text_width;
+
+  if (self->width_chars == 0 || space <= 0)
+    return 0;
+  if (gtk_widget_get_direction (GTK_WIDGET (self)) == GTK_TEXT_DIR_RTL)
+    xalign = 1 - xalign;
+  return (int) (space * xalign);
 }
 
 /* The link at @x, @y (widget coordinates), or -1. */
@@ -171,6 +224,7 @@ link_at_point (TdChatText *self,
     return -1;
   layout = ensure_layout (self);
   layout_at (self, gtk_widget_get_width (GTK_WIDGET (self)));
+  x -= text_x (self);
   if (!pango_layout_xy_to_index (layout, x * PANGO_SCALE, y * PANGO_SCALE, &index, &trailing))
     return -1;
   for (guint i = 0; i < n_links (self); i++)
@@ -218,7 +272,7 @@ link_region (TdChatText *self,
   int range[2] = { link->start, link->end };
 
   layout_at (self, gtk_widget_get_width (GTK_WIDGET (self)));
-  return gdk_pango_layout_get_clip_region (ensure_layout (self), 0, 0, range, 1);
+  return gdk_pango_layout_get_clip_region (ensure_layout (self), text_x (self), 0, range, 1);
 }
 
 static void
@@ -382,9 +436,10 @@ td_chat_text_measure (GtkWidget      *widget,
 
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
     {
-      /* The list gives every row its whole width, so a natural width
-       * (the text unwrapped, a layout of its own) would buy nothing. */
-      *minimum = *natural = min_width (self);
+      /* A single line is as wide as it is told. Wrapped text: the list
+       * gives every row its whole width, so a natural width (the text
+       * unwrapped, a layout of its own) would buy nothing. */
+      *minimum = *natural = char_pixels (self) * (self->width_chars > 0 ? self->width_chars : TD_CHAT_TEXT_MIN_CHARS);
       return;
     }
   layout_at (self, for_size >= 0 ? for_size : gtk_widget_get_width (widget) > 0 ? gtk_widget_get_width (widget) : -1);
@@ -416,7 +471,15 @@ td_chat_text_snapshot (GtkWidget   *widget,
   gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
   G_GNUC_END_IGNORE_DEPRECATIONS
   layout_at (self, gtk_widget_get_width (widget));
-  gtk_snapshot_append_layout (snapshot, ensure_layout (self), &color);
+  if (text_x (self) != 0)
+    {
+      gtk_snapshot_save (snapshot);
+      gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (text_x (self), 0));
+      gtk_snapshot_append_layout (snapshot, ensure_layout (self), &color);
+      gtk_snapshot_restore (snapshot);
+    }
+  else
+    gtk_snapshot_append_layout (snapshot, ensure_layout (self), &color);
 
   if (self->focus_link >= 0 && self->focus_link < (int) n_links (self) &&
       gtk_widget_has_visible_focus (widget))
@@ -637,6 +700,27 @@ td_chat_text_set (TdChatText    *self,
   if (self->menu != NULL)
     gtk_popover_popdown (GTK_POPOVER (self->menu));
   gtk_widget_set_focusable (GTK_WIDGET (self), n_links (self) > 0);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+/**
+ * td_chat_text_set_single_line:
+ * @width_chars: how many characters wide the line is; 0 to wrap instead
+ * @xalign: where a shorter text goes: 0 at the start, 1 at the end
+ *
+ * Shows the text on one line of a fixed width, ellipsized at its end when
+ * it does not fit: a column of rows that lines up.
+ */
+void
+td_chat_text_set_single_line (TdChatText *self,
+                              guint       width_chars,
+                              float       xalign)
+{
+  g_return_if_fail (TD_IS_CHAT_TEXT (self));
+
+  self->width_chars = width_chars;
+  self->xalign = CLAMP (xalign, 0, 1);
+  self->dirty = TRUE;
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 

@@ -14,6 +14,10 @@ G_BEGIN_DECLS
  * markup to build and parse. Rows are bound by the hundred when the list
  * jumps, so that cost is what scrolling a long log waits for.
  *
+ * It can also show one line of a fixed width in characters, ellipsized,
+ * for the time and nick columns: a GtkLabel with a width in characters
+ * measures its font's metrics at each measure, which shapes a sample text.
+ *
  * A link is underlined in the accent colour; a click, or Enter when it has
  * the keyboard focus, emits ::activate-link; its context menu opens it or
  * copies its address. Tab moves through the links of a line.
@@ -28,6 +32,9 @@ void            td_chat_text_set        (TdChatText    *self,
                                          const char    *text,
                                          GArray        *links,
                                          PangoAttrList *attrs);
+void            td_chat_text_set_single_line (TdChatText *self,
+                                              guint       width_chars,
+                                              float       xalign);
 const char     *td_chat_text_get_text   (TdChatText    *self);
 guint           td_chat_text_get_n_links (TdChatText   *self);
 const char     *td_chat_text_get_link   (TdChatText    *self,

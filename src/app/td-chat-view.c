@@ -42,6 +42,10 @@
 #define KEYRING_TIMEOUT_S    30
 /* The longest nick offered at first run: tidingsd's NICKLEN. */
 #define FIRST_RUN_NICK_MAX   30
+/* The message list's columns, in characters: a time (HH:MM) and a nick
+ * (longer nicks are ellipsized, so the text column lines up). */
+#define TD_CHAT_VIEW_TIME_CHARS  5
+#define TD_CHAT_VIEW_NICK_CHARS  12
 
 enum {
   MAIL_IRC = 1,
@@ -3517,15 +3521,14 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   /* A grid, so that time, nick and text share a baseline and a preview
    * goes under the text (see line_preview_new). */
   GtkWidget *box = gtk_grid_new ();
-  GtkWidget *time = gtk_label_new (NULL);
-  GtkWidget *nick = gtk_label_new (NULL);
+  GtkWidget *time = td_chat_text_new ();
+  GtkWidget *nick = td_chat_text_new ();
   GtkWidget *text = td_chat_text_new ();
   GtkEventController *motion = gtk_event_controller_motion_new ();
 
   gtk_grid_set_column_spacing (GTK_GRID (box), 8);
 
-  gtk_label_set_xalign (GTK_LABEL (time), 1);
-  gtk_label_set_width_chars (GTK_LABEL (time), 5);
+  td_chat_text_set_single_line (TD_CHAT_TEXT (time), TD_CHAT_VIEW_TIME_CHARS, 1);
   gtk_widget_set_valign (time, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (time, "chat-time");
   gtk_widget_add_css_class (time, "dim-label");
@@ -3535,10 +3538,7 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_has_tooltip (time, TRUE);
   g_signal_connect (time, "query-tooltip", G_CALLBACK (time_query_tooltip_cb), item);
 
-  gtk_label_set_xalign (GTK_LABEL (nick), 1);
-  gtk_label_set_width_chars (GTK_LABEL (nick), 12);
-  gtk_label_set_max_width_chars (GTK_LABEL (nick), 12);
-  gtk_label_set_ellipsize (GTK_LABEL (nick), PANGO_ELLIPSIZE_END);
+  td_chat_text_set_single_line (TD_CHAT_TEXT (nick), TD_CHAT_VIEW_NICK_CHARS, 1);
   gtk_widget_set_valign (nick, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (nick, "chat-nick");
   g_signal_connect (motion, "enter", G_CALLBACK (nick_enter_cb), self);
@@ -3556,6 +3556,41 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_list_item_set_child (item, box);
   gtk_list_item_set_activatable (item, FALSE);
   gtk_list_item_set_selectable (item, FALSE);
+}
+
+/* Attributes that show the first @len bytes in @nick's colour. */
+static PangoAttrList *
+nick_color_attrs (const char *nick,
+                  gboolean    dark,
+                  guint       len)
+{
+  g_autofree char *hex = td_nick_color_hex (nick ? nick : "", dark);
+  PangoAttrList *attrs = pango_attr_list_new ();
+  PangoColor color;
+
+  if (pango_color_parse (&color, hex))
+    {
+      PangoAttribute *attr = pango_attr_foreground_new (color.red, color.green, color.blue);
+
+      attr->start_index = 0;
+      attr->end_index = len;
+      pango_attr_list_insert (attrs, attr);
+    }
+  return attrs;
+}
+
+/* Tabular digits, so the times line up; one list for every row. */
+static PangoAttrList *
+time_attrs (void)
+{
+  static PangoAttrList *attrs;
+
+  if (attrs == NULL)
+    {
+      attrs = pango_attr_list_new ();
+      pango_attr_list_insert (attrs, pango_attr_font_features_new ("tnum=1"));
+    }
+  return attrs;
 }
 
 static void
@@ -3578,8 +3613,8 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   g_autoptr(GArray) links = NULL;
   g_autofree char *plain = td_chat_text_to_plain (td_chat_line_get_text (line), &links);
   g_autoptr(PangoAttrList) attrs = NULL;
-  g_autofree char *nick_markup = NULL;
-  g_autofree char *escaped_nick = g_markup_escape_text (who ? who : "", -1);
+  g_autoptr(PangoAttrList) nick_attrs = NULL;
+  g_autofree char *nick_text = NULL;
   gboolean dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
   const char *row_class = "talk";
 
@@ -3588,29 +3623,18 @@ message_bind_cb (GtkSignalListItemFactory *factory,
     case TD_CHAT_LINE_MESSAGE:
       if (!(flags & TD_CHAT_LINE_GROUPED) && who != NULL)
         {
-          g_autofree char *color = td_nick_color_hex (who, dark);
-
-          nick_markup = g_strdup_printf ("<span foreground=\"%s\">%s</span>", color, escaped_nick);
+          nick_text = g_strdup (who);
+          nick_attrs = nick_color_attrs (who, dark, strlen (who));
         }
       break;
     case TD_CHAT_LINE_ACTION:
       {
         /* "nick does something", in italics, the nick in its colour */
-        g_autofree char *color = td_nick_color_hex (who, dark);
         g_autofree char *action = g_strdup_printf ("%s %s", who ? who : "", plain);
         guint shift = strlen (action) - strlen (plain);
-        PangoColor rgb;
-        PangoAttribute *attr;
 
-        attrs = pango_attr_list_new ();
+        attrs = nick_color_attrs (who, dark, shift - 1);
         pango_attr_list_insert (attrs, pango_attr_style_new (PANGO_STYLE_ITALIC));
-        if (pango_color_parse (&rgb, color))
-          {
-            attr = pango_attr_foreground_new (rgb.red, rgb.green, rgb.blue);
-            attr->start_index = 0;
-            attr->end_index = shift - 1;
-            pango_attr_list_insert (attrs, attr);
-          }
         for (guint i = 0; links != NULL && i < links->len; i++)
           {
             g_array_index (links, TdChatLink, i).start += shift;
@@ -3618,48 +3642,48 @@ message_bind_cb (GtkSignalListItemFactory *factory,
           }
         g_free (plain);
         plain = g_steal_pointer (&action);
-        nick_markup = g_strdup ("•");
+        nick_text = g_strdup ("•");
       }
       break;
     case TD_CHAT_LINE_NOTICE:
-      nick_markup = g_strdup_printf ("-%s-", escaped_nick);
+      nick_text = g_strdup_printf ("-%s-", who ? who : "");
       row_class = "notice";
       break;
     case TD_CHAT_LINE_JOIN:
-      nick_markup = g_strdup ("→");
+      nick_text = g_strdup ("→");
       row_class = "event";
       break;
     case TD_CHAT_LINE_PART:
     case TD_CHAT_LINE_QUIT:
     case TD_CHAT_LINE_KICK:
-      nick_markup = g_strdup ("←");
+      nick_text = g_strdup ("←");
       row_class = "event";
       break;
     case TD_CHAT_LINE_NICK:
     case TD_CHAT_LINE_MODE:
     case TD_CHAT_LINE_TOPIC:
-      nick_markup = g_strdup ("•");
+      nick_text = g_strdup ("•");
       row_class = "event";
       break;
     case TD_CHAT_LINE_NUMERIC:
-      nick_markup = g_strdup (escaped_nick);
+      nick_text = g_strdup (who);
       row_class = "numeric";
       break;
     case TD_CHAT_LINE_ERROR:
-      nick_markup = g_strdup (who ? escaped_nick : "!");
+      nick_text = g_strdup (who ? who : "!");
       row_class = "error";
       break;
     case TD_CHAT_LINE_INFO:
     default:
-      nick_markup = g_strdup (who ? escaped_nick : "*");
+      nick_text = g_strdup (who ? who : "*");
       row_class = "info";
       break;
     }
 
   set_row_classes (box, row_class, (flags & TD_CHAT_LINE_MENTION) ? "mention" : "plain",
                    (flags & TD_CHAT_LINE_GROUPED) ? "grouped" : "grouped-start");
-  gtk_label_set_label (GTK_LABEL (time), (flags & TD_CHAT_LINE_GROUPED) ? "" : clock);
-  gtk_label_set_markup (GTK_LABEL (nick), nick_markup ? nick_markup : "");
+  td_chat_text_set (TD_CHAT_TEXT (time), (flags & TD_CHAT_LINE_GROUPED) ? "" : clock, NULL, time_attrs ());
+  td_chat_text_set (TD_CHAT_TEXT (nick), nick_text, NULL, nick_attrs);
   g_object_set_data_full (G_OBJECT (nick), "td-nick",
                           td_chat_line_is_talk (line) ? g_strdup (who) : NULL, g_free);
   td_chat_text_set (TD_CHAT_TEXT (text), plain, links, attrs);

@@ -159,6 +159,48 @@ test_measure (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* A column: as wide as told whatever the text, one line high. */
+static void
+test_single_line (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *short_nick = td_chat_text_new ();
+  GtkWidget *long_nick = td_chat_text_new ();
+  GtkWidget *wrapped = td_chat_text_new ();
+  const char *longest = "a-nick-far-longer-than-twelve-characters and more words";
+  int min, nat, min12, nat12, one, width;
+
+  gtk_box_append (GTK_BOX (box), short_nick);
+  gtk_box_append (GTK_BOX (box), long_nick);
+  gtk_box_append (GTK_BOX (box), wrapped);
+  gtk_window_set_child (GTK_WINDOW (window), box);
+  td_chat_text_set_single_line (TD_CHAT_TEXT (short_nick), 12, 1);
+  td_chat_text_set_single_line (TD_CHAT_TEXT (long_nick), 12, 1);
+  td_chat_text_set (TD_CHAT_TEXT (short_nick), "al", NULL, NULL);
+  td_chat_text_set (TD_CHAT_TEXT (long_nick), longest, NULL, NULL);
+
+  gtk_widget_measure (short_nick, GTK_ORIENTATION_HORIZONTAL, -1, &min, &nat, NULL, NULL);
+  gtk_widget_measure (long_nick, GTK_ORIENTATION_HORIZONTAL, -1, &min12, &nat12, NULL, NULL);
+  g_assert_cmpint (min, >, 0);
+  g_assert_cmpint (min, ==, nat);
+  g_assert_cmpint (min12, ==, min);
+  g_assert_cmpint (nat12, ==, nat);
+
+  /* Twice the characters, about twice the width. */
+  td_chat_text_set_single_line (TD_CHAT_TEXT (short_nick), 24, 1);
+  gtk_widget_measure (short_nick, GTK_ORIENTATION_HORIZONTAL, -1, &width, NULL, NULL, NULL);
+  g_assert_cmpint (width, ==, 2 * min);
+
+  /* The long text stays on one line at that width; wrapped, it would not. */
+  one = height_for (short_nick, min, NULL);
+  g_assert_cmpint (height_for (long_nick, min, NULL), ==, one);
+  td_chat_text_set (TD_CHAT_TEXT (wrapped), longest, NULL, NULL);
+  g_assert_cmpint (height_for (wrapped, min, NULL), >, one);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static gboolean
 activate_cb (TdChatText *text,
              const char *uri,
@@ -311,6 +353,7 @@ main (int   argc,
 
   g_test_add_func ("/chat-text/plain", test_plain);
   g_test_add_func ("/chat-text/measure", test_measure);
+  g_test_add_func ("/chat-text/single-line", test_single_line);
   g_test_add_func ("/chat-text/links", test_links);
   g_test_add_func ("/chat-text/focus", test_focus);
   g_test_add_func ("/chat-text/copy", test_copy);
