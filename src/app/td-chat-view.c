@@ -10,7 +10,7 @@
 #include "app/td-chat-files.h"
 #include "app/td-chat-preview.h"
 #include "app/td-chat-secrets.h"
-#include "app/td-chat-text.h"
+#include "app/td-row-text.h"
 #include "app/td-chat-view.h"
 #include "app/td-local-time.h"
 #include "app/td-nick-color.h"
@@ -267,6 +267,7 @@ struct _TdChatView
   gboolean            ready;            /* the log is loaded */
   gboolean            stick_to_bottom;
   gboolean            changing_buffer;
+  double              last_value;        /* of the message list's adjustment */
   gboolean            resorting;        /* a buffer moves in the sidebar */
   gboolean            choosing_nick;    /* first run: the nick page shows */
   gboolean            local_account_loading;
@@ -3419,7 +3420,7 @@ previews_setting_cb (GSettings  *settings,
 /* ------------------------------------------------------------------ */
 
 static gboolean
-activate_link_cb (TdChatText *text,
+activate_link_cb (TdRowText *text,
                   const char *uri,
                   TdChatView *self)
 {
@@ -3521,14 +3522,14 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   /* A grid, so that time, nick and text share a baseline and a preview
    * goes under the text (see line_preview_new). */
   GtkWidget *box = gtk_grid_new ();
-  GtkWidget *time = td_chat_text_new ();
-  GtkWidget *nick = td_chat_text_new ();
-  GtkWidget *text = td_chat_text_new ();
+  GtkWidget *time = td_row_text_new ();
+  GtkWidget *nick = td_row_text_new ();
+  GtkWidget *text = td_row_text_new ();
   GtkEventController *motion = gtk_event_controller_motion_new ();
 
   gtk_grid_set_column_spacing (GTK_GRID (box), 8);
 
-  td_chat_text_set_single_line (TD_CHAT_TEXT (time), TD_CHAT_VIEW_TIME_CHARS, 1);
+  td_row_text_set_fixed (TD_ROW_TEXT (time), TD_CHAT_VIEW_TIME_CHARS, 1, PANGO_ELLIPSIZE_END, 1);
   gtk_widget_set_valign (time, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (time, "chat-time");
   gtk_widget_add_css_class (time, "dim-label");
@@ -3538,7 +3539,7 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_has_tooltip (time, TRUE);
   g_signal_connect (time, "query-tooltip", G_CALLBACK (time_query_tooltip_cb), item);
 
-  td_chat_text_set_single_line (TD_CHAT_TEXT (nick), TD_CHAT_VIEW_NICK_CHARS, 1);
+  td_row_text_set_fixed (TD_ROW_TEXT (nick), TD_CHAT_VIEW_NICK_CHARS, 1, PANGO_ELLIPSIZE_END, 1);
   gtk_widget_set_valign (nick, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (nick, "chat-nick");
   g_signal_connect (motion, "enter", G_CALLBACK (nick_enter_cb), self);
@@ -3575,20 +3576,6 @@ nick_color_attrs (const char *nick,
       attr->start_index = 0;
       attr->end_index = len;
       pango_attr_list_insert (attrs, attr);
-    }
-  return attrs;
-}
-
-/* Tabular digits, so the times line up; one list for every row. */
-static PangoAttrList *
-time_attrs (void)
-{
-  static PangoAttrList *attrs;
-
-  if (attrs == NULL)
-    {
-      attrs = pango_attr_list_new ();
-      pango_attr_list_insert (attrs, pango_attr_font_features_new ("tnum=1"));
     }
   return attrs;
 }
@@ -3682,11 +3669,11 @@ message_bind_cb (GtkSignalListItemFactory *factory,
 
   set_row_classes (box, row_class, (flags & TD_CHAT_LINE_MENTION) ? "mention" : "plain",
                    (flags & TD_CHAT_LINE_GROUPED) ? "grouped" : "grouped-start");
-  td_chat_text_set (TD_CHAT_TEXT (time), (flags & TD_CHAT_LINE_GROUPED) ? "" : clock, NULL, time_attrs ());
-  td_chat_text_set (TD_CHAT_TEXT (nick), nick_text, NULL, nick_attrs);
+  td_row_text_set (TD_ROW_TEXT (time), (flags & TD_CHAT_LINE_GROUPED) ? "" : clock, NULL, td_row_text_tabular_digits ());
+  td_row_text_set (TD_ROW_TEXT (nick), nick_text, NULL, nick_attrs);
   g_object_set_data_full (G_OBJECT (nick), "td-nick",
                           td_chat_line_is_talk (line) ? g_strdup (who) : NULL, g_free);
-  td_chat_text_set (TD_CHAT_TEXT (text), plain, links, attrs);
+  td_row_text_set (TD_ROW_TEXT (text), plain, links, attrs);
   /* A row gets its preview the first time it shows a line with a link
    * (only those can have one), and keeps it for the lines after. */
   if (preview == NULL && talk != NULL && links != NULL)
@@ -3945,11 +3932,17 @@ static void
 adjustment_value_cb (GtkAdjustment *adj,
                      TdChatView    *self)
 {
+  double value = gtk_adjustment_get_value (adj);
+  gboolean up = value < self->last_value;
+
+  self->last_value = value;
   if (self->changing_buffer)
     return;
-  self->stick_to_bottom = gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj)
-                          >= gtk_adjustment_get_upper (adj) - 8;
-  load_older_if_at_top (self, td_chat_view_get_selected (self));
+  self->stick_to_bottom = value + gtk_adjustment_get_page_size (adj) >= gtk_adjustment_get_upper (adj) - 8;
+  /* Only a move up asks for older lines: a fresh list is at the top
+   * while its first lines come in, before it goes to the bottom. */
+  if (up)
+    load_older_if_at_top (self, td_chat_view_get_selected (self));
 }
 
 static void

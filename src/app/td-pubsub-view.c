@@ -11,6 +11,7 @@
 #include "app/td-pubsub-channel.h"
 #include "app/td-pubsub-message.h"
 #include "app/td-pubsub-view.h"
+#include "app/td-row-text.h"
 #include "app/td-sparkline.h"
 #include "core/td-timers.h"
 
@@ -1546,17 +1547,14 @@ row_button (const char *icon_name,
 
 /* A dim caption whose width is @chars characters whatever its text. */
 static GtkWidget *
-caption_inscription (guint chars)
+caption_text (guint chars)
 {
-  GtkWidget *inscription = gtk_inscription_new (NULL);
+  GtkWidget *text = td_row_text_new ();
 
-  gtk_inscription_set_xalign (GTK_INSCRIPTION (inscription), 0);
-  gtk_inscription_set_text_overflow (GTK_INSCRIPTION (inscription), GTK_INSCRIPTION_OVERFLOW_ELLIPSIZE_END);
-  gtk_inscription_set_min_chars (GTK_INSCRIPTION (inscription), chars);
-  gtk_inscription_set_nat_chars (GTK_INSCRIPTION (inscription), chars);
-  gtk_widget_add_css_class (inscription, "caption");
-  gtk_widget_add_css_class (inscription, "dim-label");
-  return inscription;
+  td_row_text_set_fixed (TD_ROW_TEXT (text), chars, 1, PANGO_ELLIPSIZE_END, 0);
+  gtk_widget_add_css_class (text, "caption");
+  gtk_widget_add_css_class (text, "dim-label");
+  return text;
 }
 
 static GtkWidget *
@@ -1983,29 +1981,20 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   GtkWidget *meta = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
   GtkWidget *stamp = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
   GtkWidget *logged = gtk_image_new_from_icon_name ("document-open-recent-symbolic");
-  /* Inscriptions, not labels: their size does not depend on their text,
-   * so the list measures a row without shaping any of it. The list keeps
-   * up to 200 rows bound and rebinds them all on every flush while a
-   * busy channel scrolls; measuring labels cost more than all the rest. */
-  GtkWidget *time = caption_inscription (TD_PUBSUB_VIEW_TIME_CHARS);
-  GtkWidget *channel = gtk_inscription_new (NULL);
-  GtkWidget *pattern = caption_inscription (TD_PUBSUB_VIEW_CHANNEL_CHARS);
-  GtkWidget *payload = gtk_inscription_new (NULL);
+  /* Texts of a fixed size: the list measures a row without laying out
+   * any of its text. The list keeps up to 200 rows bound and rebinds
+   * them all on every flush while a busy channel scrolls; measuring
+   * labels cost more than all the rest. */
+  GtkWidget *time = caption_text (TD_PUBSUB_VIEW_TIME_CHARS);
+  GtkWidget *channel = td_row_text_new ();
+  GtkWidget *pattern = caption_text (TD_PUBSUB_VIEW_CHANNEL_CHARS);
+  GtkWidget *payload = td_row_text_new ();
 
-  gtk_widget_add_css_class (time, "numeric");
-  gtk_inscription_set_xalign (GTK_INSCRIPTION (channel), 0);
-  gtk_inscription_set_text_overflow (GTK_INSCRIPTION (channel), GTK_INSCRIPTION_OVERFLOW_ELLIPSIZE_MIDDLE);
-  gtk_inscription_set_min_chars (GTK_INSCRIPTION (channel), TD_PUBSUB_VIEW_CHANNEL_CHARS);
-  gtk_inscription_set_nat_chars (GTK_INSCRIPTION (channel), TD_PUBSUB_VIEW_CHANNEL_CHARS);
+  td_row_text_set_fixed (TD_ROW_TEXT (channel), TD_PUBSUB_VIEW_CHANNEL_CHARS, 1, PANGO_ELLIPSIZE_MIDDLE, 0);
   gtk_widget_add_css_class (channel, "heading");
   gtk_widget_set_size_request (meta, 150, -1);
-  gtk_inscription_set_xalign (GTK_INSCRIPTION (payload), 0);
-  gtk_inscription_set_yalign (GTK_INSCRIPTION (payload), 0);
-  gtk_inscription_set_wrap_mode (GTK_INSCRIPTION (payload), PANGO_WRAP_WORD_CHAR);
   /* As tall as the time and channel beside it. */
-  gtk_inscription_set_min_lines (GTK_INSCRIPTION (payload), 2);
-  gtk_inscription_set_nat_lines (GTK_INSCRIPTION (payload), 2);
-  gtk_inscription_set_text_overflow (GTK_INSCRIPTION (payload), GTK_INSCRIPTION_OVERFLOW_ELLIPSIZE_END);
+  td_row_text_set_fixed (TD_ROW_TEXT (payload), 0, 2, PANGO_ELLIPSIZE_END, 0);
   gtk_widget_set_hexpand (payload, TRUE);
   gtk_image_set_pixel_size (GTK_IMAGE (logged), 12);
   gtk_widget_add_css_class (logged, "dim-label");
@@ -2057,14 +2046,14 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_visible (g_object_get_data (G_OBJECT (item), "logged"), logged);
   gtk_widget_set_opacity (g_object_get_data (G_OBJECT (item), "box"), logged ? 0.7 : 1.0);
 
-  gtk_inscription_set_text (g_object_get_data (G_OBJECT (item), "time"), full);
-  gtk_inscription_set_text (g_object_get_data (G_OBJECT (item), "channel"), td_pubsub_message_item_get_channel (message));
+  td_row_text_set (g_object_get_data (G_OBJECT (item), "time"), full, NULL, td_row_text_tabular_digits ());
+  td_row_text_set (g_object_get_data (G_OBJECT (item), "channel"), td_pubsub_message_item_get_channel (message), NULL, NULL);
   if (pattern_name != NULL)
     /* Translators: %s is the pattern a message matched */
     pattern_text = g_strdup_printf (_("via %s"), pattern_name);
-  gtk_inscription_set_text (GTK_INSCRIPTION (pattern), pattern_text);
+  td_row_text_set (TD_ROW_TEXT (pattern), pattern_text, NULL, NULL);
   gtk_widget_set_visible (pattern, pattern_name != NULL);
-  gtk_inscription_set_text (GTK_INSCRIPTION (payload), td_pubsub_message_item_get_display (message));
+  td_row_text_set (TD_ROW_TEXT (payload), td_pubsub_message_item_get_display (message), NULL, NULL);
   if (td_pubsub_message_item_get_format (message) == TD_PAYLOAD_TEXT)
     gtk_widget_remove_css_class (payload, "monospace");
   else

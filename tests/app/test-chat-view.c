@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "app/td-application.h"
-#include "app/td-chat-text.h"
+#include "app/td-row-text.h"
 #include "app/td-chat-view.h"
 #include "app/td-window.h"
 #include "chat/td-irc-accounts.h"
@@ -154,16 +154,16 @@ typedef struct
 } Labels;
 
 /* The mapped line text under @root that shows @text, or NULL. */
-static TdChatText *
+static TdRowText *
 find_text (GtkWidget  *root,
            const char *text)
 {
-  if (TD_IS_CHAT_TEXT (root) && gtk_widget_get_mapped (root) &&
-      g_strcmp0 (td_chat_text_get_text (TD_CHAT_TEXT (root)), text) == 0)
-    return TD_CHAT_TEXT (root);
+  if (TD_IS_ROW_TEXT (root) && gtk_widget_get_mapped (root) &&
+      g_strcmp0 (td_row_text_get_text (TD_ROW_TEXT (root)), text) == 0)
+    return TD_ROW_TEXT (root);
   for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
     {
-      TdChatText *found = find_text (child, text);
+      TdRowText *found = find_text (child, text);
 
       if (found != NULL)
         return found;
@@ -444,12 +444,12 @@ check_conversation (TdApplication *app)
   {
     /* The row shows the text as sent, markup and all, with its link. */
     const char *sent = "hello room, see https://example.org/a?b=1&c=2. <b>not bold</b>";
-    TdChatText *shown;
+    TdRowText *shown;
 
     g_assert_true (wait_until (shows_text, &(Labels) { GTK_WIDGET (view), sent, NULL }));
     shown = find_text (GTK_WIDGET (view), sent);
-    g_assert_cmpuint (td_chat_text_get_n_links (shown), ==, 1);
-    g_assert_cmpstr (td_chat_text_get_link (shown, 0), ==, "https://example.org/a?b=1&c=2");
+    g_assert_cmpuint (td_row_text_get_n_links (shown), ==, 1);
+    g_assert_cmpstr (td_row_text_get_link (shown, 0), ==, "https://example.org/a?b=1&c=2");
   }
 
   /* Receive, from someone else; the nick list shows them. */

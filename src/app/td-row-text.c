@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#define G_LOG_DOMAIN "td-chat-text"
+#define G_LOG_DOMAIN "td-row-text"
 
 #include "config.h"
 
@@ -7,17 +7,25 @@
 #include <pango/pangocairo.h>
 
 #include "app/td-chat-line.h"
-#include "app/td-chat-text.h"
+#include "app/td-row-text.h"
 
 /* The narrowest wrapping text is made, in characters: below that a line
  * would be a column of single characters, as tall as the list. */
-#define TD_CHAT_TEXT_MIN_CHARS 8
+#define TD_ROW_TEXT_MIN_CHARS 8
 
-/* Fonts whose character width is kept (see char_pixels): a few styles of
- * one or two families in practice; past this the cache starts again. */
-#define TD_CHAT_TEXT_FONT_CACHE_MAX 64
+/* Fonts whose sizes are kept (see font_sizes): a few styles of one or
+ * two families in practice; past this the cache starts again. */
+#define TD_ROW_TEXT_FONT_CACHE_MAX 64
 
-struct _TdChatText
+/* What a font's text measures, in pixels. */
+typedef struct
+{
+  int char_width;    /* the wider of an average character and a digit */
+  int line_height;
+  int baseline;      /* of a first line, from its top */
+} FontSizes;
+
+struct _TdRowText
 {
   GtkWidget      parent_instance;
 
@@ -28,10 +36,14 @@ struct _TdChatText
   PangoLayout   *layout;         /* made when first measured */
   GtkWidget     *menu;           /* a link's context menu, made when first asked for */
 
-  guint          width_chars;    /* one line this wide, ellipsized; 0: wrapped */
+  /* Fixed: width_chars characters wide (0: as wide as it is given),
+   * lines tall (0: wrapped, as tall as its text), ellipsized. */
+  guint          width_chars;
+  guint          lines;
+  PangoEllipsizeMode ellipsize;
   float          xalign;
-  int            char_pixels;    /* the font's character width, for char_serial */
-  guint          char_serial;
+  FontSizes      font;           /* for the context of font_serial */
+  guint          font_serial;
 
   /* The layout as it is: its text and attributes are the ones above
    * unless dirty, and it is wrapped at layout_width (pango units, -1 for
@@ -49,7 +61,7 @@ struct _TdChatText
   int            hover_link;     /* under the pointer, or -1 */
 };
 
-G_DEFINE_FINAL_TYPE (TdChatText, td_chat_text, GTK_TYPE_WIDGET)
+G_DEFINE_FINAL_TYPE (TdRowText, td_row_text, GTK_TYPE_WIDGET)
 
 enum {
   ACTIVATE_LINK,
@@ -59,13 +71,13 @@ enum {
 static guint signals[N_SIGNALS];
 
 static guint
-n_links (TdChatText *self)
+n_links (TdRowText *self)
 {
   return self->links ? self->links->len : 0;
 }
 
 static const TdChatLink *
-link_at (TdChatText *self,
+link_at (TdRowText *self,
          guint       index)
 {
   g_assert (index < n_links (self));
@@ -74,7 +86,7 @@ link_at (TdChatText *self,
 
 /* The colour links are shown in: the style's accent colour. */
 static GdkRGBA
-link_color (TdChatText *self)
+link_color (TdRowText *self)
 {
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS
   GtkStyleContext *context = gtk_widget_get_style_context (GTK_WIDGET (self));
@@ -88,7 +100,7 @@ link_color (TdChatText *self)
 
 /* The caller's attributes with the links', for the layout. */
 static PangoAttrList *
-layout_attrs (TdChatText *self)
+layout_attrs (TdRowText *self)
 {
   PangoAttrList *attrs = self->attrs ? pango_attr_list_copy (self->attrs) : pango_attr_list_new ();
 
@@ -112,9 +124,15 @@ layout_attrs (TdChatText *self)
   return attrs;
 }
 
+static gboolean
+is_fixed (TdRowText *self)
+{
+  return self->lines > 0;
+}
+
 /* The layout, with the text and attributes it should have. */
 static PangoLayout *
-ensure_layout (TdChatText *self)
+ensure_layout (TdRowText *self)
 {
   if (self->layout == NULL)
     {
@@ -126,8 +144,9 @@ ensure_layout (TdChatText *self)
       g_autoptr(PangoAttrList) attrs = layout_attrs (self);
 
       pango_layout_set_wrap (self->layout, PANGO_WRAP_WORD_CHAR);
-      pango_layout_set_ellipsize (self->layout, self->width_chars > 0 ? PANGO_ELLIPSIZE_END : PANGO_ELLIPSIZE_NONE);
-      pango_layout_set_single_paragraph_mode (self->layout, self->width_chars > 0);
+      pango_layout_set_ellipsize (self->layout, is_fixed (self) ? self->ellipsize : PANGO_ELLIPSIZE_NONE);
+      /* At most that many lines (of each paragraph: the widget clips). */
+      pango_layout_set_height (self->layout, is_fixed (self) ? - (int) self->lines : -1);
       pango_layout_set_text (self->layout, self->text ? self->text : "", -1);
       pango_layout_set_attributes (self->layout, attrs);
       self->dirty = FALSE;
@@ -139,7 +158,7 @@ ensure_layout (TdChatText *self)
 /* Lays the text out @width pixels wide (-1: unwrapped), unless it is
  * already, and keeps its height and baseline. */
 static void
-layout_at (TdChatText *self,
+layout_at (TdRowText *self,
            int         width)
 {
   PangoLayout *layout = ensure_layout (self);
@@ -155,56 +174,59 @@ layout_at (TdChatText *self,
   self->context_serial = serial;
 }
 
-/* The width of a character of the widget's font, in pixels (the wider of
- * an average character and a digit, as GtkLabel counts). Pango measures
- * it by shaping a sample text each time it is asked, and GtkLabel asks at
- * every measure of a label with a width in characters: several times for
- * each row the list binds. Here it is measured once per font. */
-static int
-char_pixels (TdChatText *self)
+/* What the widget's font measures. Pango measures a font's character
+ * width by shaping a sample text each time it is asked, and GtkLabel and
+ * GtkInscription ask at every measure of a width in characters: several
+ * times for each row a list binds. Here each font is measured once. */
+static const FontSizes *
+font_sizes (TdRowText *self)
 {
-  static GHashTable *fonts;   /* "description@dpi" -> pixels; main thread only */
+  static GHashTable *fonts;   /* "description@dpi" -> FontSizes; main thread only */
   PangoContext *context = gtk_widget_get_pango_context (GTK_WIDGET (self));
   guint serial = pango_context_get_serial (context);
   g_autofree char *description = NULL;
   g_autofree char *key = NULL;
-  gpointer known;
+  FontSizes *known;
 
-  if (self->char_pixels > 0 && self->char_serial == serial)
-    return self->char_pixels;
+  if (self->font.char_width > 0 && self->font_serial == serial)
+    return &self->font;
 
   description = pango_font_description_to_string (pango_context_get_font_description (context));
   key = g_strdup_printf ("%s@%g", description, pango_cairo_context_get_resolution (context));
   if (fonts == NULL)
-    fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   known = g_hash_table_lookup (fonts, key);
-  if (known != NULL)
-    self->char_pixels = GPOINTER_TO_INT (known);
-  else
+  if (known == NULL)
     {
       PangoFontMetrics *metrics = pango_context_get_metrics (context, NULL, NULL);
+      g_autoptr(PangoLayout) line = pango_layout_new (context);
       int width = MAX (pango_font_metrics_get_approximate_char_width (metrics),
                        pango_font_metrics_get_approximate_digit_width (metrics));
 
+      known = g_new0 (FontSizes, 1);
+      known->char_width = MAX (1, PANGO_PIXELS_CEIL (width));
       pango_font_metrics_unref (metrics);
-      self->char_pixels = MAX (1, PANGO_PIXELS_CEIL (width));
-      if (g_hash_table_size (fonts) >= TD_CHAT_TEXT_FONT_CACHE_MAX)
+      pango_layout_set_text (line, "Xg", -1);
+      pango_layout_get_pixel_size (line, NULL, &known->line_height);
+      known->baseline = PANGO_PIXELS (pango_layout_get_baseline (line));
+      if (g_hash_table_size (fonts) >= TD_ROW_TEXT_FONT_CACHE_MAX)
         g_hash_table_remove_all (fonts);
-      g_hash_table_insert (fonts, g_steal_pointer (&key), GINT_TO_POINTER (self->char_pixels));
+      g_hash_table_insert (fonts, g_steal_pointer (&key), known);
     }
-  self->char_serial = serial;
-  return self->char_pixels;
+  self->font = *known;
+  self->font_serial = serial;
+  return &self->font;
 }
 
 /* Where the text starts, in widget coordinates: a single line is placed
  * by its alignment (mirrored right to left). */
 static int
-text_x (TdChatText *self)
+text_x (TdRowText *self)
 {
   float xalign = self->xalign;
   int space = gtk_widget_get_width (GTK_WIDGET (self)) - self->text_width;
 
-  if (self->width_chars == 0 || space <= 0)
+  if (!is_fixed (self) || space <= 0)
     return 0;
   if (gtk_widget_get_direction (GTK_WIDGET (self)) == GTK_TEXT_DIR_RTL)
     xalign = 1 - xalign;
@@ -213,7 +235,7 @@ text_x (TdChatText *self)
 
 /* The link at @x, @y (widget coordinates), or -1. */
 static int
-link_at_point (TdChatText *self,
+link_at_point (TdRowText *self,
                double      x,
                double      y)
 {
@@ -238,7 +260,7 @@ link_at_point (TdChatText *self,
 }
 
 static void
-set_hover_link (TdChatText *self,
+set_hover_link (TdRowText *self,
                 int         link)
 {
   if (self->hover_link == link)
@@ -251,21 +273,21 @@ static void
 motion_cb (GtkEventControllerMotion *motion,
            double                    x,
            double                    y,
-           TdChatText               *self)
+           TdRowText               *self)
 {
   set_hover_link (self, link_at_point (self, x, y));
 }
 
 static void
 leave_cb (GtkEventControllerMotion *motion,
-          TdChatText               *self)
+          TdRowText               *self)
 {
   set_hover_link (self, -1);
 }
 
 /* The area of link @index, in widget coordinates. */
 static cairo_region_t *
-link_region (TdChatText *self,
+link_region (TdRowText *self,
              guint       index)
 {
   const TdChatLink *link = link_at (self, index);
@@ -276,7 +298,7 @@ link_region (TdChatText *self,
 }
 
 static void
-popup_menu (TdChatText *self,
+popup_menu (TdRowText *self,
             int         link,
             double      x,
             double      y)
@@ -317,7 +339,7 @@ pressed_cb (GtkGestureClick *gesture,
             int              n_press,
             double           x,
             double           y,
-            TdChatText      *self)
+            TdRowText      *self)
 {
   guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
   GdkEvent *event = gtk_event_controller_get_current_event (GTK_EVENT_CONTROLLER (gesture));
@@ -341,20 +363,20 @@ released_cb (GtkGestureClick *gesture,
              int              n_press,
              double           x,
              double           y,
-             TdChatText      *self)
+             TdRowText      *self)
 {
   int link = self->pressed_link;
 
   self->pressed_link = -1;
   if (link >= 0 && link == link_at_point (self, x, y))
-    td_chat_text_activate_link (self, link);
+    td_row_text_activate_link (self, link);
 }
 
 static void
 long_pressed_cb (GtkGestureLongPress *gesture,
                  double               x,
                  double               y,
-                 TdChatText          *self)
+                 TdRowText          *self)
 {
   int link = link_at_point (self, x, y);
 
@@ -369,7 +391,7 @@ key_pressed_cb (GtkEventControllerKey *controller,
                 guint                  keyval,
                 guint                  keycode,
                 GdkModifierType        state,
-                TdChatText            *self)
+                TdRowText            *self)
 {
   if (self->focus_link < 0 || self->focus_link >= (int) n_links (self))
     return FALSE;
@@ -380,7 +402,7 @@ key_pressed_cb (GtkEventControllerKey *controller,
     case GDK_KEY_ISO_Enter:
     case GDK_KEY_space:
     case GDK_KEY_KP_Space:
-      td_chat_text_activate_link (self, self->focus_link);
+      td_row_text_activate_link (self, self->focus_link);
       return TRUE;
     case GDK_KEY_Menu:
       popup_menu (self, self->focus_link, -1, -1);
@@ -401,7 +423,7 @@ open_action (GtkWidget  *widget,
              const char *action_name,
              GVariant   *parameter)
 {
-  td_chat_text_activate_link (TD_CHAT_TEXT (widget), g_variant_get_uint32 (parameter));
+  td_row_text_activate_link (TD_ROW_TEXT (widget), g_variant_get_uint32 (parameter));
 }
 
 /* link.copy(u): the menu's Copy Link Address */
@@ -410,7 +432,7 @@ copy_action (GtkWidget  *widget,
              const char *action_name,
              GVariant   *parameter)
 {
-  TdChatText *self = TD_CHAT_TEXT (widget);
+  TdRowText *self = TD_ROW_TEXT (widget);
   guint index = g_variant_get_uint32 (parameter);
 
   if (index < n_links (self))
@@ -418,13 +440,13 @@ copy_action (GtkWidget  *widget,
 }
 
 static GtkSizeRequestMode
-td_chat_text_get_request_mode (GtkWidget *widget)
+td_row_text_get_request_mode (GtkWidget *widget)
 {
-  return GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
+  return is_fixed (TD_ROW_TEXT (widget)) ? GTK_SIZE_REQUEST_CONSTANT_SIZE : GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
 }
 
 static void
-td_chat_text_measure (GtkWidget      *widget,
+td_row_text_measure (GtkWidget      *widget,
                       GtkOrientation  orientation,
                       int             for_size,
                       int            *minimum,
@@ -432,14 +454,23 @@ td_chat_text_measure (GtkWidget      *widget,
                       int            *minimum_baseline,
                       int            *natural_baseline)
 {
-  TdChatText *self = TD_CHAT_TEXT (widget);
+  TdRowText *self = TD_ROW_TEXT (widget);
 
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
     {
-      /* A single line is as wide as it is told. Wrapped text: the list
-       * gives every row its whole width, so a natural width (the text
+      /* Fixed text is as wide as it is told. Otherwise the list gives
+       * every row its whole width, so a natural width (the text
        * unwrapped, a layout of its own) would buy nothing. */
-      *minimum = *natural = char_pixels (self) * (self->width_chars > 0 ? self->width_chars : TD_CHAT_TEXT_MIN_CHARS);
+      *minimum = *natural = font_sizes (self)->char_width *
+                            (self->width_chars > 0 ? self->width_chars : TD_ROW_TEXT_MIN_CHARS);
+      return;
+    }
+  if (is_fixed (self))
+    {
+      const FontSizes *font = font_sizes (self);
+
+      *minimum = *natural = font->line_height * self->lines;
+      *minimum_baseline = *natural_baseline = font->baseline;
       return;
     }
   layout_at (self, for_size >= 0 ? for_size : gtk_widget_get_width (widget) > 0 ? gtk_widget_get_width (widget) : -1);
@@ -448,23 +479,25 @@ td_chat_text_measure (GtkWidget      *widget,
 }
 
 static void
-td_chat_text_size_allocate (GtkWidget *widget,
+td_row_text_size_allocate (GtkWidget *widget,
                             int        width,
                             int        height,
                             int        baseline)
 {
-  TdChatText *self = TD_CHAT_TEXT (widget);
+  TdRowText *self = TD_ROW_TEXT (widget);
 
-  layout_at (self, width);
+  /* Fixed text is laid out when it is drawn, if it is. */
+  if (!is_fixed (self))
+    layout_at (self, width);
   if (self->menu != NULL)
     gtk_popover_present (GTK_POPOVER (self->menu));
 }
 
 static void
-td_chat_text_snapshot (GtkWidget   *widget,
+td_row_text_snapshot (GtkWidget   *widget,
                        GtkSnapshot *snapshot)
 {
-  TdChatText *self = TD_CHAT_TEXT (widget);
+  TdRowText *self = TD_ROW_TEXT (widget);
   GdkRGBA color;
 
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS
@@ -502,12 +535,12 @@ td_chat_text_snapshot (GtkWidget   *widget,
 }
 
 static void
-td_chat_text_css_changed (GtkWidget         *widget,
+td_row_text_css_changed (GtkWidget         *widget,
                           GtkCssStyleChange *change)
 {
-  TdChatText *self = TD_CHAT_TEXT (widget);
+  TdRowText *self = TD_ROW_TEXT (widget);
 
-  GTK_WIDGET_CLASS (td_chat_text_parent_class)->css_changed (widget, change);
+  GTK_WIDGET_CLASS (td_row_text_parent_class)->css_changed (widget, change);
   /* Links follow the accent colour, which the dark style changes. */
   if (self->layout != NULL && n_links (self) > 0)
     {
@@ -522,22 +555,22 @@ td_chat_text_css_changed (GtkWidget         *widget,
 }
 
 static void
-td_chat_text_state_flags_changed (GtkWidget     *widget,
+td_row_text_state_flags_changed (GtkWidget     *widget,
                                   GtkStateFlags  previous)
 {
   GtkStateFlags changed = previous ^ gtk_widget_get_state_flags (widget);
 
-  GTK_WIDGET_CLASS (td_chat_text_parent_class)->state_flags_changed (widget, previous);
+  GTK_WIDGET_CLASS (td_row_text_parent_class)->state_flags_changed (widget, previous);
   if (changed & (GTK_STATE_FLAG_FOCUSED | GTK_STATE_FLAG_FOCUS_VISIBLE))
     gtk_widget_queue_draw (widget);
 }
 
 /* Tab moves through the links before it leaves the line. */
 static gboolean
-td_chat_text_focus (GtkWidget        *widget,
+td_row_text_focus (GtkWidget        *widget,
                     GtkDirectionType  direction)
 {
-  TdChatText *self = TD_CHAT_TEXT (widget);
+  TdRowText *self = TD_ROW_TEXT (widget);
   int n = n_links (self);
   gboolean backward = direction == GTK_DIR_TAB_BACKWARD || direction == GTK_DIR_UP || direction == GTK_DIR_LEFT;
 
@@ -560,44 +593,44 @@ td_chat_text_focus (GtkWidget        *widget,
 }
 
 static void
-td_chat_text_dispose (GObject *object)
+td_row_text_dispose (GObject *object)
 {
-  TdChatText *self = TD_CHAT_TEXT (object);
+  TdRowText *self = TD_ROW_TEXT (object);
 
   g_clear_pointer (&self->menu, gtk_widget_unparent);
-  G_OBJECT_CLASS (td_chat_text_parent_class)->dispose (object);
+  G_OBJECT_CLASS (td_row_text_parent_class)->dispose (object);
 }
 
 static void
-td_chat_text_finalize (GObject *object)
+td_row_text_finalize (GObject *object)
 {
-  TdChatText *self = TD_CHAT_TEXT (object);
+  TdRowText *self = TD_ROW_TEXT (object);
 
   g_clear_pointer (&self->text, g_free);
   g_clear_pointer (&self->links, g_array_unref);
   g_clear_pointer (&self->attrs, pango_attr_list_unref);
   g_clear_object (&self->layout);
-  G_OBJECT_CLASS (td_chat_text_parent_class)->finalize (object);
+  G_OBJECT_CLASS (td_row_text_parent_class)->finalize (object);
 }
 
 static void
-td_chat_text_class_init (TdChatTextClass *klass)
+td_row_text_class_init (TdRowTextClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
-  object_class->dispose = td_chat_text_dispose;
-  object_class->finalize = td_chat_text_finalize;
-  widget_class->get_request_mode = td_chat_text_get_request_mode;
-  widget_class->measure = td_chat_text_measure;
-  widget_class->size_allocate = td_chat_text_size_allocate;
-  widget_class->snapshot = td_chat_text_snapshot;
-  widget_class->css_changed = td_chat_text_css_changed;
-  widget_class->state_flags_changed = td_chat_text_state_flags_changed;
-  widget_class->focus = td_chat_text_focus;
+  object_class->dispose = td_row_text_dispose;
+  object_class->finalize = td_row_text_finalize;
+  widget_class->get_request_mode = td_row_text_get_request_mode;
+  widget_class->measure = td_row_text_measure;
+  widget_class->size_allocate = td_row_text_size_allocate;
+  widget_class->snapshot = td_row_text_snapshot;
+  widget_class->css_changed = td_row_text_css_changed;
+  widget_class->state_flags_changed = td_row_text_state_flags_changed;
+  widget_class->focus = td_row_text_focus;
 
   /**
-   * TdChatText::activate-link:
+   * TdRowText::activate-link:
    * @uri: the link's address
    *
    * A link was clicked, or activated from the keyboard or its menu.
@@ -615,7 +648,7 @@ td_chat_text_class_init (TdChatTextClass *klass)
 }
 
 static void
-td_chat_text_init (TdChatText *self)
+td_row_text_init (TdRowText *self)
 {
   GtkEventController *motion = gtk_event_controller_motion_new ();
   GtkGesture *click = gtk_gesture_click_new ();
@@ -643,14 +676,14 @@ td_chat_text_init (TdChatText *self)
 }
 
 GtkWidget *
-td_chat_text_new (void)
+td_row_text_new (void)
 {
-  return g_object_new (TD_TYPE_CHAT_TEXT, NULL);
+  return g_object_new (TD_TYPE_ROW_TEXT, NULL);
 }
 
 /**
- * td_chat_text_set:
- * @text: (nullable): what to show, valid UTF-8
+ * td_row_text_set:
+ * @text: (nullable): what to show (invalid UTF-8 is shown replaced)
  * @links: (nullable): its links (TdChatLink, byte offsets into @text);
  *   a reference is taken
  * @attrs: (nullable): attributes for @text; a reference is taken
@@ -659,21 +692,28 @@ td_chat_text_new (void)
  * the text is shown without them.
  */
 void
-td_chat_text_set (TdChatText    *self,
+td_row_text_set (TdRowText    *self,
                   const char    *text,
                   GArray        *links,
                   PangoAttrList *attrs)
 {
-  gsize len = text ? strlen (text) : 0;
+  gsize len;
 
-  g_return_if_fail (TD_IS_CHAT_TEXT (self));
+  g_return_if_fail (TD_IS_ROW_TEXT (self));
 
+  /* A row bound again to what it shows (an empty time, the same nick). */
+  if (g_strcmp0 (self->text, text) == 0 && self->links == NULL && (links == NULL || links->len == 0) &&
+      self->attrs == attrs)
+    return;
   if (g_strcmp0 (self->text, text) != 0)
     {
       g_free (self->text);
-      self->text = g_strdup (text);
+      /* Pango refuses invalid UTF-8 (with a warning, and shows nothing). */
+      self->text = text == NULL || g_utf8_validate (text, -1, NULL) ? g_strdup (text) : g_utf8_make_valid (text, -1);
+      text = self->text;
       gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, text ? text : "", -1);
     }
+  len = self->text ? strlen (self->text) : 0;
   g_clear_pointer (&self->links, g_array_unref);
   if (links != NULL && links->len > 0)
     {
@@ -700,66 +740,94 @@ td_chat_text_set (TdChatText    *self,
   if (self->menu != NULL)
     gtk_popover_popdown (GTK_POPOVER (self->menu));
   gtk_widget_set_focusable (GTK_WIDGET (self), n_links (self) > 0);
-  gtk_widget_queue_resize (GTK_WIDGET (self));
+  /* Fixed text keeps its size: only a row that wraps its text measures
+   * again (and its list with it). */
+  if (is_fixed (self))
+    gtk_widget_queue_draw (GTK_WIDGET (self));
+  else
+    gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
 /**
- * td_chat_text_set_single_line:
- * @width_chars: how many characters wide the line is; 0 to wrap instead
- * @xalign: where a shorter text goes: 0 at the start, 1 at the end
+ * td_row_text_set_fixed:
+ * @width_chars: how many characters wide; 0 for as wide as it is given
+ * @lines: how many lines tall; 0 to wrap the text in as many as it needs
+ * @ellipsize: where text that does not fit is cut
+ * @xalign: where a shorter line goes: 0 at the start, 1 at the end
  *
- * Shows the text on one line of a fixed width, ellipsized at its end when
- * it does not fit: a column of rows that lines up.
+ * Gives the text a size that does not depend on it: a column of rows
+ * that lines up, measured without laying out any text.
  */
 void
-td_chat_text_set_single_line (TdChatText *self,
-                              guint       width_chars,
-                              float       xalign)
+td_row_text_set_fixed (TdRowText          *self,
+                       guint               width_chars,
+                       guint               lines,
+                       PangoEllipsizeMode  ellipsize,
+                       float               xalign)
 {
-  g_return_if_fail (TD_IS_CHAT_TEXT (self));
+  g_return_if_fail (TD_IS_ROW_TEXT (self));
 
   self->width_chars = width_chars;
+  self->lines = lines;
+  self->ellipsize = ellipsize;
   self->xalign = CLAMP (xalign, 0, 1);
   self->dirty = TRUE;
+  gtk_widget_set_overflow (GTK_WIDGET (self), lines > 0 ? GTK_OVERFLOW_HIDDEN : GTK_OVERFLOW_VISIBLE);
   gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+/* Returns: (transfer none): attributes for digits of one width, so that
+ * times and counts line up from row to row (what the "numeric" style
+ * class does for a label) */
+PangoAttrList *
+td_row_text_tabular_digits (void)
+{
+  static PangoAttrList *attrs;
+
+  if (attrs == NULL)
+    {
+      attrs = pango_attr_list_new ();
+      pango_attr_list_insert (attrs, pango_attr_font_features_new ("tnum=1"));
+    }
+  return attrs;
 }
 
 /* Returns: (transfer none): the text shown */
 const char *
-td_chat_text_get_text (TdChatText *self)
+td_row_text_get_text (TdRowText *self)
 {
-  g_return_val_if_fail (TD_IS_CHAT_TEXT (self), NULL);
+  g_return_val_if_fail (TD_IS_ROW_TEXT (self), NULL);
 
   return self->text ? self->text : "";
 }
 
 guint
-td_chat_text_get_n_links (TdChatText *self)
+td_row_text_get_n_links (TdRowText *self)
 {
-  g_return_val_if_fail (TD_IS_CHAT_TEXT (self), 0);
+  g_return_val_if_fail (TD_IS_ROW_TEXT (self), 0);
 
   return n_links (self);
 }
 
 /* Returns: (transfer none) (nullable): the address of link @index */
 const char *
-td_chat_text_get_link (TdChatText *self,
+td_row_text_get_link (TdRowText *self,
                        guint       index)
 {
-  g_return_val_if_fail (TD_IS_CHAT_TEXT (self), NULL);
+  g_return_val_if_fail (TD_IS_ROW_TEXT (self), NULL);
 
   return index < n_links (self) ? link_at (self, index)->uri : NULL;
 }
 
 /* Emits ::activate-link for link @index; returns what the handler did. */
 gboolean
-td_chat_text_activate_link (TdChatText *self,
+td_row_text_activate_link (TdRowText *self,
                             guint       index)
 {
   g_autofree char *uri = NULL;
   gboolean handled = FALSE;
 
-  g_return_val_if_fail (TD_IS_CHAT_TEXT (self), FALSE);
+  g_return_val_if_fail (TD_IS_ROW_TEXT (self), FALSE);
 
   if (index >= n_links (self))
     return FALSE;

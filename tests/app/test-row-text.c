@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "app/td-chat-line.h"
-#include "app/td-chat-text.h"
+#include "app/td-row-text.h"
 
 /* ------------------------------------------------------------------ */
 /* Text as a line shows it                                             */
@@ -114,13 +114,13 @@ static void
 test_measure (void)
 {
   GtkWidget *window = gtk_window_new ();
-  GtkWidget *text = td_chat_text_new ();
+  GtkWidget *text = td_row_text_new ();
   GString *words = g_string_new (NULL);
   int one, narrow, wide, again, baseline, min, nat;
 
   gtk_window_set_child (GTK_WINDOW (window), text);
 
-  td_chat_text_set (TD_CHAT_TEXT (text), "x", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), "x", NULL, NULL);
   one = height_for (text, 600, &baseline);
   g_assert_cmpint (one, >, 0);
   g_assert_cmpint (baseline, >, 0);
@@ -130,8 +130,8 @@ test_measure (void)
    * same height. */
   for (int i = 0; i < 60; i++)
     g_string_append (words, "wrapping words ");
-  td_chat_text_set (TD_CHAT_TEXT (text), words->str, NULL, NULL);
-  g_assert_cmpstr (td_chat_text_get_text (TD_CHAT_TEXT (text)), ==, words->str);
+  td_row_text_set (TD_ROW_TEXT (text), words->str, NULL, NULL);
+  g_assert_cmpstr (td_row_text_get_text (TD_ROW_TEXT (text)), ==, words->str);
   wide = height_for (text, 2000, NULL);
   narrow = height_for (text, 200, NULL);
   again = height_for (text, 2000, NULL);
@@ -143,7 +143,7 @@ test_measure (void)
   g_string_assign (words, "");
   for (int i = 0; i < 400; i++)
     g_string_append_c (words, 'w');
-  td_chat_text_set (TD_CHAT_TEXT (text), words->str, NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), words->str, NULL, NULL);
   g_assert_cmpint (height_for (text, 200, NULL), >, 2 * one);
 
   /* It asks for a little width, never none. */
@@ -151,23 +151,29 @@ test_measure (void)
   g_assert_cmpint (min, >, 0);
   g_assert_cmpint (nat, >=, min);
 
+  /* Invalid UTF-8 is shown replaced (Pango would refuse it, loudly). */
+  td_row_text_set (TD_ROW_TEXT (text), "bad \xff\xfe bytes", NULL, NULL);
+  g_assert_true (g_utf8_validate (td_row_text_get_text (TD_ROW_TEXT (text)), -1, NULL));
+  g_assert_true (g_str_has_prefix (td_row_text_get_text (TD_ROW_TEXT (text)), "bad \xef\xbf\xbd"));
+  g_assert_cmpint (height_for (text, 200, NULL), ==, one);
+
   /* Another text, the same width: measured anew. */
-  td_chat_text_set (TD_CHAT_TEXT (text), "x", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), "x", NULL, NULL);
   g_assert_cmpint (height_for (text, 200, NULL), ==, one);
 
   g_string_free (words, TRUE);
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
-/* A column: as wide as told whatever the text, one line high. */
+/* A column: as wide and tall as told, whatever the text. */
 static void
-test_single_line (void)
+test_fixed (void)
 {
   GtkWidget *window = gtk_window_new ();
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  GtkWidget *short_nick = td_chat_text_new ();
-  GtkWidget *long_nick = td_chat_text_new ();
-  GtkWidget *wrapped = td_chat_text_new ();
+  GtkWidget *short_nick = td_row_text_new ();
+  GtkWidget *long_nick = td_row_text_new ();
+  GtkWidget *wrapped = td_row_text_new ();
   const char *longest = "a-nick-far-longer-than-twelve-characters and more words";
   int min, nat, min12, nat12, one, width;
 
@@ -175,10 +181,10 @@ test_single_line (void)
   gtk_box_append (GTK_BOX (box), long_nick);
   gtk_box_append (GTK_BOX (box), wrapped);
   gtk_window_set_child (GTK_WINDOW (window), box);
-  td_chat_text_set_single_line (TD_CHAT_TEXT (short_nick), 12, 1);
-  td_chat_text_set_single_line (TD_CHAT_TEXT (long_nick), 12, 1);
-  td_chat_text_set (TD_CHAT_TEXT (short_nick), "al", NULL, NULL);
-  td_chat_text_set (TD_CHAT_TEXT (long_nick), longest, NULL, NULL);
+  td_row_text_set_fixed (TD_ROW_TEXT (short_nick), 12, 1, PANGO_ELLIPSIZE_END, 1);
+  td_row_text_set_fixed (TD_ROW_TEXT (long_nick), 12, 1, PANGO_ELLIPSIZE_END, 1);
+  td_row_text_set (TD_ROW_TEXT (short_nick), "al", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (long_nick), longest, NULL, NULL);
 
   gtk_widget_measure (short_nick, GTK_ORIENTATION_HORIZONTAL, -1, &min, &nat, NULL, NULL);
   gtk_widget_measure (long_nick, GTK_ORIENTATION_HORIZONTAL, -1, &min12, &nat12, NULL, NULL);
@@ -188,21 +194,33 @@ test_single_line (void)
   g_assert_cmpint (nat12, ==, nat);
 
   /* Twice the characters, about twice the width. */
-  td_chat_text_set_single_line (TD_CHAT_TEXT (short_nick), 24, 1);
+  td_row_text_set_fixed (TD_ROW_TEXT (short_nick), 24, 1, PANGO_ELLIPSIZE_END, 1);
   gtk_widget_measure (short_nick, GTK_ORIENTATION_HORIZONTAL, -1, &width, NULL, NULL, NULL);
   g_assert_cmpint (width, ==, 2 * min);
 
   /* The long text stays on one line at that width; wrapped, it would not. */
   one = height_for (short_nick, min, NULL);
   g_assert_cmpint (height_for (long_nick, min, NULL), ==, one);
-  td_chat_text_set (TD_CHAT_TEXT (wrapped), longest, NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (wrapped), longest, NULL, NULL);
   g_assert_cmpint (height_for (wrapped, min, NULL), >, one);
+
+  /* Two lines tall: twice one line, whether the text fills them, needs
+   * more, or is empty. */
+  td_row_text_set_fixed (TD_ROW_TEXT (wrapped), 0, 2, PANGO_ELLIPSIZE_END, 0);
+  g_assert_cmpint (height_for (wrapped, min, NULL), ==, 2 * one);
+  g_assert_cmpint (height_for (wrapped, 4000, NULL), ==, 2 * one);
+  td_row_text_set (TD_ROW_TEXT (wrapped), "", NULL, NULL);
+  g_assert_cmpint (height_for (wrapped, min, NULL), ==, 2 * one);
+  /* Wrapped again, it is as tall as its text. */
+  td_row_text_set_fixed (TD_ROW_TEXT (wrapped), 0, 0, PANGO_ELLIPSIZE_NONE, 0);
+  td_row_text_set (TD_ROW_TEXT (wrapped), longest, NULL, NULL);
+  g_assert_cmpint (height_for (wrapped, min, NULL), >, 2 * one);
 
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
 static gboolean
-activate_cb (TdChatText *text,
+activate_cb (TdRowText *text,
              const char *uri,
              GPtrArray  *seen)
 {
@@ -214,7 +232,7 @@ static void
 test_links (void)
 {
   GtkWidget *window = gtk_window_new ();
-  GtkWidget *text = td_chat_text_new ();
+  GtkWidget *text = td_row_text_new ();
   const char *line = "one https://one.example/a and www.two.example then";
   g_autoptr(GArray) links = links_new (line);
   g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
@@ -223,32 +241,32 @@ test_links (void)
   g_signal_connect (text, "activate-link", G_CALLBACK (activate_cb), seen);
 
   /* Without links it takes no keyboard focus. */
-  td_chat_text_set (TD_CHAT_TEXT (text), "no links", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), "no links", NULL, NULL);
   g_assert_false (gtk_widget_get_focusable (text));
-  g_assert_cmpuint (td_chat_text_get_n_links (TD_CHAT_TEXT (text)), ==, 0);
-  g_assert_false (td_chat_text_activate_link (TD_CHAT_TEXT (text), 0));
+  g_assert_cmpuint (td_row_text_get_n_links (TD_ROW_TEXT (text)), ==, 0);
+  g_assert_false (td_row_text_activate_link (TD_ROW_TEXT (text), 0));
   g_assert_cmpuint (seen->len, ==, 0);
 
-  td_chat_text_set (TD_CHAT_TEXT (text), line, links, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), line, links, NULL);
   g_assert_true (gtk_widget_get_focusable (text));
-  g_assert_cmpuint (td_chat_text_get_n_links (TD_CHAT_TEXT (text)), ==, 2);
-  g_assert_cmpstr (td_chat_text_get_link (TD_CHAT_TEXT (text), 1), ==, "https://www.two.example");
-  g_assert_null (td_chat_text_get_link (TD_CHAT_TEXT (text), 2));
+  g_assert_cmpuint (td_row_text_get_n_links (TD_ROW_TEXT (text)), ==, 2);
+  g_assert_cmpstr (td_row_text_get_link (TD_ROW_TEXT (text), 1), ==, "https://www.two.example");
+  g_assert_null (td_row_text_get_link (TD_ROW_TEXT (text), 2));
 
   /* Activating a link says which; the menu's Open Link does the same. */
-  g_assert_true (td_chat_text_activate_link (TD_CHAT_TEXT (text), 0));
+  g_assert_true (td_row_text_activate_link (TD_ROW_TEXT (text), 0));
   g_assert_true (gtk_widget_activate_action (text, "link.open", "u", 1));
-  g_assert_false (td_chat_text_activate_link (TD_CHAT_TEXT (text), 7));
+  g_assert_false (td_row_text_activate_link (TD_ROW_TEXT (text), 7));
   g_assert_true (gtk_widget_activate_action (text, "link.open", "u", 9));
   g_assert_cmpuint (seen->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, "https://one.example/a");
   g_assert_cmpstr (g_ptr_array_index (seen, 1), ==, "https://www.two.example");
 
   /* Links that do not fit the text are refused, loudly. */
-  g_test_expect_message ("td-chat-text", G_LOG_LEVEL_CRITICAL, "*does not fit*");
-  td_chat_text_set (TD_CHAT_TEXT (text), "short", links, NULL);
+  g_test_expect_message ("td-row-text", G_LOG_LEVEL_CRITICAL, "*does not fit*");
+  td_row_text_set (TD_ROW_TEXT (text), "short", links, NULL);
   g_test_assert_expected_messages ();
-  g_assert_cmpuint (td_chat_text_get_n_links (TD_CHAT_TEXT (text)), ==, 0);
+  g_assert_cmpuint (td_row_text_get_n_links (TD_ROW_TEXT (text)), ==, 0);
   g_assert_false (gtk_widget_get_focusable (text));
 
   gtk_window_destroy (GTK_WINDOW (window));
@@ -260,7 +278,7 @@ test_focus (void)
   GtkWidget *window = gtk_window_new ();
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
   GtkWidget *before = gtk_button_new_with_label ("before");
-  GtkWidget *text = td_chat_text_new ();
+  GtkWidget *text = td_row_text_new ();
   GtkWidget *after = gtk_button_new_with_label ("after");
   const char *line = "https://one.example and https://two.example and https://three.example";
   g_autoptr(GArray) links = links_new (line);
@@ -269,7 +287,7 @@ test_focus (void)
   gtk_box_append (GTK_BOX (box), text);
   gtk_box_append (GTK_BOX (box), after);
   gtk_window_set_child (GTK_WINDOW (window), box);
-  td_chat_text_set (TD_CHAT_TEXT (text), line, links, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), line, links, NULL);
   gtk_window_present (GTK_WINDOW (window));
   while (!gtk_widget_get_mapped (text))
     g_main_context_iteration (NULL, TRUE);
@@ -295,7 +313,7 @@ test_focus (void)
   g_assert_true (gtk_widget_has_focus (after));
 
   /* A line without links is passed over. */
-  td_chat_text_set (TD_CHAT_TEXT (text), "plain", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), "plain", NULL, NULL);
   g_assert_true (gtk_widget_child_focus (box, GTK_DIR_TAB_BACKWARD));
   g_assert_true (gtk_widget_has_focus (before));
 
@@ -318,13 +336,13 @@ static void
 test_copy (void)
 {
   GtkWidget *window = gtk_window_new ();
-  GtkWidget *text = td_chat_text_new ();
+  GtkWidget *text = td_row_text_new ();
   const char *line = "get it at https://files.example/a.png now";
   g_autoptr(GArray) links = links_new (line);
   g_autofree char *copied = NULL;
 
   gtk_window_set_child (GTK_WINDOW (window), text);
-  td_chat_text_set (TD_CHAT_TEXT (text), line, links, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), line, links, NULL);
   gdk_clipboard_set_text (gtk_widget_get_clipboard (text), "before");
 
   /* A link that is not there copies nothing. */
@@ -351,11 +369,11 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   gtk_init ();
 
-  g_test_add_func ("/chat-text/plain", test_plain);
-  g_test_add_func ("/chat-text/measure", test_measure);
-  g_test_add_func ("/chat-text/single-line", test_single_line);
-  g_test_add_func ("/chat-text/links", test_links);
-  g_test_add_func ("/chat-text/focus", test_focus);
-  g_test_add_func ("/chat-text/copy", test_copy);
+  g_test_add_func ("/row-text/plain", test_plain);
+  g_test_add_func ("/row-text/measure", test_measure);
+  g_test_add_func ("/row-text/fixed", test_fixed);
+  g_test_add_func ("/row-text/links", test_links);
+  g_test_add_func ("/row-text/focus", test_focus);
+  g_test_add_func ("/row-text/copy", test_copy);
   return g_test_run ();
 }
