@@ -12,6 +12,7 @@
 #include "app/td-chat-secrets.h"
 #include "app/td-row-text.h"
 #include "app/td-chat-view.h"
+#include "app/td-lazy-tooltip.h"
 #include "app/td-local-time.h"
 #include "app/td-nick-color.h"
 #include "chat/td-irc-client.h"
@@ -3762,9 +3763,9 @@ sidebar_row_update (GtkListItem *item)
   gtk_label_set_label (GTK_LABEL (unread), unread_text);
   gtk_widget_set_visible (mentions, td_chat_buffer_get_mentions (buffer) > 0);
   gtk_widget_set_visible (unread, td_chat_buffer_get_unread (buffer) > 0 && td_chat_buffer_get_mentions (buffer) == 0);
-  gtk_widget_set_tooltip_text (mentions, g_dngettext (GETTEXT_PACKAGE, "Mention", "Mentions",
+  td_lazy_tooltip_set (mentions, g_dngettext (GETTEXT_PACKAGE, "Mention", "Mentions",
                                                       td_chat_buffer_get_mentions (buffer)));
-  gtk_widget_set_tooltip_text (unread, g_dngettext (GETTEXT_PACKAGE, "Unread message", "Unread messages",
+  td_lazy_tooltip_set (unread, g_dngettext (GETTEXT_PACKAGE, "Unread message", "Unread messages",
                                                     td_chat_buffer_get_unread (buffer)));
   accessible = g_strdup_printf (_("%s, %u unread, %u mentions"), td_chat_buffer_get_name (buffer),
                                 td_chat_buffer_get_unread (buffer), td_chat_buffer_get_mentions (buffer));
@@ -3828,12 +3829,12 @@ member_bind_cb (GtkSignalListItemFactory *factory,
   if (td_chat_member_get_away (member))
     {
       gtk_widget_add_css_class (label, "away");
-      gtk_widget_set_tooltip_text (label, _("Away"));
+      td_lazy_tooltip_set (label, _("Away"));
     }
   else
     {
       gtk_widget_remove_css_class (label, "away");
-      gtk_widget_set_tooltip_text (label, NULL);
+      td_lazy_tooltip_set (label, NULL);
     }
 }
 

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "app/td-application.h"
+#include "app/td-lazy-tooltip.h"
 #include "app/td-local-time.h"
 #include "app/td-pubsub-channel.h"
 #include "app/td-pubsub-message.h"
@@ -1540,7 +1541,7 @@ row_button (const char *icon_name,
   gtk_widget_add_css_class (button, "flat");
   gtk_widget_add_css_class (button, "circular");
   gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
-  gtk_widget_set_tooltip_text (button, label);
+  td_lazy_tooltip_set (button, label);
   gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
   return button;
 }
@@ -1639,7 +1640,7 @@ connection_state_cb (TdPubsubConnection *connection,
     gtk_widget_remove_css_class (dot, classes[i]);
   gtk_widget_add_css_class (dot, class);
   gtk_label_set_label (GTK_LABEL (status), td_pubsub_connection_get_status_text (connection));
-  gtk_widget_set_tooltip_text (status, td_pubsub_connection_get_last_error (connection));
+  td_lazy_tooltip_set (status, td_pubsub_connection_get_last_error (connection));
 }
 
 static void
@@ -1656,7 +1657,7 @@ connection_bind_cb (GtkSignalListItemFactory *factory,
   subtitle = g_strdup_printf ("%s:%u%s", td_pubsub_connection_get_host (connection),
                               td_pubsub_connection_get_port (connection),
                               td_pubsub_connection_get_tls (connection) ? " (TLS)" : "");
-  gtk_widget_set_tooltip_text (title, subtitle);
+  td_lazy_tooltip_set (title, subtitle);
   gtk_widget_set_visible (remove, !td_pubsub_connection_get_builtin (connection));
   g_object_set_data (G_OBJECT (remove), "connection", connection);
   g_signal_connect (connection, "notify::status-text", G_CALLBACK (connection_state_cb), item);
@@ -1813,7 +1814,7 @@ topic_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_add_css_class (capture, "flat");
   gtk_widget_add_css_class (capture, "circular");
   gtk_widget_set_valign (capture, GTK_ALIGN_CENTER);
-  gtk_widget_set_tooltip_text (capture, _("Capture to the database, to keep and search"));
+  td_lazy_tooltip_set (capture, _("Capture to the database, to keep and search"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (capture), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Capture"), -1);
   g_signal_connect (capture, "toggled", G_CALLBACK (capture_toggled_cb), NULL);
@@ -1843,7 +1844,7 @@ topic_active_cb (TdPubsubTopic *topic,
 
   /* Not yet confirmed by the server (or lost with the connection): dim. */
   gtk_widget_set_opacity (name, td_pubsub_topic_get_active (topic) ? 1.0 : 0.55);
-  gtk_widget_set_tooltip_text (name, td_pubsub_topic_get_active (topic) ? NULL : _("Waiting for the server"));
+  td_lazy_tooltip_set (name, td_pubsub_topic_get_active (topic) ? NULL : _("Waiting for the server"));
 }
 
 static void
@@ -1862,7 +1863,7 @@ topic_capture_cb (TdPubsubTopic *topic,
     gtk_widget_add_css_class (capture, "accent");
   else
     gtk_widget_remove_css_class (capture, "accent");
-  gtk_widget_set_tooltip_text (capture, on ? _("Capturing to the database: click to stop")
+  td_lazy_tooltip_set (capture, on ? _("Capturing to the database: click to stop")
                                            : _("Capture to the database, to keep and search"));
 }
 
@@ -1942,7 +1943,7 @@ channel_changed_cb (TdPubsubChannel *channel,
   gtk_label_set_label (GTK_LABEL (rate), text);
   /* Translators: %s is a number of messages */
   tooltip = g_strdup_printf (_("%s messages in total"), total);
-  gtk_widget_set_tooltip_text (gtk_widget_get_parent (rate), tooltip);
+  td_lazy_tooltip_set (gtk_widget_get_parent (rate), tooltip);
   gtk_accessible_update_property (GTK_ACCESSIBLE (spark), GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
 }
 
@@ -1998,7 +1999,7 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_hexpand (payload, TRUE);
   gtk_image_set_pixel_size (GTK_IMAGE (logged), 12);
   gtk_widget_add_css_class (logged, "dim-label");
-  gtk_widget_set_tooltip_text (logged, _("From the capture log"));
+  td_lazy_tooltip_set (logged, _("From the capture log"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (logged), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("From the capture log"), -1);
   gtk_box_append (GTK_BOX (stamp), logged);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/td-chat-line.h"
+#include "app/td-lazy-tooltip.h"
 #include "app/td-row-text.h"
 
 /* ------------------------------------------------------------------ */
@@ -362,6 +363,37 @@ test_copy (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Tooltips that GTK is given only when it asks. */
+static void
+test_lazy_tooltip (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *label = gtk_label_new ("row");
+  GtkTooltip *tooltip = g_object_new (GTK_TYPE_TOOLTIP, NULL);
+  gboolean shown = FALSE;
+
+  gtk_window_set_child (GTK_WINDOW (window), label);
+  td_lazy_tooltip_set (label, "3 messages in total");
+  g_assert_true (gtk_widget_get_has_tooltip (label));
+  g_assert_null (gtk_widget_get_tooltip_text (label));
+  g_signal_emit_by_name (label, "query-tooltip", 1, 1, FALSE, tooltip, &shown);
+  g_assert_true (shown);
+
+  /* Again the same: nothing to do; then none at all. */
+  td_lazy_tooltip_set (label, "3 messages in total");
+  g_assert_true (gtk_widget_get_has_tooltip (label));
+  td_lazy_tooltip_set (label, NULL);
+  g_assert_false (gtk_widget_get_has_tooltip (label));
+  shown = TRUE;
+  g_signal_emit_by_name (label, "query-tooltip", 1, 1, FALSE, tooltip, &shown);
+  g_assert_false (shown);
+  td_lazy_tooltip_set (label, "");
+  g_assert_false (gtk_widget_get_has_tooltip (label));
+
+  g_object_unref (tooltip);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -375,5 +407,6 @@ main (int   argc,
   g_test_add_func ("/row-text/links", test_links);
   g_test_add_func ("/row-text/focus", test_focus);
   g_test_add_func ("/row-text/copy", test_copy);
+  g_test_add_func ("/row-text/lazy-tooltip", test_lazy_tooltip);
   return g_test_run ();
 }
