@@ -59,6 +59,7 @@ struct _TdRowText
   int            focus_link;     /* the link Enter opens, or -1 */
   int            pressed_link;   /* under the primary button, or -1 */
   int            hover_link;     /* under the pointer, or -1 */
+  gboolean       has_controllers;  /* see add_link_controllers */
 };
 
 G_DEFINE_FINAL_TYPE (TdRowText, td_row_text, GTK_TYPE_WIDGET)
@@ -650,27 +651,42 @@ td_row_text_class_init (TdRowTextClass *klass)
 static void
 td_row_text_init (TdRowText *self)
 {
-  GtkEventController *motion = gtk_event_controller_motion_new ();
-  GtkGesture *click = gtk_gesture_click_new ();
-  GtkGesture *long_press = gtk_gesture_long_press_new ();
-  GtkEventController *key = gtk_event_controller_key_new ();
-
   self->layout_width = G_MININT;
   self->focus_link = self->pressed_link = self->hover_link = -1;
+}
 
+/* What links need: the pointer, clicks, long presses and keys. Made with
+ * the first link, as most texts never have one, and a list of 200 rows
+ * would otherwise build hundreds of controllers it does not use. */
+static void
+add_link_controllers (TdRowText *self)
+{
+  GtkEventController *motion;
+  GtkGesture *click;
+  GtkGesture *long_press;
+  GtkEventController *key;
+
+  if (self->has_controllers)
+    return;
+  self->has_controllers = TRUE;
+
+  motion = gtk_event_controller_motion_new ();
   g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);
   g_signal_connect (motion, "leave", G_CALLBACK (leave_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), motion);
 
+  click = gtk_gesture_click_new ();
   gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), 0);
   g_signal_connect (click, "pressed", G_CALLBACK (pressed_cb), self);
   g_signal_connect (click, "released", G_CALLBACK (released_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
 
+  long_press = gtk_gesture_long_press_new ();
   gtk_gesture_single_set_touch_only (GTK_GESTURE_SINGLE (long_press), TRUE);
   g_signal_connect (long_press, "pressed", G_CALLBACK (long_pressed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (long_press));
 
+  key = gtk_event_controller_key_new ();
   g_signal_connect (key, "key-pressed", G_CALLBACK (key_pressed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), key);
 }
@@ -726,7 +742,10 @@ td_row_text_set (TdRowText    *self,
           fit = fit && link->start < link->end && link->end <= len;
         }
       if (fit)
-        self->links = g_array_ref (links);
+        {
+          self->links = g_array_ref (links);
+          add_link_controllers (self);
+        }
       else
         g_critical ("%s: a link does not fit in its text", G_STRFUNC);
     }
