@@ -23,7 +23,11 @@ typedef struct
   int char_width;    /* the wider of an average character and a digit */
   int line_height;
   int baseline;      /* of a first line, from its top */
+  int ascii_width;   /* at least the widest printable ASCII character */
 } FontSizes;
+
+/* The printable ASCII characters, whose widest sets FontSizes.ascii_width. */
+#define PRINTABLE_ASCII " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 
 struct _TdRowText
 {
@@ -32,6 +36,7 @@ struct _TdRowText
   /* Owned */
   char          *text;
   GArray        *links;          /* of TdChatLink, or NULL */
+  int            ascii_length;   /* of text if it is all printable ASCII, else -1 */
   PangoAttrList *attrs;          /* the caller's, or NULL */
   PangoLayout   *layout;         /* made when first measured */
   GtkWidget     *menu;           /* a link's context menu, made when first asked for */
@@ -125,6 +130,18 @@ layout_attrs (TdRowText *self)
   return attrs;
 }
 
+/* The length of @text if it is all printable ASCII, else -1. */
+static int
+ascii_length (const char *text)
+{
+  int len = 0;
+
+  for (const char *p = text ? text : ""; *p; p++, len++)
+    if ((guchar) *p < 0x20 || (guchar) *p > 0x7e || len == G_MAXINT)
+      return -1;
+  return len;
+}
+
 static gboolean
 is_fixed (TdRowText *self)
 {
@@ -175,6 +192,29 @@ layout_at (TdRowText *self,
   self->context_serial = serial;
 }
 
+/* The widest glyph of @text laid out in @layout, in pixels, with a pixel
+ * to spare. */
+static int
+widest_glyph (PangoLayout *layout,
+              const char  *text)
+{
+  PangoLayoutIter *iter;
+  int widest = 0;
+
+  pango_layout_set_text (layout, text, -1);
+  iter = pango_layout_get_iter (layout);
+  do
+    {
+      PangoLayoutRun *run = pango_layout_iter_get_run_readonly (iter);
+
+      for (int i = 0; run != NULL && i < run->glyphs->num_glyphs; i++)
+        widest = MAX (widest, run->glyphs->glyphs[i].geometry.width);
+    }
+  while (pango_layout_iter_next_run (iter));
+  pango_layout_iter_free (iter);
+  return PANGO_PIXELS_CEIL (widest) + 1;
+}
+
 /* What the widget's font measures. Pango measures a font's character
  * width by shaping a sample text each time it is asked, and GtkLabel and
  * GtkInscription ask at every measure of a width in characters: several
@@ -210,6 +250,7 @@ font_sizes (TdRowText *self)
       pango_layout_set_text (line, "Xg", -1);
       pango_layout_get_pixel_size (line, NULL, &known->line_height);
       known->baseline = PANGO_PIXELS (pango_layout_get_baseline (line));
+      known->ascii_width = widest_glyph (line, PRINTABLE_ASCII);
       if (g_hash_table_size (fonts) >= TD_ROW_TEXT_FONT_CACHE_MAX)
         g_hash_table_remove_all (fonts);
       g_hash_table_insert (fonts, g_steal_pointer (&key), known);
@@ -440,6 +481,18 @@ copy_action (GtkWidget  *widget,
     gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), link_at (self, index)->uri);
 }
 
+/* Whether the text certainly fits on one line @width pixels wide: plain
+ * printable ASCII with nothing that changes its size (links are only
+ * coloured and underlined), each character no wider than the font's
+ * widest. */
+static gboolean
+fits_one_line (TdRowText *self,
+               int        width)
+{
+  return self->ascii_length >= 0 && self->attrs == NULL && width > 0 &&
+         (gint64) self->ascii_length * font_sizes (self)->ascii_width <= width;
+}
+
 static GtkSizeRequestMode
 td_row_text_get_request_mode (GtkWidget *widget)
 {
@@ -474,6 +527,17 @@ td_row_text_measure (GtkWidget      *widget,
       *minimum_baseline = *natural_baseline = font->baseline;
       return;
     }
+  if (fits_one_line (self, for_size))
+    {
+      /* Most lines: short, plain ASCII. Their height is a line's, known
+       * without laying them out; only the rows shown are laid out, when
+       * drawn. */
+      const FontSizes *font = font_sizes (self);
+
+      *minimum = *natural = font->line_height;
+      *minimum_baseline = *natural_baseline = font->baseline;
+      return;
+    }
   layout_at (self, for_size >= 0 ? for_size : gtk_widget_get_width (widget) > 0 ? gtk_widget_get_width (widget) : -1);
   *minimum = *natural = self->height;
   *minimum_baseline = *natural_baseline = self->baseline;
@@ -487,8 +551,9 @@ td_row_text_size_allocate (GtkWidget *widget,
 {
   TdRowText *self = TD_ROW_TEXT (widget);
 
-  /* Fixed text is laid out when it is drawn, if it is. */
-  if (!is_fixed (self))
+  /* Fixed text, and a line known to fit, is laid out when it is drawn,
+   * if it is. */
+  if (!is_fixed (self) && !fits_one_line (self, width))
     layout_at (self, width);
   if (self->menu != NULL)
     gtk_popover_present (GTK_POPOVER (self->menu));
@@ -727,6 +792,7 @@ td_row_text_set (TdRowText    *self,
       /* Pango refuses invalid UTF-8 (with a warning, and shows nothing). */
       self->text = text == NULL || g_utf8_validate (text, -1, NULL) ? g_strdup (text) : g_utf8_make_valid (text, -1);
       text = self->text;
+      self->ascii_length = ascii_length (self->text);
       gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, text ? text : "", -1);
     }
   len = self->text ? strlen (self->text) : 0;

@@ -127,6 +127,22 @@ test_measure (void)
   g_assert_cmpint (baseline, >, 0);
   g_assert_cmpint (baseline, <=, one);
 
+  /* A short line of plain ASCII is measured without being laid out: it
+   * is as tall, with the same baseline, as one that must be. */
+  {
+    int ascii_base, other_base;
+
+    td_row_text_set (TD_ROW_TEXT (text), "a short line, (plain) ASCII!", NULL, NULL);
+    g_assert_cmpint (height_for (text, 600, &ascii_base), ==, one);
+    td_row_text_set (TD_ROW_TEXT (text), "a short line, (plain) \xc3\xa9t\xc3\xa9", NULL, NULL);
+    g_assert_cmpint (height_for (text, 600, &other_base), ==, one);
+    g_assert_cmpint (ascii_base, ==, other_base);
+    g_assert_cmpint (ascii_base, ==, baseline);
+    /* Too long for the width: wrapped, measured for real. */
+    td_row_text_set (TD_ROW_TEXT (text), "a short line, (plain) ASCII!", NULL, NULL);
+    g_assert_cmpint (height_for (text, 60, NULL), >, one);
+  }
+
   /* A long text wraps: the narrower, the taller; the same width, the
    * same height. */
   for (int i = 0; i < 60; i++)
