@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 #include <pango/pangocairo.h>
+#include <string.h>
 
 #include "app/td-chat-line.h"
 #include "app/td-row-text.h"
@@ -17,16 +18,20 @@
  * two families in practice; past this the cache starts again. */
 #define TD_ROW_TEXT_FONT_CACHE_MAX 64
 
+/* A line measured from its characters' advances is taken to be up to
+ * 1/this wider (kerning), and two pixels. */
+#define TD_ROW_TEXT_KERNING_SPARE 32
+
 /* What a font's text measures, in pixels. */
 typedef struct
 {
   int char_width;    /* the wider of an average character and a digit */
   int line_height;
   int baseline;      /* of a first line, from its top */
-  int ascii_width;   /* at least the widest printable ASCII character */
+  int ascii_advance[95];   /* of each printable ASCII character, unkerned, pango units */
 } FontSizes;
 
-/* The printable ASCII characters, whose widest sets FontSizes.ascii_width. */
+/* The printable ASCII characters, measured for FontSizes.ascii_advance. */
 #define PRINTABLE_ASCII " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 
 struct _TdRowText
@@ -37,6 +42,8 @@ struct _TdRowText
   char          *text;
   GArray        *links;          /* of TdChatLink, or NULL */
   int            ascii_length;   /* of text if it is all printable ASCII, else -1 */
+  gint64         ascii_width;    /* its width in pango units, unkerned, for ascii_serial */
+  guint          ascii_serial;
   PangoAttrList *attrs;          /* the caller's, or NULL */
   PangoLayout   *layout;         /* made when first measured */
   GtkWidget     *menu;           /* a link's context menu, made when first asked for */
@@ -192,27 +199,41 @@ layout_at (TdRowText *self,
   self->context_serial = serial;
 }
 
-/* The widest glyph of @text laid out in @layout, in pixels, with a pixel
- * to spare. */
-static int
-widest_glyph (PangoLayout *layout,
-              const char  *text)
+/* Measures the advance of each printable ASCII character in @layout's
+ * font, with kerning and ligatures off so that each is its own glyph. A
+ * character that is not (a font without it) gets the widest advance. */
+static void
+measure_ascii (PangoLayout *layout,
+               FontSizes   *sizes)
 {
+  g_autoptr(PangoAttrList) attrs = pango_attr_list_new ();
   PangoLayoutIter *iter;
   int widest = 0;
 
-  pango_layout_set_text (layout, text, -1);
+  memset (sizes->ascii_advance, 0, sizeof sizes->ascii_advance);
+  pango_attr_list_insert (attrs, pango_attr_font_features_new ("kern 0, liga 0, clig 0"));
+  pango_layout_set_attributes (layout, attrs);
+  pango_layout_set_text (layout, PRINTABLE_ASCII, -1);
   iter = pango_layout_get_iter (layout);
   do
     {
       PangoLayoutRun *run = pango_layout_iter_get_run_readonly (iter);
 
       for (int i = 0; run != NULL && i < run->glyphs->num_glyphs; i++)
-        widest = MAX (widest, run->glyphs->glyphs[i].geometry.width);
+        {
+          int index = run->item->offset + run->glyphs->log_clusters[i];
+          int width = run->glyphs->glyphs[i].geometry.width;
+
+          widest = MAX (widest, width);
+          if (index >= 0 && index < (int) G_N_ELEMENTS (sizes->ascii_advance))
+            sizes->ascii_advance[index] += MAX (width, 0);
+        }
     }
   while (pango_layout_iter_next_run (iter));
   pango_layout_iter_free (iter);
-  return PANGO_PIXELS_CEIL (widest) + 1;
+  for (guint i = 0; i < G_N_ELEMENTS (sizes->ascii_advance); i++)
+    if (sizes->ascii_advance[i] == 0 && i != 0)
+      sizes->ascii_advance[i] = widest;
 }
 
 /* What the widget's font measures. Pango measures a font's character
@@ -250,7 +271,7 @@ font_sizes (TdRowText *self)
       pango_layout_set_text (line, "Xg", -1);
       pango_layout_get_pixel_size (line, NULL, &known->line_height);
       known->baseline = PANGO_PIXELS (pango_layout_get_baseline (line));
-      known->ascii_width = widest_glyph (line, PRINTABLE_ASCII);
+      measure_ascii (line, known);
       if (g_hash_table_size (fonts) >= TD_ROW_TEXT_FONT_CACHE_MAX)
         g_hash_table_remove_all (fonts);
       g_hash_table_insert (fonts, g_steal_pointer (&key), known);
@@ -483,14 +504,26 @@ copy_action (GtkWidget  *widget,
 
 /* Whether the text certainly fits on one line @width pixels wide: plain
  * printable ASCII with nothing that changes its size (links are only
- * coloured and underlined), each character no wider than the font's
- * widest. */
+ * coloured and underlined), whose characters' advances add up to less. */
 static gboolean
 fits_one_line (TdRowText *self,
                int        width)
 {
-  return self->ascii_length >= 0 && self->attrs == NULL && width > 0 &&
-         (gint64) self->ascii_length * font_sizes (self)->ascii_width <= width;
+  const FontSizes *font;
+
+  if (self->ascii_length < 0 || self->attrs != NULL || width <= 0)
+    return FALSE;
+  font = font_sizes (self);
+  if (self->ascii_serial != self->font_serial || self->ascii_width < 0)
+    {
+      self->ascii_width = 0;
+      for (const char *p = self->text ? self->text : ""; *p; p++)
+        self->ascii_width += font->ascii_advance[*p - 0x20];
+      self->ascii_serial = self->font_serial;
+    }
+  /* Kerning, which the advances leave out, may widen a line a little. */
+  return self->ascii_width + self->ascii_width / TD_ROW_TEXT_KERNING_SPARE + 2 * PANGO_SCALE
+         <= (gint64) width * PANGO_SCALE;
 }
 
 static GtkSizeRequestMode
@@ -717,6 +750,7 @@ static void
 td_row_text_init (TdRowText *self)
 {
   self->layout_width = G_MININT;
+  self->ascii_width = -1;
   self->focus_link = self->pressed_link = self->hover_link = -1;
 }
 
@@ -793,6 +827,7 @@ td_row_text_set (TdRowText    *self,
       self->text = text == NULL || g_utf8_validate (text, -1, NULL) ? g_strdup (text) : g_utf8_make_valid (text, -1);
       text = self->text;
       self->ascii_length = ascii_length (self->text);
+      self->ascii_width = -1;
       gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, text ? text : "", -1);
     }
   len = self->text ? strlen (self->text) : 0;

@@ -138,6 +138,9 @@ test_measure (void)
     g_assert_cmpint (height_for (text, 600, &other_base), ==, one);
     g_assert_cmpint (ascii_base, ==, other_base);
     g_assert_cmpint (ascii_base, ==, baseline);
+    /* Longer, with wide letters: still one line when it fits. */
+    td_row_text_set (TD_ROW_TEXT (text), "WWW MMM @@@ WWW MMM @@@ the rest of a line that fits in 1200 pixels", NULL, NULL);
+    g_assert_cmpint (height_for (text, 1200, NULL), ==, one);
     /* Too long for the width: wrapped, measured for real. */
     td_row_text_set (TD_ROW_TEXT (text), "a short line, (plain) ASCII!", NULL, NULL);
     g_assert_cmpint (height_for (text, 60, NULL), >, one);
