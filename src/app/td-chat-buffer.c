@@ -374,6 +374,29 @@ td_chat_buffer_get_oldest (TdChatBuffer *self)
   return g_list_model_get_item (G_LIST_MODEL (self->lines), 0);
 }
 
+/* The oldest line that carries the server's msgid, or NULL; the caller
+ * owns the reference. Older history is asked for from this line: a line
+ * of our own (a join, a topic) has only a time, and every message of the
+ * same millisecond, or of a later one when the clocks disagree, is not
+ * before that time and would never come. */
+TdChatLine *
+td_chat_buffer_get_oldest_id (TdChatBuffer *self)
+{
+  guint n;
+
+  g_return_val_if_fail (TD_IS_CHAT_BUFFER (self), NULL);
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->lines));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TdChatLine) line = g_list_model_get_item (G_LIST_MODEL (self->lines), i);
+      const char *msgid = td_chat_line_get_msgid (line);
+
+      if (msgid != NULL && msgid[0] != '\0')
+        return g_steal_pointer (&line);
+    }
+  return NULL;
+}
+
 guint
 td_chat_buffer_get_unread (TdChatBuffer *self)
 {

@@ -60,6 +60,7 @@ guint             td_chat_buffer_merge          (TdChatBuffer     *self,
                                                  GPtrArray        *lines);
 void              td_chat_buffer_clear          (TdChatBuffer     *self);
 TdChatLine       *td_chat_buffer_get_oldest     (TdChatBuffer     *self);
+TdChatLine       *td_chat_buffer_get_oldest_id  (TdChatBuffer     *self);
 
 guint             td_chat_buffer_get_unread     (TdChatBuffer     *self);
 guint             td_chat_buffer_get_mentions   (TdChatBuffer     *self);

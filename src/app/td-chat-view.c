@@ -253,7 +253,8 @@ struct _TdChatView
   TdChatBuffer       *search_buffer;
   guint               poll_source;
   guint               status_source;
-  guint               scroll_source;
+  GdkFrameClock      *scroll_clock;     /* while a scroll to the bottom waits */
+  gulong              scroll_handler;
   GtkCssProvider     *css;
   TdChatFiles        *files;
   Attachment         *attachment;       /* the file about to be sent, or NULL */
@@ -1519,6 +1520,7 @@ td_chat_view_load_older (TdChatView   *self,
 {
   ChatNetwork *net = network_of (self, buffer);
   g_autoptr(TdChatLine) oldest = NULL;
+  g_autoptr(TdChatLine) anchor = NULL;
   TdMailboxId reply;
   TdChatBufferKind kind;
 
@@ -1531,9 +1533,13 @@ td_chat_view_load_older (TdChatView   *self,
       net->state == TD_IRC_STATE_CONNECTED && !td_chat_buffer_get_server_done (buffer) &&
       (kind == TD_CHAT_BUFFER_QUERY || td_chat_buffer_get_joined (buffer)))
     {
+      /* From the oldest message the server named, not the oldest line:
+       * a time alone misses the messages that share it. */
+      anchor = td_chat_buffer_get_oldest_id (buffer);
       td_chat_buffer_set_loading (buffer, TRUE);
       td_irc_client_history_before (net->client, td_chat_buffer_get_name (buffer),
-                                    oldest ? td_chat_line_get_msgid (oldest) : NULL,
+                                    anchor ? td_chat_line_get_msgid (anchor) : NULL,
+                                    anchor ? td_chat_line_get_time (anchor) :
                                     oldest ? td_chat_line_get_time (oldest) : 0, SERVER_PAGE);
       return;
     }
@@ -3889,22 +3895,44 @@ td_chat_view_update_header (TdChatView *self)
                                td_chat_buffer_get_joined (buffer) ? _("Leave Channel") : _("Close Channel"));
 }
 
-static gboolean
-scroll_to_bottom_cb (gpointer user_data)
+static void
+cancel_scroll_to_bottom (TdChatView *self)
 {
-  TdChatView *self = user_data;
-  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
-
-  self->scroll_source = 0;
-  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
-  return G_SOURCE_REMOVE;
+  if (self->scroll_clock != NULL)
+    g_clear_signal_handler (&self->scroll_handler, self->scroll_clock);
+  g_clear_object (&self->scroll_clock);
 }
 
 static void
+scroll_to_bottom_cb (GdkFrameClock *clock,
+                     TdChatView    *self)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
+
+  cancel_scroll_to_bottom (self);
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+}
+
+/* Scrolls to the bottom in the next layout, right after the window is
+ * allocated. Not from an idle: lines that come in between a layout and
+ * the idle leave rows that GtkListView (4.8) has not measured yet, so the
+ * new value points past the rows it knows, and it warns and ignores it. */
+static void
 queue_scroll_to_bottom (TdChatView *self)
 {
-  if (self->scroll_source == 0)
-    self->scroll_source = g_idle_add_full (G_PRIORITY_HIGH_IDLE + 20, scroll_to_bottom_cb, self, NULL);
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+
+  if (self->scroll_clock != NULL && self->scroll_clock == clock)
+    return;
+  /* A clock of an earlier realization may never lay out again. */
+  cancel_scroll_to_bottom (self);
+  /* Not realized: the first allocation configures the adjustment, and
+   * adjustment_changed_cb() comes back here. */
+  if (clock == NULL)
+    return;
+  self->scroll_clock = g_object_ref (clock);
+  self->scroll_handler = g_signal_connect_after (clock, "layout", G_CALLBACK (scroll_to_bottom_cb), self);
+  gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_LAYOUT);
 }
 
 static void
@@ -4259,7 +4287,7 @@ td_chat_view_dispose (GObject *object)
 
   g_clear_handle_id (&self->poll_source, g_source_remove);
   g_clear_handle_id (&self->status_source, g_source_remove);
-  g_clear_handle_id (&self->scroll_source, g_source_remove);
+  cancel_scroll_to_bottom (self);
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_pointer (&self->attachment, attachment_free);

@@ -9,6 +9,7 @@
 #include "app/td-row-text.h"
 #include "app/td-chat-view.h"
 #include "app/td-window.h"
+#include "chat/td-chat-history.h"
 #include "chat/td-irc-accounts.h"
 #include "chat/td-irc-client.h"
 #include "../chat/td-irc-test.h"
@@ -631,6 +632,27 @@ test_conversation (void)
   run_app (check_conversation);
 }
 
+/* Scrolls the message list to the top once it is more than two pages
+ * long, as a user does; returns its adjustment. */
+static GtkAdjustment *
+scroll_to_top (TdChatView *view)
+{
+  GtkWidget *scroller = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (view), TD_TYPE_CHAT_VIEW,
+                                                                   "message_scroller"));
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller));
+  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * 1000;
+
+  while (gtk_adjustment_get_upper (adj) <= gtk_adjustment_get_page_size (adj) * 2 &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  /* To the top, from the bottom so that the value changes (setting the
+   * value it has emits nothing), as a user scrolls up. */
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  g_main_context_iteration (NULL, FALSE);
+  gtk_adjustment_set_value (adj, 0);
+  return adj;
+}
+
 /* A channel full of history: the view shows the latest lines at once and
  * older ones when scrolled to the top. */
 static void
@@ -640,7 +662,6 @@ check_scrollback (TdApplication *app)
   Query q = { view, NET, "#history", NULL, 0 };
   Friend *f = friend_new ("elder", "#history");
   TdChatBuffer *buffer;
-  GtkWidget *scroller;
   GtkAdjustment *adj;
   guint before;
 
@@ -650,6 +671,11 @@ check_scrollback (TdApplication *app)
 
       td_irc_client_privmsg (f->client, "#history", text);
     }
+  /* The lines go out from the friend's thread: they are history only
+   * once the server has them, which its echo of the last one says.
+   * Otherwise the view may join while they still come, and see them live. */
+  friend_wanted_text = "old line 249";
+  g_assert_true (wait_until (friend_got_text, f));
 
   g_assert_true (wait_until (view_ready, view));
   /* The network from the first run came back from the database. */
@@ -665,20 +691,7 @@ check_scrollback (TdApplication *app)
   g_assert_false (has_line (&q));
 
   /* Scroll to the top: older lines come from CHATHISTORY BEFORE. */
-  scroller = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (view), TD_TYPE_CHAT_VIEW, "message_scroller"));
-  adj = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller));
-  {
-    gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * 1000;
-
-    while (gtk_adjustment_get_upper (adj) <= gtk_adjustment_get_page_size (adj) * 2 &&
-           g_get_monotonic_time () < deadline)
-      g_main_context_iteration (NULL, FALSE);
-  }
-  /* To the top, from the bottom so that the value changes (setting the
-   * value it has emits nothing), as a user scrolls up. */
-  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
-  g_main_context_iteration (NULL, FALSE);
-  gtk_adjustment_set_value (adj, 0);
+  adj = scroll_to_top (view);
   if (!wait_until (has_line, &q))
     g_error ("older lines did not come: upper %g, page %g, value %g, loading %d, server done %d, %u lines (%u before)",
              gtk_adjustment_get_upper (adj), gtk_adjustment_get_page_size (adj), gtk_adjustment_get_value (adj),
@@ -743,6 +756,82 @@ static void
 test_scrollback (void)
 {
   run_app (check_scrollback);
+}
+
+#define SKEW_LINES 150
+
+typedef struct
+{
+  gint64   time;
+  gboolean done;
+} Preload;
+
+/* On the server's thread: SKEW_LINES messages of #skew straight into its
+ * history, stamped from @data's time on. */
+static gboolean
+preload_skew_cb (gpointer data)
+{
+  Preload *p = data;
+  TdChatHistory *history = td_irc_server_get_history (server->server);
+
+  for (guint i = 0; i < SKEW_LINES; i++)
+    {
+      TdChatHistoryEntry *entry = td_chat_history_entry_new ();
+
+      entry->msgid = g_strdup_printf ("skew-%03u", i);
+      entry->time = p->time + i * G_TIME_SPAN_MILLISECOND;
+      entry->key = g_strdup ("#skew");
+      entry->target = g_strdup ("#skew");
+      entry->sender = g_strdup ("elder!elder@127.0.0.1");
+      entry->command = g_strdup ("PRIVMSG");
+      entry->text = g_strdup_printf ("skew line %03u", i);
+      td_chat_history_add (history, entry);
+      td_chat_history_entry_unref (entry);
+    }
+  g_mutex_lock (&server->lock);
+  p->done = TRUE;
+  g_cond_signal (&server->cond);
+  g_mutex_unlock (&server->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/* History that is not older than the view's own join line (messages in
+ * the millisecond of the join, or stamped by a clock ahead of it): older
+ * lines are asked for from the oldest message the server named, so none
+ * are skipped and the server is not taken to have nothing more. */
+static void
+check_scrollback_skew (TdApplication *app)
+{
+  TdChatView *view = chat_view (app);
+  Query q = { view, NET, "#skew", NULL, 0 };
+  Preload p = { (g_get_real_time () / 1000 + 3600 * 1000) * 1000, FALSE };
+  TdChatBuffer *buffer;
+
+  g_main_context_invoke (server->context, preload_skew_cb, &p);
+  g_mutex_lock (&server->lock);
+  while (!p.done)
+    g_cond_wait (&server->cond, &server->lock);
+  g_mutex_unlock (&server->lock);
+
+  g_assert_true (wait_until (view_ready, view));
+  g_assert_true (wait_until (network_connected, &q));
+  td_chat_view_select (view, td_chat_view_find_buffer (view, NET, NULL));
+  type_and_send (view, "/join #skew");
+  q.text = "skew line 149";
+  g_assert_true (wait_until (has_line, &q));
+  buffer = td_chat_view_find_buffer (view, NET, "#skew");
+  g_assert_true (td_chat_view_get_selected (view) == buffer);
+  q.text = "skew line 000";
+  g_assert_false (has_line (&q));
+
+  scroll_to_top (view);
+  g_assert_true (wait_until (has_line, &q));
+}
+
+static void
+test_scrollback_skew (void)
+{
+  run_app (check_scrollback_skew);
 }
 
 /* First run: no nick chosen yet. The view asks for one (the user name
@@ -867,6 +956,7 @@ main (int   argc,
 
   g_test_add_func ("/td/chat-view/conversation", test_conversation);
   g_test_add_func ("/td/chat-view/scrollback", test_scrollback);
+  g_test_add_func ("/td/chat-view/scrollback-skew", test_scrollback_skew);
   g_test_add_func ("/td/chat-view/first-run", test_first_run);
   g_test_add_func ("/td/chat-view/later-run", test_later_run);
 
