@@ -26,7 +26,7 @@
 typedef struct
 {
   int char_width;    /* the wider of an average character and a digit */
-  int line_height;
+  int line_height;   /* pango units: lines are stacked unrounded */
   int baseline;      /* of a first line, from its top */
   int ascii_advance[95];   /* of each printable ASCII character, unkerned, pango units */
 } FontSizes;
@@ -44,6 +44,9 @@ struct _TdRowText
   int            ascii_length;   /* of text if it is all printable ASCII, else -1 */
   gint64         ascii_width;    /* its width in pango units, unkerned, for ascii_serial */
   guint          ascii_serial;
+  int            estimate_width;   /* the last width measured by estimate_lines(), or -1 */
+  int            estimate_height;  /* what it gave */
+  gboolean       estimate_wrong;   /* a layout disagreed: measure this text by laying it out */
   PangoAttrList *attrs;          /* the caller's, or NULL */
   PangoLayout   *layout;         /* made when first measured */
   GtkWidget     *menu;           /* a link's context menu, made when first asked for */
@@ -147,6 +150,15 @@ ascii_length (const char *text)
     if ((guchar) *p < 0x20 || (guchar) *p > 0x7e || len == G_MAXINT)
       return -1;
   return len;
+}
+
+/* The height of @lines lines of the font, in pixels, rounded as Pango
+ * rounds a layout's. */
+static int
+lines_height (const FontSizes *font,
+              guint            lines)
+{
+  return PANGO_PIXELS_CEIL ((gint64) font->line_height * lines);
 }
 
 static gboolean
@@ -269,7 +281,7 @@ font_sizes (TdRowText *self)
       known->char_width = MAX (1, PANGO_PIXELS_CEIL (width));
       pango_font_metrics_unref (metrics);
       pango_layout_set_text (line, "Xg", -1);
-      pango_layout_get_pixel_size (line, NULL, &known->line_height);
+      pango_layout_get_size (line, NULL, &known->line_height);
       known->baseline = PANGO_PIXELS (pango_layout_get_baseline (line));
       measure_ascii (line, known);
       if (g_hash_table_size (fonts) >= TD_ROW_TEXT_FONT_CACHE_MAX)
@@ -502,28 +514,105 @@ copy_action (GtkWidget  *widget,
     gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), link_at (self, index)->uri);
 }
 
-/* Whether the text certainly fits on one line @width pixels wide: plain
- * printable ASCII with nothing that changes its size (links are only
- * coloured and underlined), whose characters' advances add up to less. */
+/* Whether @c can only be broken around at a space: letters, digits and
+ * punctuation that Unicode's line breaking keeps with its neighbours
+ * (UAX #14: AL, NU, IS and QU). ! and ? allow a break after them, so
+ * they count only before a space or the end. */
 static gboolean
-fits_one_line (TdRowText *self,
-               int        width)
+is_word_char (const char *p)
+{
+  if (g_ascii_isalnum (*p) || strchr (".,;:'\"", *p) != NULL)
+    return TRUE;
+  return (*p == '!' || *p == '?') && (p[1] == ' ' || p[1] == '\0');
+}
+
+/* Whether @width pango units certainly hold @needed, whatever kerning
+ * (which the advances leave out) does: TRUE or FALSE when certain,
+ * and -1 when it is too close to tell. */
+static int
+holds (gint64 needed,
+       gint64 width)
+{
+  gint64 spare = needed / TD_ROW_TEXT_KERNING_SPARE + 2 * PANGO_SCALE;
+
+  if (needed + spare <= width)
+    return TRUE;
+  if (needed - spare > width)
+    return FALSE;
+  return -1;
+}
+
+/* How many lines the text takes @width pixels wide, worked out from the
+ * font's ASCII advances without laying it out; 0 when that is not
+ * certain: other than plain ASCII, attributes that may change its size
+ * (links are only coloured and underlined), breaks that are not at
+ * single spaces, a word wider than a line, or a line too close to full.
+ * Pango wraps at the same places (a space at the end of a line takes no
+ * room); a layout that still disagrees when drawn says so, and the text
+ * is then always laid out (see td_row_text_snapshot). */
+static int
+estimate_lines (TdRowText *self,
+                int        width)
 {
   const FontSizes *font;
+  const char *text = self->text ? self->text : "";
+  gint64 limit = (gint64) width * PANGO_SCALE;
+  gint64 line = -1;
+  int lines = 1;
 
-  if (self->ascii_length < 0 || self->attrs != NULL || width <= 0)
-    return FALSE;
+  if (self->ascii_length < 0 || self->attrs != NULL || width <= 0 || self->estimate_wrong)
+    return 0;
   font = font_sizes (self);
   if (self->ascii_serial != self->font_serial || self->ascii_width < 0)
     {
       self->ascii_width = 0;
-      for (const char *p = self->text ? self->text : ""; *p; p++)
+      for (const char *p = text; *p; p++)
         self->ascii_width += font->ascii_advance[*p - 0x20];
       self->ascii_serial = self->font_serial;
     }
-  /* Kerning, which the advances leave out, may widen a line a little. */
-  return self->ascii_width + self->ascii_width / TD_ROW_TEXT_KERNING_SPARE + 2 * PANGO_SCALE
-         <= (gint64) width * PANGO_SCALE;
+  if (holds (self->ascii_width, limit) == TRUE)
+    return 1;
+
+  for (const char *p = text; *p;)
+    {
+      gint64 word = 0;
+      int fits;
+
+      if (*p == ' ')
+        return 0;   /* leading or double space */
+      for (; *p && *p != ' '; p++)
+        {
+          if (!is_word_char (p))
+            return 0;
+          word += font->ascii_advance[*p - 0x20];
+        }
+      if (holds (word, limit) != TRUE)
+        return 0;   /* broken inside the word, or maybe */
+      if (line < 0)
+        line = word;
+      else
+        {
+          gint64 joined = line + font->ascii_advance[0] + word;
+
+          fits = holds (joined, limit);
+          if (fits < 0)
+            return 0;
+          if (fits)
+            line = joined;
+          else
+            {
+              lines++;
+              line = word;
+            }
+        }
+      if (*p == ' ')
+        {
+          p++;
+          if (*p == '\0')
+            return 0;   /* trailing space */
+        }
+    }
+  return lines;
 }
 
 static GtkSizeRequestMode
@@ -542,6 +631,7 @@ td_row_text_measure (GtkWidget      *widget,
                       int            *natural_baseline)
 {
   TdRowText *self = TD_ROW_TEXT (widget);
+  int lines;
 
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
     {
@@ -556,19 +646,26 @@ td_row_text_measure (GtkWidget      *widget,
     {
       const FontSizes *font = font_sizes (self);
 
-      *minimum = *natural = font->line_height * self->lines;
+      *minimum = *natural = lines_height (font, self->lines);
       *minimum_baseline = *natural_baseline = font->baseline;
       return;
     }
-  if (fits_one_line (self, for_size))
+  /* Most lines are plain ASCII: their height is known without laying
+   * them out, and only the rows shown are laid out, when drawn.
+   * Unconstrained (a container's first pass), such a line is one line:
+   * it has no line breaks of its own. */
+  lines = for_size < 0 && self->ascii_length >= 0 && self->attrs == NULL ? 1 : estimate_lines (self, for_size);
+  if (lines > 0)
     {
-      /* Most lines: short, plain ASCII. Their height is a line's, known
-       * without laying them out; only the rows shown are laid out, when
-       * drawn. */
       const FontSizes *font = font_sizes (self);
 
-      *minimum = *natural = font->line_height;
+      *minimum = *natural = lines_height (font, lines);
       *minimum_baseline = *natural_baseline = font->baseline;
+      if (for_size > 0)
+        {
+          self->estimate_width = for_size;
+          self->estimate_height = *minimum;
+        }
       return;
     }
   layout_at (self, for_size >= 0 ? for_size : gtk_widget_get_width (widget) > 0 ? gtk_widget_get_width (widget) : -1);
@@ -586,7 +683,7 @@ td_row_text_size_allocate (GtkWidget *widget,
 
   /* Fixed text, and a line known to fit, is laid out when it is drawn,
    * if it is. */
-  if (!is_fixed (self) && !fits_one_line (self, width))
+  if (!is_fixed (self) && estimate_lines (self, width) == 0)
     layout_at (self, width);
   if (self->menu != NULL)
     gtk_popover_present (GTK_POPOVER (self->menu));
@@ -603,6 +700,15 @@ td_row_text_snapshot (GtkWidget   *widget,
   gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
   G_GNUC_END_IGNORE_DEPRECATIONS
   layout_at (self, gtk_widget_get_width (widget));
+  if (self->estimate_width == gtk_widget_get_width (widget) && self->estimate_height != self->height)
+    {
+      /* Measured wrong: from now on this text is laid out to measure. */
+      g_debug ("a line of %d characters measured %d pixels tall is %d at width %d",
+               self->ascii_length, self->estimate_height, self->height, self->estimate_width);
+      self->estimate_wrong = TRUE;
+      self->estimate_width = -1;
+      gtk_widget_queue_resize (widget);
+    }
   if (text_x (self) != 0)
     {
       gtk_snapshot_save (snapshot);
@@ -751,6 +857,7 @@ td_row_text_init (TdRowText *self)
 {
   self->layout_width = G_MININT;
   self->ascii_width = -1;
+  self->estimate_width = -1;
   self->focus_link = self->pressed_link = self->hover_link = -1;
 }
 
@@ -828,6 +935,8 @@ td_row_text_set (TdRowText    *self,
       text = self->text;
       self->ascii_length = ascii_length (self->text);
       self->ascii_width = -1;
+      self->estimate_width = -1;
+      self->estimate_wrong = FALSE;
       gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, text ? text : "", -1);
     }
   len = self->text ? strlen (self->text) : 0;

@@ -239,6 +239,57 @@ test_fixed (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Heights worked out without a layout agree with Pango's: random lines
+ * of words and punctuation, at random widths. */
+static void
+test_estimate (void)
+{
+  static const char *words[] = {
+    "a", "an", "the", "WWW", "Mmm", "kernel", "release,", "parser.", "network;", "thread:",
+    "\"quoted\"", "it's", "wow!", "why?", "1234567", "x", "benchmarking", "lllllll", "iiii",
+    "supercalifragilisticexpialidocious", "e.g.", "mid!word", "a-b", "c/d", "(p)",
+  };
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *text = td_row_text_new ();
+  g_autoptr(GRand) rand = g_rand_new_with_seed (20261125);
+  g_autoptr(PangoLayout) layout = NULL;
+  GString *line = g_string_new (NULL);
+
+  int min_width;
+
+  gtk_window_set_child (GTK_WINDOW (window), text);
+  layout = gtk_widget_create_pango_layout (text, NULL);
+  pango_layout_set_wrap (layout, PANGO_WRAP_WORD_CHAR);
+  /* GTK measures a widget no narrower than its minimum. */
+  gtk_widget_measure (text, GTK_ORIENTATION_HORIZONTAL, -1, &min_width, NULL, NULL, NULL);
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      guint n = g_rand_int_range (rand, 1, 40);
+      int width = g_rand_int_range (rand, min_width, 900);
+      int expected;
+
+      g_string_truncate (line, 0);
+      for (guint w = 0; w < n; w++)
+        {
+          if (w > 0)
+            g_string_append_c (line, ' ');
+          /* Half the lines only of words measured without a layout. */
+          g_string_append (line, words[g_rand_int_range (rand, 0, i % 2 ? 21 : G_N_ELEMENTS (words))]);
+        }
+      td_row_text_set (TD_ROW_TEXT (text), line->str, NULL, NULL);
+      pango_layout_set_text (layout, line->str, -1);
+      pango_layout_set_width (layout, width * PANGO_SCALE);
+      pango_layout_get_pixel_size (layout, NULL, &expected);
+      if (height_for (text, width, NULL) != expected)
+        g_error ("\"%s\" at %d pixels: measured %d, laid out %d",
+                 line->str, width, height_for (text, width, NULL), expected);
+    }
+
+  g_string_free (line, TRUE);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static gboolean
 activate_cb (TdRowText *text,
              const char *uri,
@@ -423,6 +474,7 @@ main (int   argc,
   g_test_add_func ("/row-text/plain", test_plain);
   g_test_add_func ("/row-text/measure", test_measure);
   g_test_add_func ("/row-text/fixed", test_fixed);
+  g_test_add_func ("/row-text/estimate", test_estimate);
   g_test_add_func ("/row-text/links", test_links);
   g_test_add_func ("/row-text/focus", test_focus);
   g_test_add_func ("/row-text/copy", test_copy);
