@@ -615,6 +615,32 @@ estimate_lines (TdRowText *self,
   return lines;
 }
 
+/* The narrowest it is made, in pixels. */
+static int
+min_width (TdRowText *self)
+{
+  return font_sizes (self)->char_width * (self->width_chars > 0 ? self->width_chars : TD_ROW_TEXT_MIN_CHARS);
+}
+
+/* Lines at the narrowest width, roughly: containers such as GtkGrid
+ * measure a height at their children's minimum widths in a first pass
+ * (every row of a list, each time the list measures itself), and laying
+ * a whole line out in a column of a few characters costs the most of
+ * all. If the text is really shown that narrow, the layout drawn
+ * corrects it (see td_row_text_snapshot). */
+static int
+rough_lines (TdRowText *self,
+             int        width)
+{
+  const FontSizes *font = font_sizes (self);
+  gint64 chars = self->text ? g_utf8_strlen (self->text, -1) : 0;
+  gint64 needed = chars * font->char_width;
+
+  if (self->estimate_wrong)
+    return 0;
+  return MAX (1, (int) ((needed + needed / 8 + width - 1) / MAX (width, 1)));
+}
+
 static GtkSizeRequestMode
 td_row_text_get_request_mode (GtkWidget *widget)
 {
@@ -638,8 +664,7 @@ td_row_text_measure (GtkWidget      *widget,
       /* Fixed text is as wide as it is told. Otherwise the list gives
        * every row its whole width, so a natural width (the text
        * unwrapped, a layout of its own) would buy nothing. */
-      *minimum = *natural = font_sizes (self)->char_width *
-                            (self->width_chars > 0 ? self->width_chars : TD_ROW_TEXT_MIN_CHARS);
+      *minimum = *natural = min_width (self);
       return;
     }
   if (is_fixed (self))
@@ -654,7 +679,12 @@ td_row_text_measure (GtkWidget      *widget,
    * them out, and only the rows shown are laid out, when drawn.
    * Unconstrained (a container's first pass), such a line is one line:
    * it has no line breaks of its own. */
-  lines = for_size < 0 && self->ascii_length >= 0 && self->attrs == NULL ? 1 : estimate_lines (self, for_size);
+  if (for_size < 0 && self->ascii_length >= 0 && self->attrs == NULL)
+    lines = 1;
+  else if (for_size >= 0 && for_size <= min_width (self))
+    lines = rough_lines (self, for_size);
+  else
+    lines = estimate_lines (self, for_size);
   if (lines > 0)
     {
       const FontSizes *font = font_sizes (self);

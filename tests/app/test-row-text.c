@@ -266,7 +266,7 @@ test_estimate (void)
   for (guint i = 0; i < 3000; i++)
     {
       guint n = g_rand_int_range (rand, 1, 40);
-      int width = g_rand_int_range (rand, min_width, 900);
+      int width = g_rand_int_range (rand, min_width + 1, 900);
       int expected;
 
       g_string_truncate (line, 0);
@@ -287,6 +287,46 @@ test_estimate (void)
     }
 
   g_string_free (line, TRUE);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* At its narrowest a text is measured roughly (containers measure every
+ * child there in a first pass); shown that narrow, the layout it draws
+ * puts its height right. */
+static void
+test_narrowest (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *text = td_row_text_new ();
+  /* Narrow letters: a rough count from an average width is too many. */
+  const char *line = "ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill "
+                     "ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill ill";
+  g_autoptr(PangoLayout) layout = NULL;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  int min_width, expected;
+
+  gtk_window_set_child (GTK_WINDOW (window), text);
+  /* As tall as it asks (the window does not shrink). */
+  gtk_widget_set_valign (text, GTK_ALIGN_START);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1, 1);
+  td_row_text_set (TD_ROW_TEXT (text), line, NULL, NULL);
+  gtk_widget_measure (text, GTK_ORIENTATION_HORIZONTAL, -1, &min_width, NULL, NULL, NULL);
+  layout = gtk_widget_create_pango_layout (text, line);
+  pango_layout_set_wrap (layout, PANGO_WRAP_WORD_CHAR);
+  pango_layout_set_width (layout, min_width * PANGO_SCALE);
+  pango_layout_get_pixel_size (layout, NULL, &expected);
+  g_assert_cmpint (height_for (text, min_width, NULL), >, expected);
+
+  gtk_window_present (GTK_WINDOW (window));
+  while (gtk_widget_get_width (text) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  while ((height_for (text, min_width, NULL) != expected || gtk_widget_get_height (text) != expected) &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (gtk_widget_get_width (text), ==, min_width);
+  g_assert_cmpint (height_for (text, min_width, NULL), ==, expected);
+  g_assert_cmpint (gtk_widget_get_height (text), ==, expected);
+
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -475,6 +515,7 @@ main (int   argc,
   g_test_add_func ("/row-text/measure", test_measure);
   g_test_add_func ("/row-text/fixed", test_fixed);
   g_test_add_func ("/row-text/estimate", test_estimate);
+  g_test_add_func ("/row-text/narrowest", test_narrowest);
   g_test_add_func ("/row-text/links", test_links);
   g_test_add_func ("/row-text/focus", test_focus);
   g_test_add_func ("/row-text/copy", test_copy);
