@@ -9,6 +9,7 @@
 #include "app/td-application.h"
 #include "app/td-chat-files.h"
 #include "app/td-chat-preview.h"
+#include "app/td-chat-row.h"
 #include "app/td-chat-secrets.h"
 #include "app/td-row-text.h"
 #include "app/td-chat-view.h"
@@ -3526,18 +3527,15 @@ message_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
                   TdChatView               *self)
 {
-  /* A grid, so that time, nick and text share a baseline and a preview
-   * goes under the text (see line_preview_new). */
-  GtkWidget *box = gtk_grid_new ();
+  /* Time, nick and text share a baseline, and a preview goes under the
+   * text (see line_preview_new). */
+  GtkWidget *box;
   GtkWidget *time = td_row_text_new ();
   GtkWidget *nick = td_row_text_new ();
   GtkWidget *text = td_row_text_new ();
   GtkEventController *motion = gtk_event_controller_motion_new ();
 
-  gtk_grid_set_column_spacing (GTK_GRID (box), 8);
-
   td_row_text_set_fixed (TD_ROW_TEXT (time), TD_CHAT_VIEW_TIME_CHARS, 1, PANGO_ELLIPSIZE_END, 1);
-  gtk_widget_set_valign (time, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (time, "chat-time");
   gtk_widget_add_css_class (time, "dim-label");
   /* The full date is made when the tooltip is asked for: setting a
@@ -3547,20 +3545,15 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   g_signal_connect (time, "query-tooltip", G_CALLBACK (time_query_tooltip_cb), item);
 
   td_row_text_set_fixed (TD_ROW_TEXT (nick), TD_CHAT_VIEW_NICK_CHARS, 1, PANGO_ELLIPSIZE_END, 1);
-  gtk_widget_set_valign (nick, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (nick, "chat-nick");
   g_signal_connect (motion, "enter", G_CALLBACK (nick_enter_cb), self);
   g_signal_connect (motion, "leave", G_CALLBACK (nick_leave_cb), self);
   gtk_widget_add_controller (nick, motion);
 
-  gtk_widget_set_hexpand (text, TRUE);
-  gtk_widget_set_valign (text, GTK_ALIGN_BASELINE);
   gtk_widget_add_css_class (text, "chat-text");
   g_signal_connect (text, "activate-link", G_CALLBACK (activate_link_cb), self);
 
-  gtk_grid_attach (GTK_GRID (box), time, 0, 0, 1, 1);
-  gtk_grid_attach (GTK_GRID (box), nick, 1, 0, 1, 1);
-  gtk_grid_attach (GTK_GRID (box), text, 2, 0, 1, 1);
+  box = td_chat_row_new (time, nick, text);
   gtk_list_item_set_child (item, box);
   gtk_list_item_set_activatable (item, FALSE);
   gtk_list_item_set_selectable (item, FALSE);
@@ -3686,7 +3679,7 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   if (preview == NULL && talk != NULL && links != NULL)
     {
       preview = line_preview_new (self);
-      gtk_grid_attach (GTK_GRID (box), preview, 2, 1, 1, 1);
+      td_chat_row_set_preview (TD_CHAT_ROW (box), preview);
     }
   /* Lines of the search buffer belong to no one network: only the
    * previews allowed for any host. */

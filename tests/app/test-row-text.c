@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/td-chat-line.h"
+#include "app/td-chat-row.h"
 #include "app/td-lazy-tooltip.h"
 #include "app/td-row-text.h"
 
@@ -504,6 +505,91 @@ test_lazy_tooltip (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static graphene_rect_t
+bounds_in (GtkWidget *child,
+           GtkWidget *row)
+{
+  graphene_rect_t bounds;
+
+  g_assert_true (gtk_widget_compute_bounds (child, row, &bounds));
+  return bounds;
+}
+
+static int
+baseline_of (GtkWidget *child)
+{
+  int base = -1;
+
+  gtk_widget_measure (child, GTK_ORIENTATION_VERTICAL, gtk_widget_get_width (child), NULL, NULL, &base, NULL);
+  return base;
+}
+
+/* A chat line's columns: side by side on one baseline, the preview under
+ * the text, mirrored right to left. */
+static void
+test_chat_row (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *time = td_row_text_new ();
+  GtkWidget *nick = td_row_text_new ();
+  GtkWidget *text = td_row_text_new ();
+  GtkWidget *preview = gtk_label_new ("preview");
+  GtkWidget *row;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  graphene_rect_t t, n, x, p;
+
+  td_row_text_set_fixed (TD_ROW_TEXT (time), 5, 1, PANGO_ELLIPSIZE_END, 1);
+  td_row_text_set_fixed (TD_ROW_TEXT (nick), 12, 1, PANGO_ELLIPSIZE_END, 1);
+  gtk_widget_add_css_class (time, "caption");   /* a smaller font: another baseline */
+  td_row_text_set (TD_ROW_TEXT (time), "12:34", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (nick), "someone", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (text), "the text of the line, long enough to wrap at the width the window has "
+                                       "when it is as narrow as the row allows, which it is here", NULL, NULL);
+  row = td_chat_row_new (time, nick, text);
+  gtk_widget_set_valign (row, GTK_ALIGN_START);
+  gtk_window_set_child (GTK_WINDOW (window), row);
+  gtk_window_set_default_size (GTK_WINDOW (window), 400, 1);
+  gtk_window_present (GTK_WINDOW (window));
+  while (gtk_widget_get_width (text) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+
+  t = bounds_in (time, row);
+  n = bounds_in (nick, row);
+  x = bounds_in (text, row);
+  g_assert_cmpfloat (t.origin.x, ==, 0);
+  g_assert_cmpfloat (n.origin.x, ==, t.size.width + 8);
+  g_assert_cmpfloat (x.origin.x, ==, n.origin.x + n.size.width + 8);
+  g_assert_cmpfloat (x.origin.x + x.size.width, ==, gtk_widget_get_width (row));
+  g_assert_cmpint (gtk_widget_get_height (text), >, gtk_widget_get_height (nick));   /* wrapped */
+  g_assert_cmpint (gtk_widget_get_height (row), ==, gtk_widget_get_height (text));
+  /* One baseline. */
+  g_assert_cmpfloat (t.origin.y + baseline_of (time), ==, x.origin.y + baseline_of (text));
+  g_assert_cmpfloat (n.origin.y + baseline_of (nick), ==, x.origin.y + baseline_of (text));
+  g_assert_cmpint (baseline_of (time), <, baseline_of (text));
+
+  /* The preview goes under the text, as wide. */
+  td_chat_row_set_preview (TD_CHAT_ROW (row), preview);
+  while (gtk_widget_get_width (preview) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  p = bounds_in (preview, row);
+  x = bounds_in (text, row);
+  g_assert_cmpfloat (p.origin.x, ==, x.origin.x);
+  g_assert_cmpfloat (p.size.width, ==, x.size.width);
+  g_assert_cmpfloat (p.origin.y, ==, x.origin.y + x.size.height);
+  g_assert_cmpint (gtk_widget_get_height (row), ==, gtk_widget_get_height (text) + gtk_widget_get_height (preview));
+
+  /* Right to left: the time at the right edge, the text at the left. */
+  gtk_widget_set_direction (row, GTK_TEXT_DIR_RTL);
+  while (bounds_in (time, row).origin.x == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  t = bounds_in (time, row);
+  x = bounds_in (text, row);
+  g_assert_cmpfloat (t.origin.x + t.size.width, ==, gtk_widget_get_width (row));
+  g_assert_cmpfloat (x.origin.x, ==, 0);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -520,5 +606,6 @@ main (int   argc,
   g_test_add_func ("/row-text/focus", test_focus);
   g_test_add_func ("/row-text/copy", test_copy);
   g_test_add_func ("/row-text/lazy-tooltip", test_lazy_tooltip);
+  g_test_add_func ("/row-text/chat-row", test_chat_row);
   return g_test_run ();
 }
