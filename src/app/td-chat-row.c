@@ -127,10 +127,11 @@ td_chat_row_measure (GtkWidget      *widget,
     }
 }
 
-/* Places @child at @x (from the start of the row, mirrored right to
- * left), @y. */
+/* Places @child at @x (from the start of a row @row_width wide,
+ * mirrored right to left), @y. */
 static void
 place (GtkWidget *row,
+       int        row_width,
        GtkWidget *child,
        int        x,
        int        y,
@@ -140,7 +141,7 @@ place (GtkWidget *row,
   GtkAllocation allocation = { x, y, width, height };
 
   if (gtk_widget_get_direction (row) == GTK_TEXT_DIR_RTL)
-    allocation.x = gtk_widget_get_width (row) - x - width;
+    allocation.x = row_width - x - width;
   gtk_widget_size_allocate (child, &allocation, -1);
 }
 
@@ -156,12 +157,12 @@ td_chat_row_size_allocate (GtkWidget *widget,
 
   compute_layout (self, width, &layout);
   text_x = layout.time_width + layout.nick_width + 2 * TD_CHAT_ROW_SPACING;
-  place (widget, self->time, 0, layout.time_y, layout.time_width, layout.time_height);
-  place (widget, self->nick, layout.time_width + TD_CHAT_ROW_SPACING, layout.nick_y,
+  place (widget, width, self->time, 0, layout.time_y, layout.time_width, layout.time_height);
+  place (widget, width, self->nick, layout.time_width + TD_CHAT_ROW_SPACING, layout.nick_y,
          layout.nick_width, layout.nick_height);
-  place (widget, self->text, text_x, layout.text_y, layout.text_width, layout.text_height);
+  place (widget, width, self->text, text_x, layout.text_y, layout.text_width, layout.text_height);
   if (self->preview != NULL && gtk_widget_should_layout (self->preview))
-    place (widget, self->preview, text_x, layout.first_height, layout.text_width, layout.preview_height);
+    place (widget, width, self->preview, text_x, layout.first_height, layout.text_width, layout.preview_height);
 }
 
 static void

@@ -22,12 +22,12 @@
  * 1/this wider (kerning), and two pixels. */
 #define TD_ROW_TEXT_KERNING_SPARE 32
 
-/* What a font's text measures, in pixels. */
+/* What a font's text measures. */
 typedef struct
 {
-  int char_width;    /* the wider of an average character and a digit */
+  int char_width;    /* pixels: the wider of an average character and a digit */
   int line_height;   /* pango units: lines are stacked unrounded */
-  int baseline;      /* of a first line, from its top */
+  int baseline;      /* pixels, of a first line from its top */
   int ascii_advance[95];   /* of each printable ASCII character, unkerned, pango units */
 } FontSizes;
 
@@ -255,18 +255,22 @@ measure_ascii (PangoLayout *layout,
 static const FontSizes *
 font_sizes (TdRowText *self)
 {
-  static GHashTable *fonts;   /* "description@dpi" -> FontSizes; main thread only */
+  static GHashTable *fonts;   /* "description@dpi/options" -> FontSizes; main thread only */
   PangoContext *context = gtk_widget_get_pango_context (GTK_WIDGET (self));
   guint serial = pango_context_get_serial (context);
   g_autofree char *description = NULL;
   g_autofree char *key = NULL;
+  const cairo_font_options_t *options;
   FontSizes *known;
 
   if (self->font.char_width > 0 && self->font_serial == serial)
     return &self->font;
 
   description = pango_font_description_to_string (pango_context_get_font_description (context));
-  key = g_strdup_printf ("%s@%g", description, pango_cairo_context_get_resolution (context));
+  /* Hinting can round advances: the font options are part of the key. */
+  options = pango_cairo_context_get_font_options (context);
+  key = g_strdup_printf ("%s@%g/%lu", description, pango_cairo_context_get_resolution (context),
+                         options ? cairo_font_options_hash (options) : 0);
   if (fonts == NULL)
     fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   known = g_hash_table_lookup (fonts, key);
@@ -957,6 +961,7 @@ td_row_text_set (TdRowText    *self,
   if (g_strcmp0 (self->text, text) == 0 && self->links == NULL && (links == NULL || links->len == 0) &&
       self->attrs == attrs)
     return;
+  self->estimate_width = -1;
   if (g_strcmp0 (self->text, text) != 0)
     {
       g_free (self->text);
