@@ -5,6 +5,12 @@
 
 #include "app/td-pubsub-ring.h"
 
+/* Dropped items released per dispatch of the idle that releases them. A
+ * busy channel drops the whole ring when the view comes back (10,000
+ * items by default): released at once, that froze the window for tens of
+ * milliseconds; a batch takes well under one. */
+#define TD_PUBSUB_RING_RELEASE_BATCH 500
+
 struct _TdPubsubRing
 {
   GObject    parent_instance;
@@ -16,6 +22,8 @@ struct _TdPubsubRing
   guint      n_items;
   guint64    n_dropped;
   guint64    n_changes;    /* items-changed emissions, for tests */
+  GPtrArray *dropped;      /* owned refs waiting to be released */
+  guint      release_source;
 };
 
 static void td_pubsub_ring_list_model_init (GListModelInterface *iface);
@@ -63,21 +71,43 @@ td_pubsub_ring_list_model_init (GListModelInterface *iface)
   iface->get_item = td_pubsub_ring_get_item;
 }
 
-/* Drops the @n oldest items (without signals). */
+static gboolean
+release_cb (gpointer user_data)
+{
+  TdPubsubRing *self = user_data;
+  guint n = MIN (self->dropped->len, TD_PUBSUB_RING_RELEASE_BATCH);
+
+  /* From the end: nothing moves. */
+  g_ptr_array_remove_range (self->dropped, self->dropped->len - n, n);
+  if (self->dropped->len > 0)
+    return G_SOURCE_CONTINUE;
+  self->release_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* Drops the @n oldest items (without signals); they are released a
+ * batch at a time (see TD_PUBSUB_RING_RELEASE_BATCH), or at once if
+ * @now. */
 static void
 drop_head (TdPubsubRing *self,
-           guint         n)
+           guint         n,
+           gboolean      now)
 {
   g_assert (n <= self->n_items);
 
   for (guint i = 0; i < n; i++)
     {
-      g_clear_object (&self->items[self->head]);
+      if (now)
+        g_clear_object (&self->items[self->head]);
+      else
+        g_ptr_array_add (self->dropped, g_steal_pointer (&self->items[self->head]));
       self->head = (self->head + 1) % self->capacity;
     }
   self->n_items -= n;
   if (self->n_items == 0)
     self->head = 0;
+  if (self->dropped->len > 0 && self->release_source == 0)
+    self->release_source = g_idle_add_full (G_PRIORITY_LOW, release_cb, self, NULL);
 }
 
 static void
@@ -96,7 +126,9 @@ td_pubsub_ring_dispose (GObject *object)
   TdPubsubRing *self = TD_PUBSUB_RING (object);
 
   if (self->items != NULL)
-    drop_head (self, self->n_items);
+    drop_head (self, self->n_items, TRUE);
+  g_clear_handle_id (&self->release_source, g_source_remove);
+  g_ptr_array_set_size (self->dropped, 0);
 
   G_OBJECT_CLASS (td_pubsub_ring_parent_class)->dispose (object);
 }
@@ -107,6 +139,7 @@ td_pubsub_ring_finalize (GObject *object)
   TdPubsubRing *self = TD_PUBSUB_RING (object);
 
   g_free (self->items);
+  g_ptr_array_unref (self->dropped);
 
   G_OBJECT_CLASS (td_pubsub_ring_parent_class)->finalize (object);
 }
@@ -153,6 +186,7 @@ td_pubsub_ring_class_init (TdPubsubRingClass *klass)
 static void
 td_pubsub_ring_init (TdPubsubRing *self)
 {
+  self->dropped = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /* Returns an empty ring of @item_type items that keeps at most @capacity. */
@@ -192,12 +226,12 @@ td_pubsub_ring_append (TdPubsubRing *self,
     {
       skip = n_items - self->capacity;
       for (guint i = 0; i < skip; i++)
-        g_object_unref (items[i]);
+        g_ptr_array_add (self->dropped, items[i]);
     }
   n_drop = self->n_items + (n_items - skip) > self->capacity
            ? self->n_items + (n_items - skip) - self->capacity : 0;
 
-  drop_head (self, n_drop);
+  drop_head (self, n_drop, FALSE);
   if (n_drop > 0)
     emit_changed (self, 0, n_drop, 0);
 
@@ -226,7 +260,7 @@ td_pubsub_ring_clear (TdPubsubRing *self)
   g_return_if_fail (TD_IS_PUBSUB_RING (self));
 
   n = self->n_items;
-  drop_head (self, n);
+  drop_head (self, n, FALSE);
   self->n_dropped = 0;
   if (n > 0)
     emit_changed (self, 0, n, 0);
@@ -256,7 +290,7 @@ td_pubsub_ring_set_capacity (TdPubsubRing *self,
     return;
 
   n_drop = self->n_items > capacity ? self->n_items - capacity : 0;
-  drop_head (self, n_drop);
+  drop_head (self, n_drop, FALSE);
   items = g_new0 (gpointer, capacity);
   for (guint i = 0; i < self->n_items; i++)
     items[i] = self->items[(self->head + i) % self->capacity];
