@@ -1973,6 +1973,29 @@ channel_unbind_cb (GtkSignalListItemFactory *factory,
 
 /* Messages: time, channel, pattern, payload. */
 
+/* Marks a row as showing a message from the capture log. The mark is
+ * made the first time a row shows one: most rows never do. */
+static void
+set_logged (GtkListItem *item,
+            gboolean     logged)
+{
+  GtkWidget *mark = g_object_get_data (G_OBJECT (item), "logged");
+
+  if (mark == NULL && logged)
+    {
+      mark = gtk_image_new_from_icon_name ("document-open-recent-symbolic");
+      gtk_image_set_pixel_size (GTK_IMAGE (mark), 12);
+      gtk_widget_add_css_class (mark, "dim-label");
+      td_lazy_tooltip_set (mark, _("From the capture log"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (mark), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      _("From the capture log"), -1);
+      gtk_box_prepend (GTK_BOX (g_object_get_data (G_OBJECT (item), "stamp")), mark);
+      g_object_set_data (G_OBJECT (item), "logged", mark);
+    }
+  if (mark != NULL)
+    gtk_widget_set_visible (mark, logged);
+}
+
 static void
 message_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
@@ -1981,7 +2004,6 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
   GtkWidget *meta = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
   GtkWidget *stamp = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
-  GtkWidget *logged = gtk_image_new_from_icon_name ("document-open-recent-symbolic");
   /* Texts of a fixed size: the list measures a row without laying out
    * any of its text. The list keeps up to 200 rows bound and rebinds
    * them all on every flush while a busy channel scrolls; measuring
@@ -1997,12 +2019,6 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   /* As tall as the time and channel beside it. */
   td_row_text_set_fixed (TD_ROW_TEXT (payload), 0, 2, PANGO_ELLIPSIZE_END, 0);
   gtk_widget_set_hexpand (payload, TRUE);
-  gtk_image_set_pixel_size (GTK_IMAGE (logged), 12);
-  gtk_widget_add_css_class (logged, "dim-label");
-  td_lazy_tooltip_set (logged, _("From the capture log"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (logged), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("From the capture log"), -1);
-  gtk_box_append (GTK_BOX (stamp), logged);
   gtk_box_append (GTK_BOX (stamp), time);
   gtk_box_append (GTK_BOX (meta), stamp);
   gtk_box_append (GTK_BOX (meta), channel);
@@ -2015,7 +2031,7 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_margin_end (box, 12);
 
   g_object_set_data (G_OBJECT (item), "box", box);
-  g_object_set_data (G_OBJECT (item), "logged", logged);
+  g_object_set_data (G_OBJECT (item), "stamp", stamp);
   g_object_set_data (G_OBJECT (item), "time", time);
   g_object_set_data (G_OBJECT (item), "channel", channel);
   g_object_set_data (G_OBJECT (item), "pattern", pattern);
@@ -2044,7 +2060,7 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   const char *pattern_name = td_pubsub_message_item_get_pattern (message);
   g_autofree char *pattern_text = NULL;
 
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (item), "logged"), logged);
+  set_logged (item, logged);
   gtk_widget_set_opacity (g_object_get_data (G_OBJECT (item), "box"), logged ? 0.7 : 1.0);
 
   td_row_text_set (g_object_get_data (G_OBJECT (item), "time"), full, NULL, td_row_text_tabular_digits ());

@@ -75,6 +75,27 @@ find_widget (GtkWidget *widget,
   return NULL;
 }
 
+/* Whether a mapped row under @widget shows the mark of a captured
+ * message. */
+static gboolean
+shows_logged_mark (GtkWidget *widget)
+{
+  if (GTK_IS_IMAGE (widget) && gtk_widget_get_mapped (widget) &&
+      g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (widget)), "document-open-recent-symbolic") == 0)
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    if (shows_logged_mark (child))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+logged_mark_shown (TdPubsubView  *view,
+                   gconstpointer  data)
+{
+  return shows_logged_mark (GTK_WIDGET (view));
+}
+
 static void
 activate_cb (GApplication *app,
              gpointer      user_data)
@@ -274,6 +295,8 @@ check_after_restart (TdPubsubView *view)
       g_assert_true (td_pubsub_message_item_get_logged (item));
       g_assert_cmpstr (td_pubsub_message_item_get_channel (item), !=, "chatter");
     }
+  /* Their rows carry the mark (made for the first row that needs it). */
+  wait_for (view, logged_mark_shown, NULL, "the mark of captured messages");
   g_assert_true (payload_is (model_item (G_LIST_MODEL (ring), 0), "reading 0"));
   g_assert_true (payload_is (model_item (G_LIST_MODEL (ring), N_READINGS - 1), "reading 19"));
   item = model_item (G_LIST_MODEL (ring), N_READINGS + 1);
