@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app/td-dbus-args.h"
+#include "feeds/td-feed.h"
 #include "app/td-dbus-generated.h"
 #include "chat/td-irc-message.h"
 
@@ -57,12 +58,8 @@ td_dbus_args_feed_url_ok (const char *url)
     return FALSE;
   if (g_path_is_absolute (url))
     return TRUE;
-  if (!g_uri_is_valid (url, G_URI_FLAGS_PARSE_RELAXED, NULL))
-    return FALSE;
   scheme = g_uri_parse_scheme (url);
-  return scheme != NULL && (g_ascii_strcasecmp (scheme, "http") == 0 ||
-                            g_ascii_strcasecmp (scheme, "https") == 0 ||
-                            g_ascii_strcasecmp (scheme, "file") == 0);
+  return scheme != NULL && td_feed_url_is_valid (url);
 }
 
 gboolean

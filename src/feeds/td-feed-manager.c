@@ -467,7 +467,7 @@ normalize_url (const char  *text,
       return NULL;
     }
 
-  if (!g_uri_is_valid (url, G_URI_FLAGS_PARSE_RELAXED, NULL))
+  if (!td_feed_url_is_valid (url))
     {
       g_set_error (error, TD_FEED_MANAGER_ERROR, TD_FEED_MANAGER_ERROR_INVALID,
                    "“%s” is not a valid address", url);

@@ -3,6 +3,9 @@
 
 #include "config.h"
 
+#include <gio/gio.h>
+#include <string.h>
+
 #include "feeds/td-feed.h"
 #include "feeds/td-feed-date.h"
 
@@ -257,4 +260,56 @@ td_feed_entry_get_date (const TdFeedEntry *entry)
   if (TD_FEED_DATE_IS_VALID (entry->published))
     return entry->published;
   return TD_FEED_DATE_NONE;
+}
+
+/* Whether every '%' of @text starts a valid escape, and no byte is a
+ * space or a control character. */
+static gboolean
+url_chars_ok (const char *text)
+{
+  for (const char *p = text; *p; p++)
+    {
+      if ((guchar) *p <= 0x20 || *p == 0x7f)
+        return FALSE;
+      if (*p == '%' && !(g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2])))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+host_ok (const char *host)
+{
+  if (host == NULL || *host == '\0')
+    return FALSE;
+  /* An IPv6 literal (GLib gives it without its brackets). */
+  if (strchr (host, ':') != NULL)
+    {
+      g_autoptr(GInetAddress) address = g_inet_address_new_from_string (host);
+
+      return address != NULL;
+    }
+  for (const char *p = host; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.' && *p != '_' && (guchar) *p < 0x80)
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+td_feed_url_is_valid (const char *url)
+{
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  if (url == NULL || !g_utf8_validate (url, -1, NULL) || !url_chars_ok (url))
+    return FALSE;
+  uri = g_uri_parse (url, G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED, NULL);
+  if (uri == NULL)
+    return FALSE;
+  scheme = g_uri_get_scheme (uri);
+  if (g_ascii_strcasecmp (scheme, "file") == 0)
+    return TRUE;
+  if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
+    return FALSE;
+  return host_ok (g_uri_get_host (uri));
 }

@@ -135,6 +135,12 @@ const char      *td_feed_text_type_to_string  (TdFeedTextType   type);
 gboolean         td_feed_date_format          (gint64           date,
                                                char             buf[32]);
 
+/* TRUE if @url is an address a feed can be read from: an http, https or
+ * file URL that GLib can parse, with no spaces or control characters,
+ * only valid %-escapes, and for http(s) a host name (letters, digits,
+ * '-', '.', '_' or non-ASCII) or an IP address. */
+gboolean         td_feed_url_is_valid         (const char      *url);
+
 /* The entry's best date for sorting: updated, else published, else NONE. */
 gint64           td_feed_entry_get_date       (const TdFeedEntry *entry);
 

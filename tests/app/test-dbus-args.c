@@ -23,6 +23,18 @@ static const ArgsCase cases[] = {
   { "AddFeed", "('',)", TD_DBUS_ERROR_INVALID_URL },
   { "AddFeed", "('javascript:alert(1)',)", TD_DBUS_ERROR_INVALID_URL },
   { "AddFeed", "('feed.xml',)", TD_DBUS_ERROR_INVALID_URL },
+  /* What GLib's relaxed parser lets through: a space in the host, a bad
+   * escape, a control character, a host of punctuation, no host. */
+  { "AddFeed", "('http://exa mple.org/feed',)", TD_DBUS_ERROR_INVALID_URL },
+  { "AddFeed", "('http://example.org/%zz',)", TD_DBUS_ERROR_INVALID_URL },
+  { "AddFeed", "('http://example.org/a\\tb',)", TD_DBUS_ERROR_INVALID_URL },
+  { "AddFeed", "('http://exa!mple.org/',)", TD_DBUS_ERROR_INVALID_URL },
+  { "AddFeed", "('https:///feed',)", TD_DBUS_ERROR_INVALID_URL },
+  /* And what is fine: escapes, a port, IPv4 and IPv6, a non-ASCII host. */
+  { "AddFeed", "('http://example.org:8080/a%20b?q=1#top',)", -1 },
+  { "AddFeed", "('http://127.0.0.1/feed',)", -1 },
+  { "AddFeed", "('http://[::1]:8080/feed',)", -1 },
+  { "AddFeed", "('https://bücher.example/feed',)", -1 },
   { "AddFeed", "(5,)", TD_DBUS_ERROR_INVALID_ARGS },
   { "RefreshFeeds", "(@ax [],)", -1 },
   { "RefreshFeeds", "([int64 1, 2, 3],)", -1 },

@@ -578,6 +578,22 @@ test_add_errors (Fixture       *f,
   r1 = wait_reply (f);
   g_assert_error (r1->error, TD_FEED_MANAGER_ERROR, TD_FEED_MANAGER_ERROR_INVALID);
 
+  /* What GLib's relaxed parser takes but nothing can fetch: refused with
+   * the address in the message. */
+  {
+    const char *bad[] = { "http://exa mple.org/feed", "https://example.org/%zz", "exa mple.org" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr(TdFeedReply) r = NULL;
+
+        td_feed_manager_add (f->manager, bad[i], NULL, f->mailbox, MAIL_REPLY, 0);
+        r = wait_reply (f);
+        g_assert_error (r->error, TD_FEED_MANAGER_ERROR, TD_FEED_MANAGER_ERROR_INVALID);
+        g_assert_nonnull (strstr (r->error->message, "not a valid address"));
+      }
+  }
+
   td_feed_manager_add (f->manager, missing, NULL, f->mailbox, MAIL_REPLY, 0);
   r2 = wait_reply (f);
   g_assert_nonnull (r2->error);
