@@ -246,6 +246,24 @@ image_text (const char *label,
 
 static void render_children (Render *r, xmlNode *node, guint depth);
 
+/* The element a fragment is parsed in: one HTML does not know, so that
+ * no tag of the fragment, stray or not, closes it. */
+#define FRAGMENT_TAG "td-fragment"
+
+/* Whether @html is a fragment rather than a document: no <html>, <head>,
+ * <body> or doctype. */
+static gboolean
+is_fragment (const char *html)
+{
+  static const char *document_tags[] = { "<html", "<head", "<body", "<!doctype" };
+
+  for (const char *p = strchr (html, '<'); p != NULL; p = strchr (p + 1, '<'))
+    for (guint i = 0; i < G_N_ELEMENTS (document_tags); i++)
+      if (g_ascii_strncasecmp (p, document_tags[i], strlen (document_tags[i])) == 0)
+        return FALSE;
+  return TRUE;
+}
+
 static void
 render_element (Render  *r,
                 xmlNode *node,
@@ -455,14 +473,28 @@ td_html_to_text (const char *html,
     }
   else
     {
+      /* A fragment (what feeds carry) is parsed inside an element of its
+       * own: at the top of a document libxml2 takes text that is only
+       * whitespace for layout and drops it, the space in "<b>a</b> <i>b</i>". */
+      gboolean fragment = is_fragment (html);
+      g_autofree char *wrapped = fragment ? g_strconcat ("<" FRAGMENT_TAG ">", html, "</" FRAGMENT_TAG ">", NULL) : NULL;
+      const char *source = fragment ? wrapped : html;
       /* No network, no entity loading beyond HTML's own; tag soup is
        * recovered; errors are not printed. */
-      htmlDocPtr doc = htmlReadMemory (html, (int) MIN (strlen (html), (gsize) G_MAXINT), NULL, "UTF-8",
+      htmlDocPtr doc = htmlReadMemory (source, (int) MIN (strlen (source), (gsize) G_MAXINT), NULL, "UTF-8",
                                        HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_NOERROR
-                                       | HTML_PARSE_NOWARNING | HTML_PARSE_NOBLANKS | HTML_PARSE_NOIMPLIED);
+                                       | HTML_PARSE_NOWARNING | HTML_PARSE_NOIMPLIED);
+      xmlNode *top = doc != NULL ? doc->children : NULL;
 
-      /* NOIMPLIED keeps fragments as they are: walk every top node. */
-      if (doc != NULL && xmlDocGetRootElement (doc) != NULL)
+      /* NOIMPLIED keeps fragments as they are: walk every top node, and
+       * the wrapper's children in its place (and anything that ended up
+       * after it). */
+      if (fragment && top != NULL && top->type == XML_ELEMENT_NODE && xmlStrEqual (top->name, BAD_CAST FRAGMENT_TAG))
+        {
+          render_children (&r, top->children, 0);
+          render_children (&r, top->next, 0);
+        }
+      else if (doc != NULL && xmlDocGetRootElement (doc) != NULL)
         render_children (&r, doc->children, 0);
       g_clear_pointer (&doc, xmlFreeDoc);
     }

@@ -38,6 +38,16 @@ static const HtmlCase cases[] = {
   { "<p>x</p>", FALSE, "x", "" },
   { "<div>a<br><br>b<hr>c</div>", FALSE, "a\n\nb\n\n⸻\n\nc", "" },
   { "", FALSE, "", "" },
+  /* A space that stands alone between two inline elements separates them. */
+  { "<b>a</b> <i>b</i>", FALSE, "a b", "0:0-1 1:2-3" },
+  { "<p><a href=\"https://e.org/\">one</a> <a href=\"https://f.org/\">two</a></p>", FALSE,
+    "one two", "7:0-3=https://e.org/ 7:4-7=https://f.org/" },
+  /* Text after a block is a paragraph of its own. */
+  { "<p>a</p>tail <b>b</b>", FALSE, "a\n\ntail b", "0:8-9" },
+  /* A stray closing tag does not lose what follows. */
+  { "x</div> y <b>z</b>", FALSE, "x y z", "0:4-5" },
+  /* Between blocks, whitespace is only layout. */
+  { "<p>a</p>\n  <p>b</p>\n", FALSE, "a\n\nb", "" },
 };
 
 static char *
