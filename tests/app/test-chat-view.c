@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "app/td-application.h"
-#include "app/td-row-text.h"
 #include "app/td-chat-view.h"
+#include "app/td-row-text.h"
 #include "app/td-window.h"
 #include "chat/td-chat-history.h"
 #include "chat/td-irc-accounts.h"
