@@ -13,6 +13,7 @@
 #include "app/td-feeds-app.h"
 #include "app/td-feeds-view.h"
 #include "app/td-item-list.h"
+#include "app/td-item-row.h"
 #include "app/td-item-object.h"
 #include "app/td-window.h"
 #include "core/td-timers.h"
@@ -1413,6 +1414,30 @@ td_feeds_view_class_init (TdFeedsViewClass *klass)
 }
 
 static void
+item_setup_cb (GtkSignalListItemFactory *factory,
+               GtkListItem              *item,
+               gpointer                  user_data)
+{
+  gtk_list_item_set_child (item, td_item_row_new ());
+}
+
+static void
+item_bind_cb (GtkSignalListItemFactory *factory,
+              GtkListItem              *item,
+              gpointer                  user_data)
+{
+  td_item_row_bind (TD_ITEM_ROW (gtk_list_item_get_child (item)), gtk_list_item_get_item (item));
+}
+
+static void
+item_unbind_cb (GtkSignalListItemFactory *factory,
+                GtkListItem              *item,
+                gpointer                  user_data)
+{
+  td_item_row_unbind (TD_ITEM_ROW (gtk_list_item_get_child (item)));
+}
+
+static void
 td_feeds_view_init (TdFeedsView *self)
 {
   GtkEventController *keys;
@@ -1433,6 +1458,14 @@ td_feeds_view_init (TdFeedsView *self)
   factory = gtk_builder_list_item_factory_new_from_resource (scope,
                                                              "/io/github/tidings/Tidings/td-feeds-sidebar-row.ui");
   gtk_list_view_set_factory (self->sidebar_list, factory);
+  g_clear_object (&factory);
+
+  /* Item rows are built in code (see TdItemRow). */
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (item_setup_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (item_bind_cb), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (item_unbind_cb), NULL);
+  gtk_list_view_set_factory (self->item_list, factory);
 
   self->sidebar_store = g_list_store_new (TD_TYPE_FEED_ROW);
   self->sidebar_selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->sidebar_store)));

@@ -6,6 +6,7 @@
 
 #include "app/td-chat-line.h"
 #include "app/td-chat-row.h"
+#include "app/td-item-row.h"
 #include "app/td-lazy-tooltip.h"
 #include "app/td-row-text.h"
 
@@ -590,6 +591,86 @@ test_chat_row (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static void
+collect_texts (GtkWidget *widget,
+               GPtrArray *texts)
+{
+  if (TD_IS_ROW_TEXT (widget))
+    g_ptr_array_add (texts, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    collect_texts (child, texts);
+}
+
+static GtkWidget *
+find_of_type (GtkWidget *widget,
+              GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_of_type (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* A row of the Feeds item list follows its item until unbound. */
+static void
+test_item_row (void)
+{
+  GtkWidget *row = g_object_ref_sink (td_item_row_new ());
+  g_autoptr(TdItemObject) object = td_item_object_new ();
+  g_autoptr(TdItemObject) placeholder = td_item_object_new ();
+  g_autoptr(GPtrArray) texts = g_ptr_array_new ();
+  TdFeedItem item = { 0 };
+  GtkWidget *dot, *star;
+
+  collect_texts (row, texts);
+  g_assert_cmpuint (texts->len, ==, 3);   /* title, feed, date */
+  dot = find_of_type (row, GTK_TYPE_LABEL);
+  star = find_of_type (row, GTK_TYPE_IMAGE);
+  g_assert_nonnull (dot);
+  g_assert_nonnull (star);
+
+  item.id = 7;
+  item.feed_id = 1;
+  item.title = (char *) "A <b>title</b> as it is";
+  item.feed_title = (char *) "The Feed";
+  item.published = g_get_real_time ();
+  item.starred = TRUE;
+  td_item_object_set_item (object, &item);
+
+  td_item_row_bind (TD_ITEM_ROW (row), object);
+  g_assert_true (td_item_row_get_item (TD_ITEM_ROW (row)) == object);
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "A <b>title</b> as it is");
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 1)), ==, "The Feed");
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 2)), !=, "");
+  g_assert_true (gtk_widget_get_visible (dot));
+  g_assert_true (gtk_widget_get_visible (star));
+
+  /* Read and unstarred elsewhere: the row follows. */
+  td_item_object_set_read (object, TRUE);
+  g_assert_false (gtk_widget_get_visible (dot));
+  td_item_object_set_starred (object, FALSE);
+  g_assert_false (gtk_widget_get_visible (star));
+
+  /* A placeholder (its page not loaded yet) shows nothing. */
+  td_item_row_bind (TD_ITEM_ROW (row), placeholder);
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "");
+  g_assert_false (gtk_widget_get_visible (dot));
+
+  /* Unbound, it no longer follows. */
+  td_item_row_unbind (TD_ITEM_ROW (row));
+  g_assert_null (td_item_row_get_item (TD_ITEM_ROW (row)));
+  td_item_object_set_item (placeholder, &item);
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "");
+
+  g_object_unref (row);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -607,5 +688,6 @@ main (int   argc,
   g_test_add_func ("/row-text/copy", test_copy);
   g_test_add_func ("/row-text/lazy-tooltip", test_lazy_tooltip);
   g_test_add_func ("/row-text/chat-row", test_chat_row);
+  g_test_add_func ("/row-text/item-row", test_item_row);
   return g_test_run ();
 }
