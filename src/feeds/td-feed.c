@@ -263,13 +263,14 @@ td_feed_entry_get_date (const TdFeedEntry *entry)
 }
 
 /* Whether every '%' of @text starts a valid escape, and no byte is a
- * space or a control character. */
+ * control character, or a space unless @spaces. */
 static gboolean
-url_chars_ok (const char *text)
+url_chars_ok (const char *text,
+              gboolean    spaces)
 {
   for (const char *p = text; *p; p++)
     {
-      if ((guchar) *p <= 0x20 || *p == 0x7f)
+      if ((guchar) *p < 0x20 || *p == 0x7f || (*p == ' ' && !spaces))
         return FALSE;
       if (*p == '%' && !(g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2])))
         return FALSE;
@@ -301,14 +302,17 @@ td_feed_url_is_valid (const char *url)
   g_autoptr(GUri) uri = NULL;
   const char *scheme;
 
-  if (url == NULL || !g_utf8_validate (url, -1, NULL) || !url_chars_ok (url))
+  if (url == NULL || !g_utf8_validate (url, -1, NULL))
     return FALSE;
   uri = g_uri_parse (url, G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED, NULL);
   if (uri == NULL)
     return FALSE;
   scheme = g_uri_get_scheme (uri);
+  /* A path typed with its spaces is read as it is (GIO takes it). */
   if (g_ascii_strcasecmp (scheme, "file") == 0)
-    return TRUE;
+    return url_chars_ok (url, TRUE);
+  if (!url_chars_ok (url, FALSE))
+    return FALSE;
   if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
     return FALSE;
   return host_ok (g_uri_get_host (uri));

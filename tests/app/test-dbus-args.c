@@ -35,6 +35,9 @@ static const ArgsCase cases[] = {
   { "AddFeed", "('http://127.0.0.1/feed',)", -1 },
   { "AddFeed", "('http://[::1]:8080/feed',)", -1 },
   { "AddFeed", "('https://bücher.example/feed',)", -1 },
+  /* A file URL typed with a space in its path, as GIO reads it. */
+  { "AddFeed", "('file:///tmp/my feeds/a.xml',)", -1 },
+  { "AddFeed", "('file:///tmp/a%zz.xml',)", TD_DBUS_ERROR_INVALID_URL },
   { "AddFeed", "(5,)", TD_DBUS_ERROR_INVALID_ARGS },
   { "RefreshFeeds", "(@ax [],)", -1 },
   { "RefreshFeeds", "([int64 1, 2, 3],)", -1 },
