@@ -13,8 +13,8 @@
 #include "app/td-feeds-app.h"
 #include "app/td-feeds-view.h"
 #include "app/td-item-list.h"
-#include "app/td-item-row.h"
 #include "app/td-item-object.h"
+#include "app/td-item-row.h"
 #include "app/td-window.h"
 #include "core/td-timers.h"
 

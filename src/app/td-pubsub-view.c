@@ -1864,7 +1864,7 @@ topic_capture_cb (TdPubsubTopic *topic,
   else
     gtk_widget_remove_css_class (capture, "accent");
   td_lazy_tooltip_set (capture, on ? _("Capturing to the database: click to stop")
-                                           : _("Capture to the database, to keep and search"));
+                                   : _("Capture to the database, to keep and search"));
 }
 
 static void
