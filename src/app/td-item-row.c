@@ -45,31 +45,76 @@ bold_attrs (void)
   return attrs;
 }
 
-/* Shows what the item is now. */
-static void
-update (TdItemRow *self)
+/* Parts of the row, each shown from the item's properties of its own. */
+typedef enum
 {
-  g_autofree char *title = NULL;
-  g_autofree char *feed = NULL;
-  g_autofree char *date = NULL;
-  gboolean unread = FALSE, starred = FALSE;
+  PART_TITLE = 1 << 0,   /* title, its weight and the unread dot */
+  PART_FEED  = 1 << 1,
+  PART_DATE  = 1 << 2,
+  PART_STAR  = 1 << 3,
+  PART_ALL   = PART_TITLE | PART_FEED | PART_DATE | PART_STAR,
+} Part;
 
-  if (self->item != NULL)
-    g_object_get (self->item, "title", &title, "feed-title", &feed, "date-text", &date,
-                  "unread", &unread, "starred", &starred, NULL);
-  td_row_text_set (TD_ROW_TEXT (self->title), title, NULL, unread ? bold_attrs () : NULL);
-  td_row_text_set (TD_ROW_TEXT (self->feed), feed, NULL, NULL);
-  td_row_text_set (TD_ROW_TEXT (self->date), date, NULL, td_row_text_tabular_digits ());
-  gtk_widget_set_visible (self->dot, unread);
-  gtk_widget_set_visible (self->star, starred);
+/* The parts that show item property @name. */
+static Part
+parts_of (const char *name)
+{
+  if (g_str_equal (name, "feed-title"))
+    return PART_FEED;
+  if (g_str_equal (name, "date-text"))
+    return PART_DATE;
+  if (g_str_equal (name, "starred"))
+    return PART_STAR;
+  if (g_str_equal (name, "loaded"))
+    return PART_ALL;
+  return PART_TITLE;   /* title, title-markup, read, unread */
 }
 
+/* Shows @parts of the item as it is now (nothing: empty). */
+static void
+update (TdItemRow *self,
+        Part       parts)
+{
+  TdItemObject *item = self->item;
+
+  if (parts & PART_TITLE)
+    {
+      g_autofree char *title = NULL;
+      gboolean unread = FALSE;
+
+      if (item != NULL)
+        g_object_get (item, "title", &title, "unread", &unread, NULL);
+      td_row_text_set (TD_ROW_TEXT (self->title), title, NULL, unread ? bold_attrs () : NULL);
+      gtk_widget_set_visible (self->dot, unread);
+    }
+  if (parts & PART_FEED)
+    {
+      g_autofree char *feed = NULL;
+
+      if (item != NULL)
+        g_object_get (item, "feed-title", &feed, NULL);
+      td_row_text_set (TD_ROW_TEXT (self->feed), feed, NULL, NULL);
+    }
+  if (parts & PART_DATE)
+    {
+      g_autofree char *date = NULL;
+
+      if (item != NULL)
+        g_object_get (item, "date-text", &date, NULL);
+      td_row_text_set (TD_ROW_TEXT (self->date), date, NULL, td_row_text_tabular_digits ());
+    }
+  if (parts & PART_STAR)
+    gtk_widget_set_visible (self->star, item != NULL && td_item_object_get_starred (item));
+}
+
+/* An item notifies each property that changed (a page that loads a
+ * placeholder, all of them): only the part that shows it is updated. */
 static void
 item_notify_cb (TdItemObject *item,
                 GParamSpec   *pspec,
                 TdItemRow    *self)
 {
-  update (self);
+  update (self, parts_of (g_param_spec_get_name (pspec)));
 }
 
 static void
@@ -140,7 +185,7 @@ td_item_row_init (TdItemRow *self)
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->star), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Starred"), -1);
   gtk_box_append (GTK_BOX (self->box), self->star);
 
-  update (self);
+  update (self, PART_ALL);
 }
 
 GtkWidget *
@@ -160,7 +205,7 @@ td_item_row_bind (TdItemRow    *self,
   td_item_row_unbind (self);
   self->item = g_object_ref (item);
   self->notify_id = g_signal_connect (item, "notify", G_CALLBACK (item_notify_cb), self);
-  update (self);
+  update (self, PART_ALL);
 }
 
 void
