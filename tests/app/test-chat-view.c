@@ -653,6 +653,29 @@ scroll_to_top (TdChatView *view)
   return adj;
 }
 
+/* Once the view is ready and its network connected, joins @channel from
+ * the server buffer and waits for @last_line; returns the channel's
+ * buffer, which the view then shows. */
+static TdChatBuffer *
+join_and_wait (TdChatView *view,
+               Query      *q,
+               const char *channel,
+               const char *last_line)
+{
+  g_autofree char *command = g_strdup_printf ("/join %s", channel);
+  TdChatBuffer *buffer;
+
+  g_assert_true (wait_until (view_ready, view));
+  g_assert_true (wait_until (network_connected, q));
+  td_chat_view_select (view, td_chat_view_find_buffer (view, NET, NULL));
+  type_and_send (view, command);
+  q->text = last_line;
+  g_assert_true (wait_until (has_line, q));
+  buffer = td_chat_view_find_buffer (view, NET, channel);
+  g_assert_true (td_chat_view_get_selected (view) == buffer);
+  return buffer;
+}
+
 /* A channel full of history: the view shows the latest lines at once and
  * older ones when scrolled to the top. */
 static void
@@ -677,15 +700,8 @@ check_scrollback (TdApplication *app)
   friend_wanted_text = "old line 249";
   g_assert_true (wait_until (friend_got_text, f));
 
-  g_assert_true (wait_until (view_ready, view));
-  /* The network from the first run came back from the database. */
-  g_assert_true (wait_until (network_connected, &q));
-  td_chat_view_select (view, td_chat_view_find_buffer (view, NET, NULL));
-  type_and_send (view, "/join #history");
-  q.text = "old line 249";
-  g_assert_true (wait_until (has_line, &q));
-  buffer = td_chat_view_find_buffer (view, NET, "#history");
-  g_assert_true (td_chat_view_get_selected (view) == buffer);
+  /* The network from the first run comes back from the database. */
+  buffer = join_and_wait (view, &q, "#history", "old line 249");
   before = g_list_model_get_n_items (td_chat_buffer_get_lines (buffer));
   q.text = "old line 100";
   g_assert_false (has_line (&q));
@@ -805,7 +821,6 @@ check_scrollback_skew (TdApplication *app)
   TdChatView *view = chat_view (app);
   Query q = { view, NET, "#skew", NULL, 0 };
   Preload p = { (g_get_real_time () / 1000 + 3600 * 1000) * 1000, FALSE };
-  TdChatBuffer *buffer;
 
   g_main_context_invoke (server->context, preload_skew_cb, &p);
   g_mutex_lock (&server->lock);
@@ -813,14 +828,7 @@ check_scrollback_skew (TdApplication *app)
     g_cond_wait (&server->cond, &server->lock);
   g_mutex_unlock (&server->lock);
 
-  g_assert_true (wait_until (view_ready, view));
-  g_assert_true (wait_until (network_connected, &q));
-  td_chat_view_select (view, td_chat_view_find_buffer (view, NET, NULL));
-  type_and_send (view, "/join #skew");
-  q.text = "skew line 149";
-  g_assert_true (wait_until (has_line, &q));
-  buffer = td_chat_view_find_buffer (view, NET, "#skew");
-  g_assert_true (td_chat_view_get_selected (view) == buffer);
+  join_and_wait (view, &q, "#skew", "skew line 149");
   q.text = "skew line 000";
   g_assert_false (has_line (&q));
 
