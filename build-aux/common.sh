@@ -96,6 +96,25 @@ sys.exit(0 if all(t["result"] in ("OK", "SKIP") for t in merged) else 1)
 PY
 }
 
+# The tests that failed in the last `meson test` in $1, each with the end
+# of its output, so that a failure shows at the end of a long log.
+td_failures () {
+  python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+try:
+    tests = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+except OSError:
+    tests = []
+for test in tests:
+    if test["result"] in ("OK", "SKIP"):
+        continue
+    output = ((test.get("stdout") or "") + (test.get("stderr") or "")).splitlines()
+    print("--- %s: %s (%.1f s)" % (test["name"], test["result"], test.get("duration", 0)))
+    for line in output[-40:]:
+        print("    " + line)
+PY
+}
+
 td_count () {
   python3 - "$1/meson-logs/testlog.json" <<'PY'
 import json, sys

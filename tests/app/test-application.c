@@ -264,7 +264,6 @@ static void
 check_broken_store (TdApplication *app)
 {
   AdwMessageDialog *dialog;
-  g_autofree char *aside_contents = NULL;
 
   g_assert_true (wait_until (dialog_shown, NULL, 5000));
   dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));

@@ -309,8 +309,10 @@ td_irc_test_connect (guint16     port,
   td_irc_test_send (c, "USER %s 0 * :Test %s", nick, nick);
   if (caps != NULL)
     {
-      g_autofree char *ls = td_irc_test_expect (c, " LS ");
-      g_autofree char *ack = td_irc_test_expect (c, " CAP ");
+      g_autofree char *ack = NULL;
+
+      g_free (td_irc_test_expect (c, " LS "));
+      ack = td_irc_test_expect (c, " CAP ");
 
       g_assert_nonnull (strstr (ack, " ACK "));
       td_irc_test_send (c, "CAP END");

@@ -583,6 +583,16 @@ call (GDBusConnection *bus,
                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, 60000, NULL, error);
 }
 
+/* Asks the app to show a view; the reply carries nothing. */
+static void
+show_view (GDBusConnection *bus,
+           const char      *view)
+{
+  GVariant *reply = call (bus, BUS_IFACE, "ShowView", g_variant_new ("(s)", view), NULL, NULL);
+
+  g_clear_pointer (&reply, g_variant_unref);
+}
+
 static GVariant *
 latency_stats (GDBusConnection *bus)
 {
@@ -1016,9 +1026,7 @@ bench_gui_stall (const char *tidings)
 
       if (now >= next_switch)
         {
-          g_autoptr(GVariant) reply = call (app.bus, BUS_IFACE, "ShowView",
-                                            g_variant_new ("(s)", views[n_switches % g_strv_length (views)]),
-                                            NULL, NULL);
+          show_view (app.bus, views[n_switches % g_strv_length (views)]);
           n_switches++;
           next_switch += G_USEC_PER_SEC;
         }
@@ -1753,9 +1761,7 @@ bench_chat_lines (const char *tidings)
       fprintf (stderr, "chat-lines: the app did not show its window (see %s)\n", log);
       goto out;
     }
-  {
-    g_autoptr(GVariant) shown = call (app.bus, BUS_IFACE, "ShowView", g_variant_new ("(s)", "chat"), NULL, NULL);
-  }
+  show_view (app.bus, "chat");
 
   /* Another user joins the channel on the embedded server; the app
    * rejoins it from its log. */
