@@ -227,3 +227,30 @@ td_chat_row_set_preview (TdChatRow *self,
   self->preview = preview;
   gtk_widget_set_parent (preview, GTK_WIDGET (self));
 }
+
+/* Gives the row the style classes @classes (NULL-terminated), unless it
+ * has exactly those: setting them restyles the row and its texts even
+ * when nothing changed, and a list binds about 200 rows at each jump.
+ * GTK keeps a node's classes in an order of its own, so they are
+ * compared as a set.
+ *
+ * Returns: whether the classes changed */
+gboolean
+td_chat_row_set_classes (TdChatRow          *self,
+                         const char * const *classes)
+{
+  g_auto(GStrv) current = NULL;
+  gboolean same;
+
+  g_return_val_if_fail (TD_IS_CHAT_ROW (self), FALSE);
+  g_return_val_if_fail (classes != NULL, FALSE);
+
+  current = gtk_widget_get_css_classes (GTK_WIDGET (self));
+  same = g_strv_length (current) == g_strv_length ((char **) classes);
+  for (guint i = 0; same && classes[i] != NULL; i++)
+    same = g_strv_contains ((const char * const *) current, classes[i]);
+  if (same)
+    return FALSE;
+  gtk_widget_set_css_classes (GTK_WIDGET (self), (const char **) classes);
+  return TRUE;
+}

@@ -26,5 +26,7 @@ GtkWidget *td_chat_row_new         (GtkWidget *time,
                                     GtkWidget *text);
 void       td_chat_row_set_preview (TdChatRow *self,
                                     GtkWidget *preview);
+gboolean   td_chat_row_set_classes (TdChatRow          *self,
+                                    const char * const *classes);
 
 G_END_DECLS

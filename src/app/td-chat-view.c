@@ -3492,22 +3492,6 @@ time_query_tooltip_cb (GtkWidget   *widget,
   return TRUE;
 }
 
-/* Sets a row's style classes, unless they are what they were: setting
- * them restyles the row even when nothing changed. */
-static void
-set_row_classes (GtkWidget  *box,
-                 const char *kind,
-                 const char *mention,
-                 const char *grouping)
-{
-  const char *classes[] = { "chat-line", kind, mention, grouping, NULL };
-  g_auto(GStrv) current = gtk_widget_get_css_classes (box);
-
-  if (current != NULL && g_strv_equal ((const char * const *) current, classes))
-    return;
-  gtk_widget_set_css_classes (box, classes);
-}
-
 /* The preview under a line's text: an image or a file from a file host.
  * Made only for rows that show a link: it is a template of its own, and
  * most lines have none. */
@@ -3667,8 +3651,11 @@ message_bind_cb (GtkSignalListItemFactory *factory,
       break;
     }
 
-  set_row_classes (box, row_class, (flags & TD_CHAT_LINE_MENTION) ? "mention" : "plain",
-                   (flags & TD_CHAT_LINE_GROUPED) ? "grouped" : "grouped-start");
+  td_chat_row_set_classes (TD_CHAT_ROW (box), (const char *[]) {
+                             "chat-line", row_class,
+                             (flags & TD_CHAT_LINE_MENTION) ? "mention" : "plain",
+                             (flags & TD_CHAT_LINE_GROUPED) ? "grouped" : "grouped-start",
+                             NULL });
   td_row_text_set (TD_ROW_TEXT (time), (flags & TD_CHAT_LINE_GROUPED) ? "" : clock, NULL, td_row_text_tabular_digits ());
   td_row_text_set (TD_ROW_TEXT (nick), nick_text, NULL, nick_attrs);
   g_object_set_data_full (G_OBJECT (nick), "td-nick",

@@ -591,6 +591,37 @@ test_chat_row (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* A row's classes are set only when they change, whatever order GTK
+ * keeps them in. */
+static void
+test_chat_row_classes (void)
+{
+  GtkWidget *row = g_object_ref_sink (td_chat_row_new (td_row_text_new (), td_row_text_new (), td_row_text_new ()));
+  const char *first[] = { "td-test-c", "td-test-b", "td-test-a", NULL };
+  const char *shuffled[] = { "td-test-a", "td-test-c", "td-test-b", NULL };
+  const char *other[] = { "td-test-a", "td-test-c", "td-test-d", NULL };
+  const char *fewer[] = { "td-test-a", "td-test-c", NULL };
+  g_auto(GStrv) kept = NULL;
+
+  /* Known to GLib in an order other than the one they are given in. */
+  g_quark_from_static_string ("td-test-b");
+  g_quark_from_static_string ("td-test-a");
+  g_quark_from_static_string ("td-test-c");
+
+  g_assert_true (td_chat_row_set_classes (TD_CHAT_ROW (row), first));
+  kept = gtk_widget_get_css_classes (row);
+  g_assert_cmpuint (g_strv_length (kept), ==, 3);
+  g_assert_false (td_chat_row_set_classes (TD_CHAT_ROW (row), first));
+  g_assert_false (td_chat_row_set_classes (TD_CHAT_ROW (row), shuffled));
+  g_assert_true (td_chat_row_set_classes (TD_CHAT_ROW (row), other));
+  g_assert_true (gtk_widget_has_css_class (row, "td-test-d"));
+  g_assert_false (gtk_widget_has_css_class (row, "td-test-b"));
+  g_assert_true (td_chat_row_set_classes (TD_CHAT_ROW (row), fewer));
+  g_assert_false (gtk_widget_has_css_class (row, "td-test-d"));
+  g_assert_false (td_chat_row_set_classes (TD_CHAT_ROW (row), fewer));
+  g_object_unref (row);
+}
+
 static void
 collect_texts (GtkWidget *widget,
                GPtrArray *texts)
@@ -688,6 +719,7 @@ main (int   argc,
   g_test_add_func ("/row-text/copy", test_copy);
   g_test_add_func ("/row-text/lazy-tooltip", test_lazy_tooltip);
   g_test_add_func ("/row-text/chat-row", test_chat_row);
+  g_test_add_func ("/row-text/chat-row-classes", test_chat_row_classes);
   g_test_add_func ("/row-text/item-row", test_item_row);
   return g_test_run ();
 }
