@@ -18,20 +18,34 @@
  * two families in practice; past this the cache starts again. */
 #define TD_ROW_TEXT_FONT_CACHE_MAX 64
 
-/* A line measured from its characters' advances is taken to be up to
- * 1/this wider (kerning), and two pixels. */
-#define TD_ROW_TEXT_KERNING_SPARE 32
+/* A line measured from its characters' advances and kerning pairs is
+ * taken to be up to 1/this wider or narrower than Pango lays it out
+ * (rounding; a ligature of three characters), and a quarter of a pixel. */
+#define TD_ROW_TEXT_WIDTH_SPARE 1024
 
-/* What a font's text measures. */
+/* The printable ASCII characters: what FontSizes measures. */
+#define N_ASCII 95
+#define ASCII_INDEX(c) ((guchar) (c) - 0x20)
+
+/* A kerning pair not measured yet. */
+#define KERNING_UNKNOWN G_MININT16
+
+/* What a font's text measures; shared by the texts in that font
+ * (a GRcBox, main thread only). */
 typedef struct
 {
   int char_width;    /* pixels: the wider of an average character and a digit */
   int line_height;   /* pango units: lines are stacked unrounded */
   int baseline;      /* pixels, of a first line from its top */
-  int ascii_advance[95];   /* of each printable ASCII character, unkerned, pango units */
+  int ascii_advance[N_ASCII];   /* of each printable ASCII character, unkerned, pango units */
+  /* What a pair of printable ASCII characters adds to their advances
+   * (kerning, a ligature), pango units, measured when first needed in
+   * pair_layout (the font in a context of its own); NULL until then. */
+  gint16      *kerning;
+  PangoLayout *pair_layout;
 } FontSizes;
 
-/* The printable ASCII characters, measured for FontSizes.ascii_advance. */
+/* The printable ASCII characters, in order. */
 #define PRINTABLE_ASCII " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 
 struct _TdRowText
@@ -42,7 +56,7 @@ struct _TdRowText
   char          *text;
   GArray        *links;          /* of TdChatLink, or NULL */
   int            ascii_length;   /* of text if it is all printable ASCII, else -1 */
-  gint64         ascii_width;    /* its width in pango units, unkerned, for ascii_serial */
+  gint64         ascii_width;    /* its width in pango units, kerned, for ascii_serial */
   guint          ascii_serial;
   int            estimate_width;   /* the last width measured by estimate_lines(), or -1 */
   int            estimate_height;  /* what it gave */
@@ -57,7 +71,7 @@ struct _TdRowText
   guint          lines;
   PangoEllipsizeMode ellipsize;
   float          xalign;
-  FontSizes      font;           /* for the context of font_serial */
+  FontSizes     *font;           /* for the context of font_serial; a reference */
   guint          font_serial;
 
   /* The layout as it is: its text and attributes are the ones above
@@ -248,11 +262,94 @@ measure_ascii (PangoLayout *layout,
       sizes->ascii_advance[i] = widest;
 }
 
+static void
+font_sizes_clear (gpointer data)
+{
+  FontSizes *sizes = data;
+
+  g_free (sizes->kerning);
+  g_clear_object (&sizes->pair_layout);
+}
+
+static void
+font_sizes_release (FontSizes *sizes)
+{
+  g_rc_box_release_full (sizes, font_sizes_clear);
+}
+
+/* A layout of its own for measuring pairs in @context's font: the
+ * widget's context changes with its style. */
+static PangoLayout *
+pair_layout_new (PangoContext *context)
+{
+  PangoContext *own = pango_font_map_create_context (pango_context_get_font_map (context));
+  const cairo_font_options_t *options = pango_cairo_context_get_font_options (context);
+  PangoLayout *layout;
+
+  pango_context_set_font_description (own, pango_context_get_font_description (context));
+  pango_context_set_language (own, pango_context_get_language (context));
+  pango_context_set_base_dir (own, pango_context_get_base_dir (context));
+  pango_cairo_context_set_resolution (own, pango_cairo_context_get_resolution (context));
+  if (options != NULL)
+    pango_cairo_context_set_font_options (own, options);
+  layout = pango_layout_new (own);
+  g_object_unref (own);
+  return layout;
+}
+
+/* What the pair @a @b (printable ASCII) adds to the two advances, in
+ * pango units: kerning, or a ligature. Each pair is laid out once, when
+ * first met (a few microseconds); plain text meets a few hundred. */
+static int
+kerning (FontSizes *font,
+         char       a,
+         char       b)
+{
+  gint16 *pair;
+
+  if (font->kerning == NULL)
+    {
+      font->kerning = g_new (gint16, N_ASCII * N_ASCII);
+      for (guint i = 0; i < N_ASCII * N_ASCII; i++)
+        font->kerning[i] = KERNING_UNKNOWN;
+    }
+  pair = &font->kerning[ASCII_INDEX (a) * N_ASCII + ASCII_INDEX (b)];
+  if (*pair == KERNING_UNKNOWN)
+    {
+      const char text[] = { a, b, '\0' };
+      int width = 0;
+
+      pango_layout_set_text (font->pair_layout, text, 2);
+      pango_layout_get_size (font->pair_layout, &width, NULL);
+      *pair = CLAMP (width - font->ascii_advance[ASCII_INDEX (a)] - font->ascii_advance[ASCII_INDEX (b)],
+                     G_MININT16 + 1, G_MAXINT16);
+    }
+  return *pair;
+}
+
+/* The width of @len bytes of printable ASCII at @text, in pango units,
+ * kerned as Pango kerns them. */
+static gint64
+ascii_run_width (FontSizes  *font,
+                 const char *text,
+                 gsize       len)
+{
+  gint64 width = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      width += font->ascii_advance[ASCII_INDEX (text[i])];
+      if (i + 1 < len)
+        width += kerning (font, text[i], text[i + 1]);
+    }
+  return width;
+}
+
 /* What the widget's font measures. Pango measures a font's character
  * width by shaping a sample text each time it is asked, and GtkLabel and
  * GtkInscription ask at every measure of a width in characters: several
  * times for each row a list binds. Here each font is measured once. */
-static const FontSizes *
+static FontSizes *
 font_sizes (TdRowText *self)
 {
   static GHashTable *fonts;   /* "description@dpi/options" -> FontSizes; main thread only */
@@ -263,8 +360,8 @@ font_sizes (TdRowText *self)
   const cairo_font_options_t *options;
   FontSizes *known;
 
-  if (self->font.char_width > 0 && self->font_serial == serial)
-    return &self->font;
+  if (self->font != NULL && self->font_serial == serial)
+    return self->font;
 
   description = pango_font_description_to_string (pango_context_get_font_description (context));
   /* Hinting can round advances: the font options are part of the key. */
@@ -272,7 +369,7 @@ font_sizes (TdRowText *self)
   key = g_strdup_printf ("%s@%g/%lu", description, pango_cairo_context_get_resolution (context),
                          options ? cairo_font_options_hash (options) : 0);
   if (fonts == NULL)
-    fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) font_sizes_release);
   known = g_hash_table_lookup (fonts, key);
   if (known == NULL)
     {
@@ -281,20 +378,22 @@ font_sizes (TdRowText *self)
       int width = MAX (pango_font_metrics_get_approximate_char_width (metrics),
                        pango_font_metrics_get_approximate_digit_width (metrics));
 
-      known = g_new0 (FontSizes, 1);
+      known = g_rc_box_new0 (FontSizes);
       known->char_width = MAX (1, PANGO_PIXELS_CEIL (width));
       pango_font_metrics_unref (metrics);
       pango_layout_set_text (line, "Xg", -1);
       pango_layout_get_size (line, NULL, &known->line_height);
       known->baseline = PANGO_PIXELS (pango_layout_get_baseline (line));
       measure_ascii (line, known);
+      known->pair_layout = pair_layout_new (context);
       if (g_hash_table_size (fonts) >= TD_ROW_TEXT_FONT_CACHE_MAX)
         g_hash_table_remove_all (fonts);
       g_hash_table_insert (fonts, g_steal_pointer (&key), known);
     }
-  self->font = *known;
+  g_clear_pointer (&self->font, font_sizes_release);
+  self->font = g_rc_box_acquire (known);
   self->font_serial = serial;
-  return &self->font;
+  return self->font;
 }
 
 /* Where the text starts, in widget coordinates: a single line is placed
@@ -530,14 +629,14 @@ is_word_char (const char *p)
   return (*p == '!' || *p == '?') && (p[1] == ' ' || p[1] == '\0');
 }
 
-/* Whether @width pango units certainly hold @needed, whatever kerning
- * (which the advances leave out) does: TRUE or FALSE when certain,
- * and -1 when it is too close to tell. */
+/* Whether @width pango units certainly hold @needed, whatever rounding
+ * does: TRUE or FALSE when certain, and -1 when it is too close to
+ * tell. */
 static int
 holds (gint64 needed,
        gint64 width)
 {
-  gint64 spare = needed / TD_ROW_TEXT_KERNING_SPARE + 2 * PANGO_SCALE;
+  gint64 spare = needed / TD_ROW_TEXT_WIDTH_SPARE + PANGO_SCALE / 4;
 
   if (needed + spare <= width)
     return TRUE;
@@ -547,8 +646,8 @@ holds (gint64 needed,
 }
 
 /* How many lines the text takes @width pixels wide, worked out from the
- * font's ASCII advances without laying it out; 0 when that is not
- * certain: other than plain ASCII, attributes that may change its size
+ * font's ASCII advances and kerning pairs without laying it out; 0 when
+ * that is not certain: other than plain ASCII, attributes that may change its size
  * (links are only coloured and underlined), breaks that are not at
  * single spaces, a word wider than a line, or a line too close to full.
  * Pango wraps at the same places (a space at the end of a line takes no
@@ -558,10 +657,11 @@ static int
 estimate_lines (TdRowText *self,
                 int        width)
 {
-  const FontSizes *font;
+  FontSizes *font;
   const char *text = self->text ? self->text : "";
   gint64 limit = (gint64) width * PANGO_SCALE;
   gint64 line = -1;
+  char line_end = '\0';
   int lines = 1;
 
   if (self->ascii_length < 0 || self->attrs != NULL || width <= 0 || self->estimate_wrong)
@@ -569,9 +669,7 @@ estimate_lines (TdRowText *self,
   font = font_sizes (self);
   if (self->ascii_serial != self->font_serial || self->ascii_width < 0)
     {
-      self->ascii_width = 0;
-      for (const char *p = text; *p; p++)
-        self->ascii_width += font->ascii_advance[*p - 0x20];
+      self->ascii_width = ascii_run_width (font, text, self->ascii_length);
       self->ascii_serial = self->font_serial;
     }
   if (holds (self->ascii_width, limit) == TRUE)
@@ -579,24 +677,24 @@ estimate_lines (TdRowText *self,
 
   for (const char *p = text; *p;)
     {
-      gint64 word = 0;
+      const char *start = p;
+      gint64 word;
       int fits;
 
       if (*p == ' ')
         return 0;   /* leading or double space */
       for (; *p && *p != ' '; p++)
-        {
-          if (!is_word_char (p))
-            return 0;
-          word += font->ascii_advance[*p - 0x20];
-        }
+        if (!is_word_char (p))
+          return 0;
+      word = ascii_run_width (font, start, p - start);
       if (holds (word, limit) != TRUE)
         return 0;   /* broken inside the word, or maybe */
       if (line < 0)
         line = word;
       else
         {
-          gint64 joined = line + font->ascii_advance[0] + word;
+          gint64 joined = line + kerning (font, line_end, ' ') + font->ascii_advance[0]
+                          + kerning (font, ' ', *start) + word;
 
           fits = holds (joined, limit);
           if (fits < 0)
@@ -609,6 +707,7 @@ estimate_lines (TdRowText *self,
               line = word;
             }
         }
+      line_end = p[-1];
       if (*p == ' ')
         {
           p++;
@@ -849,6 +948,7 @@ td_row_text_finalize (GObject *object)
   g_clear_pointer (&self->links, g_array_unref);
   g_clear_pointer (&self->attrs, pango_attr_list_unref);
   g_clear_object (&self->layout);
+  g_clear_pointer (&self->font, font_sizes_release);
   G_OBJECT_CLASS (td_row_text_parent_class)->finalize (object);
 }
 
@@ -1099,4 +1199,14 @@ td_row_text_activate_link (TdRowText *self,
   uri = g_strdup (link_at (self, index)->uri);
   g_signal_emit (self, signals[ACTIVATE_LINK], 0, uri, &handled);
   return handled;
+}
+
+/* Whether the text as set was laid out (measured with Pango, or drawn):
+ * a plain line measured from its characters is not until drawn. */
+gboolean
+td_row_text_is_laid_out (TdRowText *self)
+{
+  g_return_val_if_fail (TD_IS_ROW_TEXT (self), FALSE);
+
+  return self->layout != NULL && !self->dirty;
 }

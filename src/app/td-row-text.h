@@ -47,6 +47,7 @@ PangoAttrList  *td_row_text_tabular_digits (void);
 guint           td_row_text_get_n_links    (TdRowText          *self);
 const char     *td_row_text_get_link       (TdRowText          *self,
                                             guint               index);
+gboolean        td_row_text_is_laid_out    (TdRowText          *self);
 gboolean        td_row_text_activate_link  (TdRowText          *self,
                                             guint               index);
 

@@ -1677,6 +1677,10 @@ phase_begin (App        *app,
       g_clear_error (&error);
       sleep_iterating (500);
     }
+  /* For matching the stalls' times with a profile recorded with
+   * CLOCK_MONOTONIC timestamps (perf record -k mono). */
+  g_printerr ("chat-lines: phase %u: probe reset at monotonic %.3f s\n", totals->phase,
+              g_get_monotonic_time () / (double) G_USEC_PER_SEC);
   reset = call (app->bus, BUS_IFACE, "ResetLatencyStats", NULL, NULL, &error);
   if (reset == NULL)
     fprintf (stderr, "chat-lines: %s\n", error->message);
