@@ -386,6 +386,16 @@ td_farm_start (TdFarm    *self,
     td_task_loop_push (self->loop, task);
 }
 
+/* Whether @job's group has room for one more running job. */
+static gboolean
+td_farm_group_has_room (TdFarm    *self,
+                        TdFarmJob *job)
+{
+  return self->config.max_per_group == 0
+         || job->group == NULL
+         || td_farm_group_running (self, job->group) < self->config.max_per_group;
+}
+
 /* Returns the first job of @lane whose group has room, or NULL. */
 static TdFarmJob *
 td_farm_pick (TdFarm *self,
@@ -395,9 +405,7 @@ td_farm_pick (TdFarm *self,
     {
       TdFarmJob *job = l->data;
 
-      if (self->config.max_per_group == 0
-          || job->group == NULL
-          || td_farm_group_running (self, job->group) < self->config.max_per_group)
+      if (td_farm_group_has_room (self, job))
         return job;
     }
 
@@ -422,16 +430,30 @@ td_farm_pump (TdFarm *self)
     }
 }
 
+/* Arms the retry timer for @when (monotonic time), in place of any. */
+static void
+td_farm_arm_at (TdFarm *self,
+                gint64  when)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint delay_ms;
+
+  td_mail_cancel_timeout (self->wake_timeout);
+  /* Round up: waking before the moment would only arm another timer. */
+  delay_ms = when > now ? (guint) ((when - now + G_TIME_SPAN_MILLISECOND - 1) / G_TIME_SPAN_MILLISECOND) : 0;
+  self->wake_at = when;
+  self->wake_timeout = td_mail_send_after (self->mailbox, delay_ms,
+                                           td_mail_new (TD_FARM_MAIL_WAKE, NULL, NULL));
+}
+
 /* Arms the retry timer for the next deadline or backoff, or disarms it
- * when there is none (an idle farm arms nothing). */
+ * when there is none (an idle farm arms nothing). Looks at every job. */
 static void
 td_farm_arm_timer (TdFarm *self)
 {
   GHashTableIter iter;
   TdFarmJob *job;
   gint64 next = G_MAXINT64;
-  gint64 now;
-  guint delay_ms;
 
   g_hash_table_iter_init (&iter, self->jobs);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &job))
@@ -445,19 +467,25 @@ td_farm_arm_timer (TdFarm *self)
   if (next == self->wake_at && td_mail_timeout_is_pending (self->wake_timeout))
     return;
 
+  if (next != G_MAXINT64)
+    {
+      td_farm_arm_at (self, next);
+      return;
+    }
   td_mail_cancel_timeout (self->wake_timeout);
   self->wake_timeout = 0;
   self->wake_at = 0;
+}
 
-  if (next == G_MAXINT64)
+/* Arms the retry timer for @when unless it goes off no later already:
+ * for a job just started, whose deadline is the only thing that changed. */
+static void
+td_farm_wake_by (TdFarm *self,
+                 gint64  when)
+{
+  if (when <= 0 || (self->wake_at <= when && td_mail_timeout_is_pending (self->wake_timeout)))
     return;
-
-  /* Round up: waking before the moment would only arm another timer. */
-  now = g_get_monotonic_time ();
-  delay_ms = next > now ? (guint) ((next - now + G_TIME_SPAN_MILLISECOND - 1) / G_TIME_SPAN_MILLISECOND) : 0;
-  self->wake_at = next;
-  self->wake_timeout = td_mail_send_after (self->mailbox, delay_ms,
-                                           td_mail_new (TD_FARM_MAIL_WAKE, NULL, NULL));
+  td_farm_arm_at (self, when);
 }
 
 /* Sends progress mail if the counts changed since the last one. */
@@ -753,7 +781,17 @@ td_farm_add (TdFarm         *self,
   job->urgent = urgent;
   g_hash_table_insert (self->jobs, job->key, job);
   td_farm_enqueue (self, job);
-  td_farm_changed (self);
+  /* Every other change started what it could (td_farm_changed), so only
+   * the new job may start now, and only its deadline can move the timer:
+   * adding a thousand jobs looks at each once, not at all of them each
+   * time. */
+  if (self->n_running < self->config.max_running && td_farm_group_has_room (self, job))
+    {
+      g_queue_unlink (td_farm_lane (self, job), &job->link);
+      td_farm_start (self, job);
+      td_farm_wake_by (self, job->deadline);
+    }
+  td_farm_schedule_report (self);
 
   return TRUE;
 }
