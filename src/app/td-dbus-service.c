@@ -51,7 +51,20 @@ struct _TdDBusService
   guint64         n_signals_dropped;
   GPtrArray      *chat_ops;     /* ChatOp waiting for a network to connect */
   guint           hidden_close_id;
+  GArray         *new_items;    /* NewItemsSignal not emitted yet */
+  guint           new_items_id; /* the idle that emits them */
 };
+
+/* NewItems signals are emitted this many at a time, from an idle: a
+ * round over a thousand feeds ends with a thousand signals, about 20 ms
+ * of the main loop at once. */
+#define TD_DBUS_NEW_ITEMS_PER_SLICE 50
+
+typedef struct
+{
+  gint64 feed_id;
+  guint  count;
+} NewItemsSignal;
 
 /* A chat command waits this long for its network to connect (and for the
  * channels of the last session to be joined again) before it fails: an
@@ -366,6 +379,25 @@ handle_get_unread_counts_cb (TdDBusTidings1        *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+emit_new_items_cb (gpointer user_data)
+{
+  TdDBusService *service = user_data;
+  guint n = MIN (service->new_items->len, TD_DBUS_NEW_ITEMS_PER_SLICE);
+
+  for (guint i = 0; i < n; i++)
+    {
+      const NewItemsSignal *pending = &g_array_index (service->new_items, NewItemsSignal, i);
+
+      td_dbus_tidings1_emit_new_items (service->skeleton, pending->feed_id, pending->count);
+    }
+  g_array_remove_range (service->new_items, 0, n);
+  if (service->new_items->len > 0)
+    return G_SOURCE_CONTINUE;
+  service->new_items_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
 static void
 feed_event_cb (TdMailboxId  id,
                TdMail      *mail,
@@ -386,9 +418,13 @@ feed_event_cb (TdMailboxId  id,
         {
           TdFeedNewItems *items = g_ptr_array_index (event->new_items, i);
 
+          NewItemsSignal pending = { items->feed_id, items->n_new };
+
           if (items->n_new > 0)
-            td_dbus_tidings1_emit_new_items (service->skeleton, items->feed_id, items->n_new);
+            g_array_append_val (service->new_items, pending);
         }
+      if (service->new_items->len > 0 && service->new_items_id == 0)
+        service->new_items_id = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, emit_new_items_cb, service, NULL);
       break;
 
     default:
@@ -1003,6 +1039,7 @@ td_dbus_service_new (gpointer app,
   service = g_new0 (TdDBusService, 1);
   service->app = app;
   service->skeleton = g_object_ref (skeleton);
+  service->new_items = g_array_new (FALSE, FALSE, sizeof (NewItemsSignal));
 
   g_signal_connect (skeleton, "handle-add-feed", G_CALLBACK (handle_add_feed_cb), service);
   g_signal_connect (skeleton, "handle-remove-feed", G_CALLBACK (handle_remove_feed_cb), service);
@@ -1049,6 +1086,8 @@ td_dbus_service_free (TdDBusService *service)
     if (TD_IS_WINDOW (l->data))
       g_signal_handlers_disconnect_by_data (td_window_get_chat_view (l->data), service);
   g_clear_handle_id (&service->hidden_close_id, g_source_remove);
+  g_clear_handle_id (&service->new_items_id, g_source_remove);
+  g_clear_pointer (&service->new_items, g_array_unref);
   g_clear_pointer (&service->chat_ops, g_ptr_array_unref);
   g_clear_pointer (&service->waiting, g_ptr_array_unref);
   g_clear_pointer (&service->links, g_hash_table_destroy);

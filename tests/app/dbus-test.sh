@@ -27,7 +27,7 @@ call () { gdbus call --session --dest $APP_ID --object-path $OBJ "$@"; }
 on_bus () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
               --method org.freedesktop.DBus.NameHasOwner $APP_ID 2>/dev/null | grep -q true; }
 
-echo "1..50"
+echo "1..51"
 
 TIDINGS_DEBUG=latency "$TIDINGS" > "$TMP/app.log" 2>&1 &
 pid=$!
@@ -102,6 +102,44 @@ i=0
 while [ $i -lt 100 ] && ! grep -q "NewItems" "$TMP/monitor.log"; do sleep 0.05; i=$((i + 1)); done
 kill $monitor 2>/dev/null
 check "a refresh with a new item emits NewItems" 'grep -q "NewItems (int64 $feed_id, uint32 1)" "$TMP/monitor.log"'
+
+# A round over more feeds than the signals sent at once: one NewItems for
+# each, none lost.
+many_file () {  # K N: feed K with N items
+  { echo "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Many $1</title><link>https://example.org/$1</link>"
+    i=1; while [ $i -le $2 ]; do echo "<item><title>Item $i</title><guid>m$1-$i</guid></item>"; i=$((i + 1)); done
+    echo '</channel></rss>'; } > "$TMP/many-$1.xml"
+}
+many_ids=""
+k=1
+while [ $k -le 60 ]; do
+  many_file $k 1
+  id=$(call --method io.github.tidings.Tidings1.AddFeed "file://$TMP/many-$k.xml" | sed -n 's/^(int64 \([0-9]*\),)$/\1/p')
+  many_ids="$many_ids $id"
+  k=$((k + 1))
+done
+# Their first items counted (3 of the first feed, one each), the next
+# refresh finds one new item in each.
+i=0
+while [ $i -lt 200 ] && ! call --method io.github.tidings.Tidings1.GetUnreadCounts | grep -q "'feeds': <uint32 63>\|'feeds': 63"; do
+  sleep 0.05; i=$((i + 1))
+done
+k=1
+while [ $k -le 60 ]; do many_file $k 2; k=$((k + 1)); done
+gdbus monitor --session --dest $APP_ID --object-path $OBJ > "$TMP/monitor-many.log" 2>&1 &
+monitor=$!
+sleep 0.3
+call --method io.github.tidings.Tidings1.RefreshFeeds "@ax []" >/dev/null
+i=0
+while [ $i -lt 200 ] && [ "$(grep -c "NewItems" "$TMP/monitor-many.log")" -lt 60 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
+kill $monitor 2>/dev/null
+missing=0
+for id in $many_ids; do
+  [ "$(grep -c "NewItems (int64 $id, uint32 1)" "$TMP/monitor-many.log")" -eq 1 ] || missing=$((missing + 1))
+done
+check "a round over 60 feeds emits one NewItems for each" '[ -n "$many_ids" ] && [ $missing -eq 0 ] && [ "$(grep -c NewItems "$TMP/monitor-many.log")" -eq 60 ]'
+for id in $many_ids; do call --method io.github.tidings.Tidings1.RemoveFeed "$id" >/dev/null; done
 
 out=$("$TIDINGS" --list-feeds --json)
 check "--list-feeds --json prints the feed" 'echo "$out" | grep -q "\"id\" : $feed_id" && echo "$out" | grep -q "\"unread\" : 3"'
