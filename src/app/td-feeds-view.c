@@ -15,6 +15,7 @@
 #include "app/td-item-list.h"
 #include "app/td-item-object.h"
 #include "app/td-item-row.h"
+#include "app/td-sidebar-row.h"
 #include "app/td-window.h"
 #include "core/td-timers.h"
 
@@ -427,36 +428,33 @@ show_error (TdFeedsView *self,
   gtk_widget_set_visible (GTK_WIDGET (self->error_tooltip), TRUE);
 }
 
-/* Callbacks of the sidebar rows (td-feeds-sidebar-row.ui). */
+/* The pointer on a sidebar row's error badge: its reason, after the
+ * hover delay. */
 static void
 error_badge_enter_cb (GtkEventControllerMotion *motion,
                       double                    x,
                       double                    y,
-                      GtkListItem              *list_item)
+                      TdFeedsView              *self)
 {
   GtkWidget *badge = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (motion));
-  GtkWidget *view = gtk_widget_get_ancestor (badge, TD_TYPE_FEEDS_VIEW);
-  TdFeedRow *row = list_item ? gtk_list_item_get_item (list_item) : NULL;
+  GtkWidget *sidebar_row = gtk_widget_get_ancestor (badge, TD_TYPE_SIDEBAR_ROW);
+  TdFeedRow *row = sidebar_row ? td_sidebar_row_get_row (TD_SIDEBAR_ROW (sidebar_row)) : NULL;
   ErrorHover *hover;
 
-  if (view == NULL || row == NULL || td_feed_row_get_error (row) == NULL)
+  if (row == NULL || td_feed_row_get_error (row) == NULL)
     return;
 
   hover = g_new0 (ErrorHover, 1);
   g_weak_ref_init (&hover->badge, badge);
   hover->text = g_strdup (td_feed_row_get_error (row));
-  td_hover_timer_enter (TD_FEEDS_VIEW (view)->hover, hover, (GDestroyNotify) error_hover_free);
+  td_hover_timer_enter (self->hover, hover, (GDestroyNotify) error_hover_free);
 }
 
 static void
 error_badge_leave_cb (GtkEventControllerMotion *motion,
-                      GtkListItem              *list_item)
+                      TdFeedsView              *self)
 {
-  GtkWidget *view = gtk_widget_get_ancestor (gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (motion)),
-                                             TD_TYPE_FEEDS_VIEW);
-
-  if (view != NULL)
-    hide_error (TD_FEEDS_VIEW (view));
+  hide_error (self);
 }
 
 static const char *
@@ -1414,6 +1412,36 @@ td_feeds_view_class_init (TdFeedsViewClass *klass)
 }
 
 static void
+sidebar_setup_cb (GtkSignalListItemFactory *factory,
+                  GtkListItem              *item,
+                  TdFeedsView              *self)
+{
+  GtkWidget *row = td_sidebar_row_new ();
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+
+  g_signal_connect_object (motion, "enter", G_CALLBACK (error_badge_enter_cb), self, 0);
+  g_signal_connect_object (motion, "leave", G_CALLBACK (error_badge_leave_cb), self, 0);
+  gtk_widget_add_controller (td_sidebar_row_get_error_badge (TD_SIDEBAR_ROW (row)), motion);
+  gtk_list_item_set_child (item, row);
+}
+
+static void
+sidebar_bind_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 gpointer                  user_data)
+{
+  td_sidebar_row_bind (TD_SIDEBAR_ROW (gtk_list_item_get_child (item)), gtk_list_item_get_item (item));
+}
+
+static void
+sidebar_unbind_cb (GtkSignalListItemFactory *factory,
+                   GtkListItem              *item,
+                   gpointer                  user_data)
+{
+  td_sidebar_row_unbind (TD_SIDEBAR_ROW (gtk_list_item_get_child (item)));
+}
+
+static void
 item_setup_cb (GtkSignalListItemFactory *factory,
                GtkListItem              *item,
                gpointer                  user_data)
@@ -1441,7 +1469,6 @@ static void
 td_feeds_view_init (TdFeedsView *self)
 {
   GtkEventController *keys;
-  g_autoptr(GtkBuilderScope) scope = NULL;
   g_autoptr(GtkListItemFactory) factory = NULL;
 
   gtk_widget_init_template (GTK_WIDGET (self));
@@ -1450,13 +1477,11 @@ td_feeds_view_init (TdFeedsView *self)
   self->hover = td_hover_timer_new (self->mailbox, MAIL_HOVER, TD_HOVER_DEFAULT_DELAY_MS);
   self->pending_position = GTK_INVALID_LIST_POSITION;
 
-  scope = gtk_builder_cscope_new ();
-  gtk_builder_cscope_add_callback_symbols (GTK_BUILDER_CSCOPE (scope),
-                                           "error_badge_enter_cb", G_CALLBACK (error_badge_enter_cb),
-                                           "error_badge_leave_cb", G_CALLBACK (error_badge_leave_cb),
-                                           NULL);
-  factory = gtk_builder_list_item_factory_new_from_resource (scope,
-                                                             "/io/github/tidings/Tidings/td-feeds-sidebar-row.ui");
+  /* Sidebar rows are built in code too (see TdSidebarRow). */
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (sidebar_setup_cb), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (sidebar_bind_cb), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (sidebar_unbind_cb), NULL);
   gtk_list_view_set_factory (self->sidebar_list, factory);
   g_clear_object (&factory);
 

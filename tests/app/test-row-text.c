@@ -6,6 +6,7 @@
 
 #include "app/td-chat-line.h"
 #include "app/td-chat-row.h"
+#include "app/td-sidebar-row.h"
 #include "app/td-item-row.h"
 #include "app/td-lazy-tooltip.h"
 #include "app/td-row-text.h"
@@ -713,6 +714,51 @@ test_item_row (void)
   g_object_unref (row);
 }
 
+/* A sidebar row shows its source and follows it while bound. */
+static void
+test_sidebar_row (void)
+{
+  GtkWidget *row = g_object_ref_sink (td_sidebar_row_new ());
+  g_autoptr(TdFeedRow) feed = td_feed_row_new (TD_FEED_ROW_FEED, 3, "News", "A Feed");
+  g_autoptr(TdFeedRow) all = td_feed_row_new (TD_FEED_ROW_ALL, 0, NULL, "All Items");
+  g_autoptr(GPtrArray) texts = g_ptr_array_new ();
+  GtkWidget *badge = td_sidebar_row_get_error_badge (TD_SIDEBAR_ROW (row));
+  GtkWidget *count = find_of_type (row, GTK_TYPE_LABEL);
+
+  collect_texts (row, texts);
+  g_assert_cmpuint (texts->len, ==, 1);   /* the title */
+  g_assert_nonnull (count);
+  g_assert_true (gtk_widget_has_css_class (badge, "td-error-badge"));
+
+  td_feed_row_update (feed, "A Feed", 12, NULL, FALSE);
+  td_sidebar_row_bind (TD_SIDEBAR_ROW (row), feed);
+  g_assert_true (td_sidebar_row_get_row (TD_SIDEBAR_ROW (row)) == feed);
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "A Feed");
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (count)), ==, "12");
+  g_assert_false (gtk_widget_get_visible (badge));
+  g_assert_cmpint (gtk_widget_get_margin_start (row), >, 0);   /* in a folder */
+
+  /* A new title, no unread items, a failure: the row follows. */
+  td_feed_row_update (feed, "Another Title", 0, "Not found", FALSE);
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "Another Title");
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (count)), ==, "");
+  g_assert_true (gtk_widget_get_visible (badge));
+
+  /* Bound to another source, it shows that one. */
+  td_sidebar_row_bind (TD_SIDEBAR_ROW (row), all);
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "All Items");
+  g_assert_false (gtk_widget_get_visible (badge));
+  g_assert_cmpint (gtk_widget_get_margin_start (row), ==, 0);
+
+  /* Unbound, it no longer follows. */
+  td_sidebar_row_unbind (TD_SIDEBAR_ROW (row));
+  g_assert_null (td_sidebar_row_get_row (TD_SIDEBAR_ROW (row)));
+  td_feed_row_update (all, "Renamed", 5, NULL, FALSE);
+  g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "All Items");
+
+  g_object_unref (row);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -732,5 +778,6 @@ main (int   argc,
   g_test_add_func ("/row-text/chat-row", test_chat_row);
   g_test_add_func ("/row-text/chat-row-classes", test_chat_row_classes);
   g_test_add_func ("/row-text/item-row", test_item_row);
+  g_test_add_func ("/row-text/sidebar-row", test_sidebar_row);
   return g_test_run ();
 }
