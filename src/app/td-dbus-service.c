@@ -417,7 +417,6 @@ feed_event_cb (TdMailboxId  id,
       for (guint i = 0; event->new_items != NULL && i < event->new_items->len; i++)
         {
           TdFeedNewItems *items = g_ptr_array_index (event->new_items, i);
-
           NewItemsSignal pending = { items->feed_id, items->n_new };
 
           if (items->n_new > 0)

@@ -289,6 +289,7 @@ pair_layout_new (PangoContext *context)
   pango_context_set_font_description (own, pango_context_get_font_description (context));
   pango_context_set_language (own, pango_context_get_language (context));
   pango_context_set_base_dir (own, pango_context_get_base_dir (context));
+  pango_context_set_round_glyph_positions (own, pango_context_get_round_glyph_positions (context));
   pango_cairo_context_set_resolution (own, pango_cairo_context_get_resolution (context));
   if (options != NULL)
     pango_cairo_context_set_font_options (own, options);
@@ -647,9 +648,9 @@ holds (gint64 needed,
 
 /* How many lines the text takes @width pixels wide, worked out from the
  * font's ASCII advances and kerning pairs without laying it out; 0 when
- * that is not certain: other than plain ASCII, attributes that may change its size
- * (links are only coloured and underlined), breaks that are not at
- * single spaces, a word wider than a line, or a line too close to full.
+ * that is not certain: other than plain ASCII, attributes that may change
+ * its size (links are only coloured and underlined), breaks that are not
+ * at single spaces, a word wider than a line, or a line too close to full.
  * Pango wraps at the same places (a space at the end of a line takes no
  * room); a layout that still disagrees when drawn says so, and the text
  * is then always laid out (see td_row_text_snapshot). */
