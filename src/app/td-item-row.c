@@ -12,12 +12,22 @@
  * languages' formats. */
 #define TD_ITEM_ROW_DATE_CHARS 12
 
+/* The layout, in pixels: around the row, the column of the unread dot
+ * (at least), between the columns, between the title and the line under
+ * it, and between the feed and the date. */
+#define TD_ITEM_ROW_MARGIN_Y      6
+#define TD_ITEM_ROW_MARGIN_X      4
+#define TD_ITEM_ROW_DOT_WIDTH     10
+#define TD_ITEM_ROW_SPACING       8
+#define TD_ITEM_ROW_LINE_SPACING  2
+#define TD_ITEM_ROW_META_SPACING  6
+
 struct _TdItemRow
 {
   GtkWidget     parent_instance;
 
-  /* Children, owned through the widget tree */
-  GtkWidget    *box;
+  /* Children, owned through the widget tree, laid out by the row itself
+   * (boxes in boxes made a row of ten widgets) */
   GtkWidget    *dot;
   GtkWidget    *title;
   GtkWidget    *feed;
@@ -118,12 +128,147 @@ item_notify_cb (TdItemObject *item,
 }
 
 static void
+measure_child (GtkWidget      *child,
+               GtkOrientation  orientation,
+               int             for_size,
+               int            *minimum,
+               int            *natural)
+{
+  *minimum = *natural = 0;
+  if (gtk_widget_should_layout (child))
+    gtk_widget_measure (child, orientation, for_size, minimum, natural, NULL, NULL);
+}
+
+/* Where the children go in a row @width wide. */
+typedef struct
+{
+  int dot_width;
+  int texts_x, texts_width;
+  int date_width, feed_width;
+  int star_width, star_height;
+  int dot_height;
+  int title_height, meta_height;
+} RowLayout;
+
+static void
+compute_layout (TdItemRow *self,
+                int        width,
+                RowLayout *layout)
+{
+  int min, nat, feed_height, date_height;
+
+  measure_child (self->star, GTK_ORIENTATION_HORIZONTAL, -1, &layout->star_width, &nat);
+  measure_child (self->dot, GTK_ORIENTATION_HORIZONTAL, -1, &min, &nat);
+  layout->dot_width = MAX (min, TD_ITEM_ROW_DOT_WIDTH);
+  layout->texts_x = TD_ITEM_ROW_MARGIN_X + layout->dot_width + TD_ITEM_ROW_SPACING;
+  layout->texts_width = MAX (0, width - layout->texts_x - TD_ITEM_ROW_MARGIN_X
+                                - (layout->star_width > 0 ? layout->star_width + TD_ITEM_ROW_SPACING : 0));
+  measure_child (self->date, GTK_ORIENTATION_HORIZONTAL, -1, &layout->date_width, &nat);
+  layout->feed_width = MAX (0, layout->texts_width - layout->date_width - TD_ITEM_ROW_META_SPACING);
+
+  measure_child (self->dot, GTK_ORIENTATION_VERTICAL, layout->dot_width, &layout->dot_height, &nat);
+  measure_child (self->title, GTK_ORIENTATION_VERTICAL, layout->texts_width, &layout->title_height, &nat);
+  measure_child (self->feed, GTK_ORIENTATION_VERTICAL, layout->feed_width, &feed_height, &nat);
+  measure_child (self->date, GTK_ORIENTATION_VERTICAL, layout->date_width, &date_height, &nat);
+  layout->meta_height = MAX (feed_height, date_height);
+  measure_child (self->star, GTK_ORIENTATION_VERTICAL, layout->star_width, &layout->star_height, &min);
+}
+
+static GtkSizeRequestMode
+td_item_row_get_request_mode (GtkWidget *widget)
+{
+  return GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
+}
+
+static void
+td_item_row_measure (GtkWidget      *widget,
+                     GtkOrientation  orientation,
+                     int             for_size,
+                     int            *minimum,
+                     int            *natural,
+                     int            *minimum_baseline,
+                     int            *natural_baseline)
+{
+  TdItemRow *self = TD_ITEM_ROW (widget);
+
+  if (orientation == GTK_ORIENTATION_HORIZONTAL)
+    {
+      int title_min, title_nat, feed_min, feed_nat, date_min, date_nat, star_min, star_nat, dot_min, dot_nat;
+      int fixed;
+
+      measure_child (self->dot, orientation, -1, &dot_min, &dot_nat);
+      measure_child (self->title, orientation, -1, &title_min, &title_nat);
+      measure_child (self->feed, orientation, -1, &feed_min, &feed_nat);
+      measure_child (self->date, orientation, -1, &date_min, &date_nat);
+      measure_child (self->star, orientation, -1, &star_min, &star_nat);
+      fixed = 2 * TD_ITEM_ROW_MARGIN_X + MAX (dot_min, TD_ITEM_ROW_DOT_WIDTH) + TD_ITEM_ROW_SPACING
+              + (star_min > 0 ? star_min + TD_ITEM_ROW_SPACING : 0);
+      *minimum = fixed + MAX (title_min, feed_min + TD_ITEM_ROW_META_SPACING + date_min);
+      *natural = fixed + MAX (title_nat, feed_nat + TD_ITEM_ROW_META_SPACING + date_nat);
+    }
+  else
+    {
+      RowLayout layout;
+      int texts;
+
+      compute_layout (self, for_size < 0 ? G_MAXINT / 2 : for_size, &layout);
+      texts = layout.title_height + TD_ITEM_ROW_LINE_SPACING + layout.meta_height;
+      *minimum = *natural = 2 * TD_ITEM_ROW_MARGIN_Y + MAX (texts, MAX (layout.dot_height, layout.star_height));
+    }
+}
+
+/* Places @child at @x (from the start of a row @row_width wide, mirrored
+ * right to left), @y. */
+static void
+place (GtkWidget *row,
+       int        row_width,
+       GtkWidget *child,
+       int        x,
+       int        y,
+       int        width,
+       int        height)
+{
+  GtkAllocation allocation = { x, y, width, height };
+
+  if (!gtk_widget_should_layout (child))
+    return;
+  if (gtk_widget_get_direction (row) == GTK_TEXT_DIR_RTL)
+    allocation.x = row_width - x - width;
+  gtk_widget_size_allocate (child, &allocation, -1);
+}
+
+static void
+td_item_row_size_allocate (GtkWidget *widget,
+                           int        width,
+                           int        height,
+                           int        baseline)
+{
+  TdItemRow *self = TD_ITEM_ROW (widget);
+  int meta_y;
+  RowLayout layout;
+
+  compute_layout (self, width, &layout);
+  meta_y = TD_ITEM_ROW_MARGIN_Y + layout.title_height + TD_ITEM_ROW_LINE_SPACING;
+  place (widget, width, self->dot, TD_ITEM_ROW_MARGIN_X, TD_ITEM_ROW_MARGIN_Y, layout.dot_width, layout.dot_height);
+  place (widget, width, self->title, layout.texts_x, TD_ITEM_ROW_MARGIN_Y, layout.texts_width, layout.title_height);
+  place (widget, width, self->feed, layout.texts_x, meta_y, layout.feed_width, layout.meta_height);
+  place (widget, width, self->date, layout.texts_x + layout.feed_width + TD_ITEM_ROW_META_SPACING, meta_y,
+         layout.date_width, layout.meta_height);
+  place (widget, width, self->star, width - TD_ITEM_ROW_MARGIN_X - layout.star_width,
+         (height - layout.star_height) / 2, layout.star_width, layout.star_height);
+}
+
+static void
 td_item_row_dispose (GObject *object)
 {
   TdItemRow *self = TD_ITEM_ROW (object);
 
   td_item_row_unbind (self);
-  g_clear_pointer (&self->box, gtk_widget_unparent);
+  g_clear_pointer (&self->dot, gtk_widget_unparent);
+  g_clear_pointer (&self->title, gtk_widget_unparent);
+  g_clear_pointer (&self->feed, gtk_widget_unparent);
+  g_clear_pointer (&self->date, gtk_widget_unparent);
+  g_clear_pointer (&self->star, gtk_widget_unparent);
   G_OBJECT_CLASS (td_item_row_parent_class)->dispose (object);
 }
 
@@ -134,56 +279,40 @@ td_item_row_class_init (TdItemRowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = td_item_row_dispose;
-  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  widget_class->get_request_mode = td_item_row_get_request_mode;
+  widget_class->measure = td_item_row_measure;
+  widget_class->size_allocate = td_item_row_size_allocate;
 }
 
 static void
 td_item_row_init (TdItemRow *self)
 {
-  GtkWidget *dot_column = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
-  GtkWidget *texts = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
-  GtkWidget *meta = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-
-  self->box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
-  gtk_widget_set_margin_top (self->box, 6);
-  gtk_widget_set_margin_bottom (self->box, 6);
-  gtk_widget_set_margin_start (self->box, 4);
-  gtk_widget_set_margin_end (self->box, 4);
-  gtk_widget_set_parent (self->box, GTK_WIDGET (self));
+  GtkWidget *widget = GTK_WIDGET (self);
 
   /* The unread dot, in a column of its own so titles line up. */
   self->dot = gtk_label_new ("●");
   gtk_widget_add_css_class (self->dot, "accent");
   gtk_widget_add_css_class (self->dot, "caption");
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->dot), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Unread"), -1);
-  gtk_widget_set_size_request (dot_column, 10, -1);
-  gtk_widget_set_valign (dot_column, GTK_ALIGN_START);
-  gtk_box_append (GTK_BOX (dot_column), self->dot);
-  gtk_box_append (GTK_BOX (self->box), dot_column);
+  gtk_widget_set_parent (self->dot, widget);
 
   self->title = td_row_text_new ();
   td_row_text_set_fixed (TD_ROW_TEXT (self->title), 0, 1, PANGO_ELLIPSIZE_END, 0);
-  gtk_widget_set_hexpand (self->title, TRUE);
+  gtk_widget_set_parent (self->title, widget);
   self->feed = td_row_text_new ();
   td_row_text_set_fixed (TD_ROW_TEXT (self->feed), 0, 1, PANGO_ELLIPSIZE_END, 0);
-  gtk_widget_set_hexpand (self->feed, TRUE);
   gtk_widget_add_css_class (self->feed, "dim-label");
   gtk_widget_add_css_class (self->feed, "caption");
+  gtk_widget_set_parent (self->feed, widget);
   self->date = td_row_text_new ();
   td_row_text_set_fixed (TD_ROW_TEXT (self->date), TD_ITEM_ROW_DATE_CHARS, 1, PANGO_ELLIPSIZE_END, 1);
   gtk_widget_add_css_class (self->date, "dim-label");
   gtk_widget_add_css_class (self->date, "caption");
-  gtk_box_append (GTK_BOX (meta), self->feed);
-  gtk_box_append (GTK_BOX (meta), self->date);
-  gtk_widget_set_hexpand (texts, TRUE);
-  gtk_box_append (GTK_BOX (texts), self->title);
-  gtk_box_append (GTK_BOX (texts), meta);
-  gtk_box_append (GTK_BOX (self->box), texts);
+  gtk_widget_set_parent (self->date, widget);
 
   self->star = gtk_image_new_from_icon_name ("starred-symbolic");
-  gtk_widget_set_valign (self->star, GTK_ALIGN_CENTER);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->star), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Starred"), -1);
-  gtk_box_append (GTK_BOX (self->box), self->star);
+  gtk_widget_set_parent (self->star, widget);
 
   update (self, PART_ALL);
 }

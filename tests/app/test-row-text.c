@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <gtk/gtk.h>
+#include <math.h>
 #include <string.h>
 
 #include "app/td-chat-line.h"
@@ -714,6 +715,80 @@ test_item_row (void)
   g_object_unref (row);
 }
 
+/* An item row's layout: the dot's column, the title over the feed and
+ * the date, the star at the end; mirrored right to left. */
+static void
+test_item_row_layout (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *row = td_item_row_new ();
+  g_autoptr(TdItemObject) object = td_item_object_new ();
+  g_autoptr(GPtrArray) texts = g_ptr_array_new ();
+  GtkWidget *dot = find_of_type (row, GTK_TYPE_LABEL);
+  GtkWidget *star = find_of_type (row, GTK_TYPE_IMAGE);
+  GtkWidget *title, *feed, *date;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  TdFeedItem item = { 0 };
+  graphene_rect_t d, t, f, w, s;
+  int width;
+
+  collect_texts (row, texts);
+  title = g_ptr_array_index (texts, 0);
+  feed = g_ptr_array_index (texts, 1);
+  date = g_ptr_array_index (texts, 2);
+  item.id = 1;
+  item.feed_id = 1;
+  item.title = (char *) "A title";
+  item.feed_title = (char *) "The Feed";
+  item.published = g_get_real_time ();
+  item.starred = TRUE;
+  td_item_object_set_item (object, &item);
+  td_item_row_bind (TD_ITEM_ROW (row), object);
+
+  gtk_widget_set_valign (row, GTK_ALIGN_START);
+  gtk_window_set_child (GTK_WINDOW (window), row);
+  gtk_window_set_default_size (GTK_WINDOW (window), 500, 1);
+  gtk_window_present (GTK_WINDOW (window));
+  while (gtk_widget_get_width (title) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+
+  width = gtk_widget_get_width (row);
+  d = bounds_in (dot, row);
+  t = bounds_in (title, row);
+  f = bounds_in (feed, row);
+  w = bounds_in (date, row);
+  s = bounds_in (star, row);
+  g_assert_cmpfloat (d.origin.x, <, t.origin.x);
+  g_assert_cmpfloat (d.origin.y, ==, t.origin.y);
+  g_assert_cmpfloat (f.origin.x, ==, t.origin.x);
+  g_assert_cmpfloat (f.origin.y, >=, t.origin.y + t.size.height);
+  g_assert_cmpfloat (w.origin.y, ==, f.origin.y);
+  g_assert_cmpfloat (w.origin.x, >, f.origin.x + f.size.width);
+  g_assert_cmpfloat (w.origin.x + w.size.width, ==, t.origin.x + t.size.width);
+  g_assert_cmpfloat (s.origin.x, >, t.origin.x + t.size.width);
+  g_assert_cmpfloat (s.origin.x + s.size.width, <, width);
+  g_assert_cmpfloat (fabs (s.origin.y + s.size.height / 2 - gtk_widget_get_height (row) / 2.0), <=, 1);
+  g_assert_cmpfloat (f.origin.y + f.size.height, <, gtk_widget_get_height (row));
+
+  /* Unstarred: the texts take the star's place. */
+  td_item_object_set_starred (object, FALSE);
+  while (bounds_in (title, row).size.width == t.size.width && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpfloat (bounds_in (title, row).size.width, >, t.size.width);
+
+  /* Right to left: the dot at the right edge, the date at the left. */
+  gtk_widget_set_direction (row, GTK_TEXT_DIR_RTL);
+  while (bounds_in (dot, row).origin.x < width / 2 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  d = bounds_in (dot, row);
+  t = bounds_in (title, row);
+  w = bounds_in (date, row);
+  g_assert_cmpfloat (d.origin.x, >, t.origin.x + t.size.width - 1);
+  g_assert_cmpfloat (w.origin.x, ==, t.origin.x);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* A sidebar row shows its source and follows it while bound. */
 static void
 test_sidebar_row (void)
@@ -778,6 +853,7 @@ main (int   argc,
   g_test_add_func ("/row-text/chat-row", test_chat_row);
   g_test_add_func ("/row-text/chat-row-classes", test_chat_row_classes);
   g_test_add_func ("/row-text/item-row", test_item_row);
+  g_test_add_func ("/row-text/item-row-layout", test_item_row_layout);
   g_test_add_func ("/row-text/sidebar-row", test_sidebar_row);
   return g_test_run ();
 }
