@@ -11,6 +11,7 @@
 #include "app/td-local-time.h"
 #include "app/td-pubsub-channel.h"
 #include "app/td-pubsub-message.h"
+#include "app/td-pubsub-row.h"
 #include "app/td-pubsub-view.h"
 #include "app/td-row-text.h"
 #include "app/td-sparkline.h"
@@ -1548,17 +1549,6 @@ row_button (const char *icon_name,
 
 /* A dim caption whose width is @chars characters whatever its text. */
 static GtkWidget *
-caption_text (guint chars)
-{
-  GtkWidget *text = td_row_text_new ();
-
-  td_row_text_set_fixed (TD_ROW_TEXT (text), chars, 1, PANGO_ELLIPSIZE_END, 0);
-  gtk_widget_add_css_class (text, "caption");
-  gtk_widget_add_css_class (text, "dim-label");
-  return text;
-}
-
-static GtkWidget *
 caption_label (void)
 {
   GtkWidget *label = gtk_label_new (NULL);
@@ -1973,70 +1963,16 @@ channel_unbind_cb (GtkSignalListItemFactory *factory,
 
 /* Messages: time, channel, pattern, payload. */
 
-/* Marks a row as showing a message from the capture log. The mark is
- * made the first time a row shows one: most rows never do. */
-static void
-set_logged (GtkListItem *item,
-            gboolean     logged)
-{
-  GtkWidget *mark = g_object_get_data (G_OBJECT (item), "logged");
-
-  if (mark == NULL && logged)
-    {
-      mark = gtk_image_new_from_icon_name ("document-open-recent-symbolic");
-      gtk_image_set_pixel_size (GTK_IMAGE (mark), 12);
-      gtk_widget_add_css_class (mark, "dim-label");
-      td_lazy_tooltip_set (mark, _("From the capture log"));
-      gtk_accessible_update_property (GTK_ACCESSIBLE (mark), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                      _("From the capture log"), -1);
-      gtk_box_prepend (GTK_BOX (g_object_get_data (G_OBJECT (item), "stamp")), mark);
-      g_object_set_data (G_OBJECT (item), "logged", mark);
-    }
-  if (mark != NULL)
-    gtk_widget_set_visible (mark, logged);
-}
-
 static void
 message_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
                   gpointer                  user_data)
 {
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  GtkWidget *meta = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
-  GtkWidget *stamp = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
-  /* Texts of a fixed size: the list measures a row without laying out
-   * any of its text. The list keeps up to 200 rows bound and rebinds
-   * them all on every flush while a busy channel scrolls; measuring
-   * labels cost more than all the rest. */
-  GtkWidget *time = caption_text (TD_PUBSUB_VIEW_TIME_CHARS);
-  GtkWidget *channel = td_row_text_new ();
-  GtkWidget *pattern = caption_text (TD_PUBSUB_VIEW_CHANNEL_CHARS);
-  GtkWidget *payload = td_row_text_new ();
-
-  td_row_text_set_fixed (TD_ROW_TEXT (channel), TD_PUBSUB_VIEW_CHANNEL_CHARS, 1, PANGO_ELLIPSIZE_MIDDLE, 0);
-  gtk_widget_add_css_class (channel, "heading");
-  gtk_widget_set_size_request (meta, 150, -1);
-  /* As tall as the time and channel beside it. */
-  td_row_text_set_fixed (TD_ROW_TEXT (payload), 0, 2, PANGO_ELLIPSIZE_END, 0);
-  gtk_widget_set_hexpand (payload, TRUE);
-  gtk_box_append (GTK_BOX (stamp), time);
-  gtk_box_append (GTK_BOX (meta), stamp);
-  gtk_box_append (GTK_BOX (meta), channel);
-  gtk_box_append (GTK_BOX (meta), pattern);
-  gtk_box_append (GTK_BOX (box), meta);
-  gtk_box_append (GTK_BOX (box), payload);
-  gtk_widget_set_margin_top (box, 6);
-  gtk_widget_set_margin_bottom (box, 6);
-  gtk_widget_set_margin_start (box, 12);
-  gtk_widget_set_margin_end (box, 12);
-
-  g_object_set_data (G_OBJECT (item), "box", box);
-  g_object_set_data (G_OBJECT (item), "stamp", stamp);
-  g_object_set_data (G_OBJECT (item), "time", time);
-  g_object_set_data (G_OBJECT (item), "channel", channel);
-  g_object_set_data (G_OBJECT (item), "pattern", pattern);
-  g_object_set_data (G_OBJECT (item), "payload", payload);
-  gtk_list_item_set_child (item, box);
+  /* Texts of a fixed size, placed by the row itself: the list measures a
+   * row without laying out any of its text. The list keeps up to 200
+   * rows bound and rebinds them all on every flush while a busy channel
+   * scrolls. */
+  gtk_list_item_set_child (item, td_pubsub_row_new (TD_PUBSUB_VIEW_TIME_CHARS, TD_PUBSUB_VIEW_CHANNEL_CHARS));
 }
 
 static void
@@ -2045,8 +1981,9 @@ message_bind_cb (GtkSignalListItemFactory *factory,
                  gpointer                  user_data)
 {
   TdPubsubMessageItem *message = gtk_list_item_get_item (item);
-  GtkWidget *payload = g_object_get_data (G_OBJECT (item), "payload");
-  GtkWidget *pattern = g_object_get_data (G_OBJECT (item), "pattern");
+  TdPubsubRow *row = TD_PUBSUB_ROW (gtk_list_item_get_child (item));
+  GtkWidget *payload = td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PAYLOAD);
+  GtkWidget *pattern = td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PATTERN);
   gint64 usec = td_pubsub_message_item_get_time (message);
   gboolean logged = td_pubsub_message_item_get_logged (message);
   g_autoptr(GDateTime) time = td_local_time_new (usec);
@@ -2060,11 +1997,11 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   const char *pattern_name = td_pubsub_message_item_get_pattern (message);
   g_autofree char *pattern_text = NULL;
 
-  set_logged (item, logged);
-  gtk_widget_set_opacity (g_object_get_data (G_OBJECT (item), "box"), logged ? 0.7 : 1.0);
-
-  td_row_text_set (g_object_get_data (G_OBJECT (item), "time"), full, NULL, td_row_text_tabular_digits ());
-  td_row_text_set (g_object_get_data (G_OBJECT (item), "channel"), td_pubsub_message_item_get_channel (message), NULL, NULL);
+  td_pubsub_row_set_logged (row, logged);
+  td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_TIME)), full, NULL,
+                   td_row_text_tabular_digits ());
+  td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_CHANNEL)),
+                   td_pubsub_message_item_get_channel (message), NULL, NULL);
   if (pattern_name != NULL)
     /* Translators: %s is the pattern a message matched */
     pattern_text = g_strdup_printf (_("via %s"), pattern_name);

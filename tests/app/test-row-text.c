@@ -7,6 +7,7 @@
 
 #include "app/td-chat-line.h"
 #include "app/td-chat-row.h"
+#include "app/td-pubsub-row.h"
 #include "app/td-sidebar-row.h"
 #include "app/td-item-row.h"
 #include "app/td-lazy-tooltip.h"
@@ -789,6 +790,81 @@ test_item_row_layout (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* A Pub/Sub row's layout: time, channel and pattern in a column, the
+ * payload beside it; the capture mark before the time; mirrored right
+ * to left. */
+static void
+test_pubsub_row (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *row = td_pubsub_row_new (23, 16);
+  GtkWidget *time = td_pubsub_row_get_text (TD_PUBSUB_ROW (row), TD_PUBSUB_ROW_TIME);
+  GtkWidget *channel = td_pubsub_row_get_text (TD_PUBSUB_ROW (row), TD_PUBSUB_ROW_CHANNEL);
+  GtkWidget *pattern = td_pubsub_row_get_text (TD_PUBSUB_ROW (row), TD_PUBSUB_ROW_PATTERN);
+  GtkWidget *payload = td_pubsub_row_get_text (TD_PUBSUB_ROW (row), TD_PUBSUB_ROW_PAYLOAD);
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  graphene_rect_t t, c, p, x, m;
+  GtkWidget *mark;
+  int height;
+
+  td_row_text_set (TD_ROW_TEXT (time), "12:34:56.789", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (channel), "news", NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (payload), "a payload", NULL, NULL);
+  g_assert_false (gtk_widget_get_visible (pattern));
+  gtk_widget_set_valign (row, GTK_ALIGN_START);
+  gtk_window_set_child (GTK_WINDOW (window), row);
+  gtk_window_set_default_size (GTK_WINDOW (window), 700, 1);
+  gtk_window_present (GTK_WINDOW (window));
+  while (gtk_widget_get_width (payload) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+
+  t = bounds_in (time, row);
+  c = bounds_in (channel, row);
+  x = bounds_in (payload, row);
+  g_assert_cmpfloat (c.origin.x, ==, t.origin.x);
+  g_assert_cmpfloat (c.origin.y, >, t.origin.y + t.size.height - 1);
+  g_assert_cmpfloat (x.origin.x, >=, MAX (t.origin.x + t.size.width, c.origin.x + c.size.width));
+  g_assert_cmpfloat (x.origin.y, ==, t.origin.y);
+  g_assert_cmpfloat (x.origin.x + x.size.width, <, gtk_widget_get_width (row));
+  g_assert_cmpfloat (x.origin.x + x.size.width, >, gtk_widget_get_width (row) - 20);
+  height = gtk_widget_get_height (row);
+
+  /* A pattern: a third line under the channel, and the row is taller. */
+  td_row_text_set (TD_ROW_TEXT (pattern), "via n*", NULL, NULL);
+  gtk_widget_set_visible (pattern, TRUE);
+  while (gtk_widget_get_height (row) == height && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  p = bounds_in (pattern, row);
+  g_assert_cmpfloat (p.origin.x, ==, c.origin.x);
+  g_assert_cmpfloat (p.origin.y, >, c.origin.y + c.size.height - 1);
+  g_assert_cmpint (gtk_widget_get_height (row), >, height);
+
+  /* From the capture log: a mark before the time, and dimmed. */
+  td_pubsub_row_set_logged (TD_PUBSUB_ROW (row), TRUE);
+  mark = find_of_type (row, GTK_TYPE_IMAGE);
+  g_assert_nonnull (mark);
+  while (bounds_in (time, row).origin.x == t.origin.x && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  m = bounds_in (mark, row);
+  g_assert_cmpfloat (m.origin.x, ==, t.origin.x);
+  g_assert_cmpfloat (bounds_in (time, row).origin.x, >=, m.origin.x + m.size.width);
+  g_assert_cmpfloat (gtk_widget_get_opacity (row), <, 1);
+  td_pubsub_row_set_logged (TD_PUBSUB_ROW (row), FALSE);
+  g_assert_false (gtk_widget_get_visible (mark));
+  g_assert_cmpfloat (gtk_widget_get_opacity (row), ==, 1);
+
+  /* Right to left: the column at the right edge, the payload at the left. */
+  gtk_widget_set_direction (row, GTK_TEXT_DIR_RTL);
+  while (bounds_in (payload, row).origin.x > 20 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  t = bounds_in (time, row);
+  x = bounds_in (payload, row);
+  g_assert_cmpfloat (x.origin.x, <=, 20);
+  g_assert_cmpfloat (t.origin.x, >, x.origin.x + x.size.width);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* A sidebar row shows its source and follows it while bound. */
 static void
 test_sidebar_row (void)
@@ -855,5 +931,6 @@ main (int   argc,
   g_test_add_func ("/row-text/item-row", test_item_row);
   g_test_add_func ("/row-text/item-row-layout", test_item_row_layout);
   g_test_add_func ("/row-text/sidebar-row", test_sidebar_row);
+  g_test_add_func ("/row-text/pubsub-row", test_pubsub_row);
   return g_test_run ();
 }
