@@ -14,6 +14,7 @@
 #include "chat/td-irc-client.h"
 #include "core/td-task-loop.h"
 #include "../chat/td-irc-test.h"
+#include "td-test-widgets.h"
 
 /*
  * Files and images in the Chat view, in the running app (in-process, not
@@ -82,22 +83,6 @@ run_app (AppCheck check)
   g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
 }
 
-static GtkWidget *
-find_widget (GtkWidget *root,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static TdChatView *
 chat_view (TdApplication *app)
 {
@@ -107,7 +92,7 @@ chat_view (TdApplication *app)
   g_assert_true (TD_IS_WINDOW (window));
   td_window_show_view (TD_WINDOW (window), "chat");
   gtk_window_set_default_size (window, 1000, 700);
-  view = find_widget (GTK_WIDGET (window), TD_TYPE_CHAT_VIEW);
+  view = td_test_find_of_type (GTK_WIDGET (window), TD_TYPE_CHAT_VIEW);
   g_assert_nonnull (view);
   return TD_CHAT_VIEW (view);
 }
@@ -199,20 +184,18 @@ send_enabled (gpointer data)
 }
 
 /* The first preview in the message list that shows q->text (a URL). */
+static gboolean
+is_preview_of (GtkWidget     *widget,
+               gconstpointer  url)
+{
+  return TD_IS_CHAT_PREVIEW (widget) && g_strcmp0 (td_chat_preview_get_url (TD_CHAT_PREVIEW (widget)), url) == 0;
+}
+
 static TdChatPreview *
 find_preview_in (GtkWidget  *root,
                  const char *url)
 {
-  if (TD_IS_CHAT_PREVIEW (root) && g_strcmp0 (td_chat_preview_get_url (TD_CHAT_PREVIEW (root)), url) == 0)
-    return TD_CHAT_PREVIEW (root);
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      TdChatPreview *found = find_preview_in (child, url);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return (TdChatPreview *) td_test_find (root, is_preview_of, url);
 }
 
 static gboolean

@@ -11,6 +11,7 @@
 #include "app/td-window.h"
 #include "chat/td-irc-accounts.h"
 #include "../chat/td-irc-test.h"
+#include "td-test-widgets.h"
 
 /*
  * SASL passwords of chat networks in a real keyring: keyring-test.sh runs
@@ -210,22 +211,6 @@ run_app (AppCheck check)
   g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
 }
 
-static GtkWidget *
-find_widget (GtkWidget *root,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static TdChatView *
 chat_view (TdApplication *app)
 {
@@ -234,7 +219,7 @@ chat_view (TdApplication *app)
 
   g_assert_true (TD_IS_WINDOW (window));
   td_window_show_view (TD_WINDOW (window), "chat");
-  view = find_widget (GTK_WIDGET (window), TD_TYPE_CHAT_VIEW);
+  view = td_test_find_of_type (GTK_WIDGET (window), TD_TYPE_CHAT_VIEW);
   g_assert_nonnull (view);
   return TD_CHAT_VIEW (view);
 }

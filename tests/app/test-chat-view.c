@@ -13,6 +13,7 @@
 #include "chat/td-irc-accounts.h"
 #include "chat/td-irc-client.h"
 #include "../chat/td-irc-test.h"
+#include "td-test-widgets.h"
 
 /*
  * The Chat view in the running app (in-process, not unique, local
@@ -85,22 +86,6 @@ run_app (AppCheck check)
   run_app_as ("viewer", check);
 }
 
-static GtkWidget *
-find_widget (GtkWidget *root,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static TdChatView *
 chat_view (TdApplication *app)
 {
@@ -109,7 +94,7 @@ chat_view (TdApplication *app)
 
   g_assert_true (TD_IS_WINDOW (window));
   td_window_show_view (TD_WINDOW (window), "chat");
-  view = find_widget (GTK_WIDGET (window), TD_TYPE_CHAT_VIEW);
+  view = td_test_find_of_type (GTK_WIDGET (window), TD_TYPE_CHAT_VIEW);
   g_assert_nonnull (view);
   return TD_CHAT_VIEW (view);
 }
@@ -133,18 +118,20 @@ spin (guint ms)
     }
 }
 
+static gboolean
+is_mapped_label (GtkWidget     *widget,
+                 gconstpointer  text)
+{
+  return GTK_IS_LABEL (widget) && gtk_widget_get_mapped (widget) &&
+         g_strcmp0 (gtk_label_get_label (GTK_LABEL (widget)), text) == 0;
+}
+
 /* Whether a mapped label under @root shows @text. */
 static gboolean
 shows_label (GtkWidget  *root,
              const char *text)
 {
-  if (GTK_IS_LABEL (root) && gtk_widget_get_mapped (root) &&
-      g_strcmp0 (gtk_label_get_label (GTK_LABEL (root)), text) == 0)
-    return TRUE;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    if (shows_label (child, text))
-      return TRUE;
-  return FALSE;
+  return td_test_find (root, is_mapped_label, text) != NULL;
 }
 
 typedef struct
@@ -154,22 +141,20 @@ typedef struct
   const char *gone;
 } Labels;
 
+static gboolean
+is_mapped_text (GtkWidget     *widget,
+                gconstpointer  text)
+{
+  return TD_IS_ROW_TEXT (widget) && gtk_widget_get_mapped (widget) &&
+         g_strcmp0 (td_row_text_get_text (TD_ROW_TEXT (widget)), text) == 0;
+}
+
 /* The mapped line text under @root that shows @text, or NULL. */
 static TdRowText *
 find_text (GtkWidget  *root,
            const char *text)
 {
-  if (TD_IS_ROW_TEXT (root) && gtk_widget_get_mapped (root) &&
-      g_strcmp0 (td_row_text_get_text (TD_ROW_TEXT (root)), text) == 0)
-    return TD_ROW_TEXT (root);
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      TdRowText *found = find_text (child, text);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return (TdRowText *) td_test_find (root, is_mapped_text, text);
 }
 
 static gboolean

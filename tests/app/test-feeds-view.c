@@ -10,6 +10,7 @@
 #include "app/td-feeds-view.h"
 #include "app/td-item-object.h"
 #include "app/td-window.h"
+#include "td-test-widgets.h"
 
 /*
  * The Feeds view in the running application (in-process, not unique),
@@ -54,16 +55,7 @@ wait_for (Cond           cond,
 static TdFeedsView *
 find_view (GtkWidget *widget)
 {
-  if (TD_IS_FEEDS_VIEW (widget))
-    return TD_FEEDS_VIEW (widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      TdFeedsView *view = find_view (child);
-
-      if (view != NULL)
-        return view;
-    }
-  return NULL;
+  return (TdFeedsView *) td_test_find_of_type (widget, TD_TYPE_FEEDS_VIEW);
 }
 
 static void
@@ -219,21 +211,18 @@ list_feeds (TdApplication *app,
   return feeds;
 }
 
+static gboolean
+is_error_badge (GtkWidget     *widget,
+                gconstpointer  data)
+{
+  return GTK_IS_IMAGE (widget) && gtk_widget_has_css_class (widget, "td-error-badge") && gtk_widget_get_mapped (widget);
+}
+
 /* The visible error badge of the sidebar, or NULL. */
 static GtkWidget *
 find_error_badge (GtkWidget *widget)
 {
-  if (GTK_IS_IMAGE (widget) && gtk_widget_has_css_class (widget, "td-error-badge")
-      && gtk_widget_get_mapped (widget))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *badge = find_error_badge (child);
-
-      if (badge != NULL)
-        return badge;
-    }
-  return NULL;
+  return td_test_find (widget, is_error_badge, NULL);
 }
 
 static gboolean

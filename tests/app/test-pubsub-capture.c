@@ -10,6 +10,7 @@
 #include "app/td-pubsub-message.h"
 #include "app/td-pubsub-view.h"
 #include "app/td-window.h"
+#include "td-test-widgets.h"
 
 /*
  * Capturing pub/sub traffic to the database, in the running app (in
@@ -59,34 +60,20 @@ wait_for (TdPubsubView  *view,
     }
 }
 
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 /* Whether a mapped row under @widget shows the mark of a captured
  * message. */
 static gboolean
+is_logged_mark (GtkWidget     *widget,
+                gconstpointer  data)
+{
+  return GTK_IS_IMAGE (widget) && gtk_widget_get_mapped (widget) &&
+         g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (widget)), "document-open-recent-symbolic") == 0;
+}
+
+static gboolean
 shows_logged_mark (GtkWidget *widget)
 {
-  if (GTK_IS_IMAGE (widget) && gtk_widget_get_mapped (widget) &&
-      g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (widget)), "document-open-recent-symbolic") == 0)
-    return TRUE;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    if (shows_logged_mark (child))
-      return TRUE;
-  return FALSE;
+  return td_test_find (widget, is_logged_mark, NULL) != NULL;
 }
 
 static gboolean
@@ -106,7 +93,7 @@ activate_cb (GApplication *app,
 
   g_assert_true (TD_IS_WINDOW (window));
   td_window_show_view (TD_WINDOW (window), "pubsub");
-  view = find_widget (GTK_WIDGET (window), TD_TYPE_PUBSUB_VIEW);
+  view = td_test_find_of_type (GTK_WIDGET (window), TD_TYPE_PUBSUB_VIEW);
   g_assert_nonnull (view);
   check (TD_PUBSUB_VIEW (view));
   g_application_quit (app);

@@ -10,6 +10,7 @@
 #include "app/td-pubsub-view.h"
 #include "app/td-window.h"
 #include "server/td-server.h"
+#include "td-test-widgets.h"
 
 /*
  * The Pub/Sub view inside the running app (in-process, not unique, local
@@ -67,22 +68,6 @@ spin_ms (guint ms)
     }
 }
 
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static void
 activate_cb (GApplication *app,
              gpointer      user_data)
@@ -93,7 +78,7 @@ activate_cb (GApplication *app,
 
   g_assert_true (TD_IS_WINDOW (window));
   td_window_show_view (TD_WINDOW (window), "pubsub");
-  view = find_widget (GTK_WIDGET (window), TD_TYPE_PUBSUB_VIEW);
+  view = td_test_find_of_type (GTK_WIDGET (window), TD_TYPE_PUBSUB_VIEW);
   g_assert_nonnull (view);
   check (TD_PUBSUB_VIEW (view));
   g_application_quit (app);

@@ -12,6 +12,7 @@
 #include "app/td-item-row.h"
 #include "app/td-lazy-tooltip.h"
 #include "app/td-row-text.h"
+#include "td-test-widgets.h"
 
 /* ------------------------------------------------------------------ */
 /* Text as a line shows it                                             */
@@ -636,30 +637,12 @@ test_chat_row_classes (void)
   g_object_unref (row);
 }
 
+/* The row texts under @widget, in tree order. */
 static void
 collect_texts (GtkWidget *widget,
                GPtrArray *texts)
 {
-  if (TD_IS_ROW_TEXT (widget))
-    g_ptr_array_add (texts, widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    collect_texts (child, texts);
-}
-
-static GtkWidget *
-find_of_type (GtkWidget *widget,
-              GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_of_type (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  td_test_collect (widget, td_test_is_of_type, GSIZE_TO_POINTER (TD_TYPE_ROW_TEXT), texts);
 }
 
 /* A row of the Feeds item list follows its item until unbound. */
@@ -675,8 +658,8 @@ test_item_row (void)
 
   collect_texts (row, texts);
   g_assert_cmpuint (texts->len, ==, 3);   /* title, feed, date */
-  dot = find_of_type (row, GTK_TYPE_LABEL);
-  star = find_of_type (row, GTK_TYPE_IMAGE);
+  dot = td_test_find_of_type (row, GTK_TYPE_LABEL);
+  star = td_test_find_of_type (row, GTK_TYPE_IMAGE);
   g_assert_nonnull (dot);
   g_assert_nonnull (star);
 
@@ -725,8 +708,8 @@ test_item_row_layout (void)
   GtkWidget *row = td_item_row_new ();
   g_autoptr(TdItemObject) object = td_item_object_new ();
   g_autoptr(GPtrArray) texts = g_ptr_array_new ();
-  GtkWidget *dot = find_of_type (row, GTK_TYPE_LABEL);
-  GtkWidget *star = find_of_type (row, GTK_TYPE_IMAGE);
+  GtkWidget *dot = td_test_find_of_type (row, GTK_TYPE_LABEL);
+  GtkWidget *star = td_test_find_of_type (row, GTK_TYPE_IMAGE);
   GtkWidget *title, *feed, *date;
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   TdFeedItem item = { 0 };
@@ -841,7 +824,7 @@ test_pubsub_row (void)
 
   /* From the capture log: a mark before the time, and dimmed. */
   td_pubsub_row_set_logged (TD_PUBSUB_ROW (row), TRUE);
-  mark = find_of_type (row, GTK_TYPE_IMAGE);
+  mark = td_test_find_of_type (row, GTK_TYPE_IMAGE);
   g_assert_nonnull (mark);
   while (bounds_in (time, row).origin.x == t.origin.x && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, FALSE);
@@ -874,7 +857,7 @@ test_sidebar_row (void)
   g_autoptr(TdFeedRow) all = td_feed_row_new (TD_FEED_ROW_ALL, 0, NULL, "All Items");
   g_autoptr(GPtrArray) texts = g_ptr_array_new ();
   GtkWidget *badge = td_sidebar_row_get_error_badge (TD_SIDEBAR_ROW (row));
-  GtkWidget *count = find_of_type (row, GTK_TYPE_LABEL);
+  GtkWidget *count = td_test_find_of_type (row, GTK_TYPE_LABEL);
 
   collect_texts (row, texts);
   g_assert_cmpuint (texts->len, ==, 1);   /* the title */
