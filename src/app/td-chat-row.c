@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "app/td-chat-row.h"
+#include "app/td-row-layout.h"
 
 /* Between the columns, in pixels. */
 #define TD_CHAT_ROW_SPACING 8
@@ -127,24 +128,6 @@ td_chat_row_measure (GtkWidget      *widget,
     }
 }
 
-/* Places @child at @x (from the start of a row @row_width wide,
- * mirrored right to left), @y. */
-static void
-place (GtkWidget *row,
-       int        row_width,
-       GtkWidget *child,
-       int        x,
-       int        y,
-       int        width,
-       int        height)
-{
-  GtkAllocation allocation = { x, y, width, height };
-
-  if (gtk_widget_get_direction (row) == GTK_TEXT_DIR_RTL)
-    allocation.x = row_width - x - width;
-  gtk_widget_size_allocate (child, &allocation, -1);
-}
-
 static void
 td_chat_row_size_allocate (GtkWidget *widget,
                            int        width,
@@ -157,12 +140,12 @@ td_chat_row_size_allocate (GtkWidget *widget,
 
   compute_layout (self, width, &layout);
   text_x = layout.time_width + layout.nick_width + 2 * TD_CHAT_ROW_SPACING;
-  place (widget, width, self->time, 0, layout.time_y, layout.time_width, layout.time_height);
-  place (widget, width, self->nick, layout.time_width + TD_CHAT_ROW_SPACING, layout.nick_y,
-         layout.nick_width, layout.nick_height);
-  place (widget, width, self->text, text_x, layout.text_y, layout.text_width, layout.text_height);
-  if (self->preview != NULL && gtk_widget_should_layout (self->preview))
-    place (widget, width, self->preview, text_x, layout.first_height, layout.text_width, layout.preview_height);
+  td_row_layout_place (widget, width, self->time, 0, layout.time_y, layout.time_width, layout.time_height);
+  td_row_layout_place (widget, width, self->nick, layout.time_width + TD_CHAT_ROW_SPACING, layout.nick_y,
+                       layout.nick_width, layout.nick_height);
+  td_row_layout_place (widget, width, self->text, text_x, layout.text_y, layout.text_width, layout.text_height);
+  td_row_layout_place (widget, width, self->preview, text_x, layout.first_height,
+                       layout.text_width, layout.preview_height);
 }
 
 static void

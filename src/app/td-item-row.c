@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "app/td-item-row.h"
+#include "app/td-row-layout.h"
 #include "app/td-row-text.h"
 
 /* The date column, in characters: "28 Nov 2025", and more in other
@@ -127,18 +128,6 @@ item_notify_cb (TdItemObject *item,
   update (self, parts_of (g_param_spec_get_name (pspec)));
 }
 
-static void
-measure_child (GtkWidget      *child,
-               GtkOrientation  orientation,
-               int             for_size,
-               int            *minimum,
-               int            *natural)
-{
-  *minimum = *natural = 0;
-  if (gtk_widget_should_layout (child))
-    gtk_widget_measure (child, orientation, for_size, minimum, natural, NULL, NULL);
-}
-
 /* Where the children go in a row @width wide. */
 typedef struct
 {
@@ -155,23 +144,21 @@ compute_layout (TdItemRow *self,
                 int        width,
                 RowLayout *layout)
 {
-  int min, nat, feed_height, date_height;
+  GtkOrientation h = GTK_ORIENTATION_HORIZONTAL, v = GTK_ORIENTATION_VERTICAL;
 
-  measure_child (self->star, GTK_ORIENTATION_HORIZONTAL, -1, &layout->star_width, &nat);
-  measure_child (self->dot, GTK_ORIENTATION_HORIZONTAL, -1, &min, &nat);
-  layout->dot_width = MAX (min, TD_ITEM_ROW_DOT_WIDTH);
+  layout->star_width = td_row_layout_size (self->star, h, -1);
+  layout->dot_width = MAX (td_row_layout_size (self->dot, h, -1), TD_ITEM_ROW_DOT_WIDTH);
   layout->texts_x = TD_ITEM_ROW_MARGIN_X + layout->dot_width + TD_ITEM_ROW_SPACING;
   layout->texts_width = MAX (0, width - layout->texts_x - TD_ITEM_ROW_MARGIN_X
                                 - (layout->star_width > 0 ? layout->star_width + TD_ITEM_ROW_SPACING : 0));
-  measure_child (self->date, GTK_ORIENTATION_HORIZONTAL, -1, &layout->date_width, &nat);
+  layout->date_width = td_row_layout_size (self->date, h, -1);
   layout->feed_width = MAX (0, layout->texts_width - layout->date_width - TD_ITEM_ROW_META_SPACING);
 
-  measure_child (self->dot, GTK_ORIENTATION_VERTICAL, layout->dot_width, &layout->dot_height, &nat);
-  measure_child (self->title, GTK_ORIENTATION_VERTICAL, layout->texts_width, &layout->title_height, &nat);
-  measure_child (self->feed, GTK_ORIENTATION_VERTICAL, layout->feed_width, &feed_height, &nat);
-  measure_child (self->date, GTK_ORIENTATION_VERTICAL, layout->date_width, &date_height, &nat);
-  layout->meta_height = MAX (feed_height, date_height);
-  measure_child (self->star, GTK_ORIENTATION_VERTICAL, layout->star_width, &layout->star_height, &min);
+  layout->dot_height = td_row_layout_size (self->dot, v, layout->dot_width);
+  layout->title_height = td_row_layout_size (self->title, v, layout->texts_width);
+  layout->meta_height = MAX (td_row_layout_size (self->feed, v, layout->feed_width),
+                             td_row_layout_size (self->date, v, layout->date_width));
+  layout->star_height = td_row_layout_size (self->star, v, layout->star_width);
 }
 
 static GtkSizeRequestMode
@@ -180,6 +167,8 @@ td_item_row_get_request_mode (GtkWidget *widget)
   return GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
 }
 
+/* The texts are of a fixed size and the dot and star icons: the natural
+ * size is the minimum. */
 static void
 td_item_row_measure (GtkWidget      *widget,
                      GtkOrientation  orientation,
@@ -190,51 +179,20 @@ td_item_row_measure (GtkWidget      *widget,
                      int            *natural_baseline)
 {
   TdItemRow *self = TD_ITEM_ROW (widget);
+  RowLayout layout;
 
+  compute_layout (self, for_size < 0 ? G_MAXINT / 2 : for_size, &layout);
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
-    {
-      int title_min, title_nat, feed_min, feed_nat, date_min, date_nat, star_min, star_nat, dot_min, dot_nat;
-      int fixed;
-
-      measure_child (self->dot, orientation, -1, &dot_min, &dot_nat);
-      measure_child (self->title, orientation, -1, &title_min, &title_nat);
-      measure_child (self->feed, orientation, -1, &feed_min, &feed_nat);
-      measure_child (self->date, orientation, -1, &date_min, &date_nat);
-      measure_child (self->star, orientation, -1, &star_min, &star_nat);
-      fixed = 2 * TD_ITEM_ROW_MARGIN_X + MAX (dot_min, TD_ITEM_ROW_DOT_WIDTH) + TD_ITEM_ROW_SPACING
-              + (star_min > 0 ? star_min + TD_ITEM_ROW_SPACING : 0);
-      *minimum = fixed + MAX (title_min, feed_min + TD_ITEM_ROW_META_SPACING + date_min);
-      *natural = fixed + MAX (title_nat, feed_nat + TD_ITEM_ROW_META_SPACING + date_nat);
-    }
+    *minimum = layout.texts_x + TD_ITEM_ROW_MARGIN_X
+               + (layout.star_width > 0 ? layout.star_width + TD_ITEM_ROW_SPACING : 0)
+               + MAX (td_row_layout_size (self->title, orientation, -1),
+                      td_row_layout_size (self->feed, orientation, -1) + TD_ITEM_ROW_META_SPACING
+                      + layout.date_width);
   else
-    {
-      RowLayout layout;
-      int texts;
-
-      compute_layout (self, for_size < 0 ? G_MAXINT / 2 : for_size, &layout);
-      texts = layout.title_height + TD_ITEM_ROW_LINE_SPACING + layout.meta_height;
-      *minimum = *natural = 2 * TD_ITEM_ROW_MARGIN_Y + MAX (texts, MAX (layout.dot_height, layout.star_height));
-    }
-}
-
-/* Places @child at @x (from the start of a row @row_width wide, mirrored
- * right to left), @y. */
-static void
-place (GtkWidget *row,
-       int        row_width,
-       GtkWidget *child,
-       int        x,
-       int        y,
-       int        width,
-       int        height)
-{
-  GtkAllocation allocation = { x, y, width, height };
-
-  if (!gtk_widget_should_layout (child))
-    return;
-  if (gtk_widget_get_direction (row) == GTK_TEXT_DIR_RTL)
-    allocation.x = row_width - x - width;
-  gtk_widget_size_allocate (child, &allocation, -1);
+    *minimum = 2 * TD_ITEM_ROW_MARGIN_Y
+               + MAX (layout.title_height + TD_ITEM_ROW_LINE_SPACING + layout.meta_height,
+                      MAX (layout.dot_height, layout.star_height));
+  *natural = *minimum;
 }
 
 static void
@@ -249,13 +207,15 @@ td_item_row_size_allocate (GtkWidget *widget,
 
   compute_layout (self, width, &layout);
   meta_y = TD_ITEM_ROW_MARGIN_Y + layout.title_height + TD_ITEM_ROW_LINE_SPACING;
-  place (widget, width, self->dot, TD_ITEM_ROW_MARGIN_X, TD_ITEM_ROW_MARGIN_Y, layout.dot_width, layout.dot_height);
-  place (widget, width, self->title, layout.texts_x, TD_ITEM_ROW_MARGIN_Y, layout.texts_width, layout.title_height);
-  place (widget, width, self->feed, layout.texts_x, meta_y, layout.feed_width, layout.meta_height);
-  place (widget, width, self->date, layout.texts_x + layout.feed_width + TD_ITEM_ROW_META_SPACING, meta_y,
-         layout.date_width, layout.meta_height);
-  place (widget, width, self->star, width - TD_ITEM_ROW_MARGIN_X - layout.star_width,
-         (height - layout.star_height) / 2, layout.star_width, layout.star_height);
+  td_row_layout_place (widget, width, self->dot, TD_ITEM_ROW_MARGIN_X, TD_ITEM_ROW_MARGIN_Y,
+                       layout.dot_width, layout.dot_height);
+  td_row_layout_place (widget, width, self->title, layout.texts_x, TD_ITEM_ROW_MARGIN_Y,
+                       layout.texts_width, layout.title_height);
+  td_row_layout_place (widget, width, self->feed, layout.texts_x, meta_y, layout.feed_width, layout.meta_height);
+  td_row_layout_place (widget, width, self->date, layout.texts_x + layout.feed_width + TD_ITEM_ROW_META_SPACING,
+                       meta_y, layout.date_width, layout.meta_height);
+  td_row_layout_place (widget, width, self->star, width - TD_ITEM_ROW_MARGIN_X - layout.star_width,
+                       (height - layout.star_height) / 2, layout.star_width, layout.star_height);
 }
 
 static void

@@ -7,6 +7,7 @@
 
 #include "app/td-lazy-tooltip.h"
 #include "app/td-pubsub-row.h"
+#include "app/td-row-layout.h"
 #include "app/td-row-text.h"
 
 /* The layout, in pixels: around the row, the narrowest the column of
@@ -34,20 +35,6 @@ struct _TdPubsubRow
 
 G_DEFINE_FINAL_TYPE (TdPubsubRow, td_pubsub_row, GTK_TYPE_WIDGET)
 
-/* The size of @child in @orientation, @for_size the other way; nothing
- * for a hidden child. */
-static int
-size_of (GtkWidget      *child,
-         GtkOrientation  orientation,
-         int             for_size)
-{
-  int size = 0;
-
-  if (child != NULL && gtk_widget_should_layout (child))
-    gtk_widget_measure (child, orientation, for_size, &size, NULL, NULL, NULL);
-  return size;
-}
-
 /* Where the children go in a row @width wide. */
 typedef struct
 {
@@ -63,23 +50,23 @@ compute_layout (TdPubsubRow *self,
                 int          width,
                 RowLayout   *layout)
 {
-  int first_line;
+  int first_line, first_width;
 
-  layout->mark_width = size_of (self->mark, GTK_ORIENTATION_HORIZONTAL, -1);
-  layout->time_width = size_of (self->time, GTK_ORIENTATION_HORIZONTAL, -1);
-  layout->meta_width = MAX (TD_PUBSUB_ROW_META_WIDTH,
-                            MAX (layout->time_width + (layout->mark_width > 0 ? layout->mark_width + TD_PUBSUB_ROW_MARK_SPACING : 0),
-                                 MAX (size_of (self->channel, GTK_ORIENTATION_HORIZONTAL, -1),
-                                      size_of (self->pattern, GTK_ORIENTATION_HORIZONTAL, -1))));
+  layout->mark_width = td_row_layout_size (self->mark, GTK_ORIENTATION_HORIZONTAL, -1);
+  layout->time_width = td_row_layout_size (self->time, GTK_ORIENTATION_HORIZONTAL, -1);
+  first_width = layout->time_width + (layout->mark_width > 0 ? layout->mark_width + TD_PUBSUB_ROW_MARK_SPACING : 0);
+  layout->meta_width = MAX (MAX (TD_PUBSUB_ROW_META_WIDTH, first_width),
+                            MAX (td_row_layout_size (self->channel, GTK_ORIENTATION_HORIZONTAL, -1),
+                                 td_row_layout_size (self->pattern, GTK_ORIENTATION_HORIZONTAL, -1)));
   layout->payload_x = TD_PUBSUB_ROW_MARGIN_X + layout->meta_width + TD_PUBSUB_ROW_SPACING;
-  layout->payload_width = MAX (size_of (self->payload, GTK_ORIENTATION_HORIZONTAL, -1),
+  layout->payload_width = MAX (td_row_layout_size (self->payload, GTK_ORIENTATION_HORIZONTAL, -1),
                                width - layout->payload_x - TD_PUBSUB_ROW_MARGIN_X);
 
-  layout->mark_height = size_of (self->mark, GTK_ORIENTATION_VERTICAL, layout->mark_width);
-  layout->time_height = size_of (self->time, GTK_ORIENTATION_VERTICAL, layout->time_width);
-  layout->channel_height = size_of (self->channel, GTK_ORIENTATION_VERTICAL, layout->meta_width);
-  layout->pattern_height = size_of (self->pattern, GTK_ORIENTATION_VERTICAL, layout->meta_width);
-  layout->payload_height = size_of (self->payload, GTK_ORIENTATION_VERTICAL, layout->payload_width);
+  layout->mark_height = td_row_layout_size (self->mark, GTK_ORIENTATION_VERTICAL, layout->mark_width);
+  layout->time_height = td_row_layout_size (self->time, GTK_ORIENTATION_VERTICAL, layout->time_width);
+  layout->channel_height = td_row_layout_size (self->channel, GTK_ORIENTATION_VERTICAL, layout->meta_width);
+  layout->pattern_height = td_row_layout_size (self->pattern, GTK_ORIENTATION_VERTICAL, layout->meta_width);
+  layout->payload_height = td_row_layout_size (self->payload, GTK_ORIENTATION_VERTICAL, layout->payload_width);
   first_line = MAX (layout->mark_height, layout->time_height);
   layout->meta_height = first_line + TD_PUBSUB_ROW_LINE_SPACING + layout->channel_height
                         + (layout->pattern_height > 0 ? TD_PUBSUB_ROW_LINE_SPACING + layout->pattern_height : 0);
@@ -105,29 +92,10 @@ td_pubsub_row_measure (GtkWidget      *widget,
 
   compute_layout (self, for_size < 0 ? 0 : for_size, &layout);
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
-    *minimum = *natural = layout.payload_x + size_of (self->payload, orientation, -1) + TD_PUBSUB_ROW_MARGIN_X;
+    *minimum = *natural = layout.payload_x + td_row_layout_size (self->payload, orientation, -1)
+                          + TD_PUBSUB_ROW_MARGIN_X;
   else
     *minimum = *natural = 2 * TD_PUBSUB_ROW_MARGIN_Y + MAX (layout.meta_height, layout.payload_height);
-}
-
-/* Places @child at @x (from the start of a row @row_width wide, mirrored
- * right to left), @y. */
-static void
-place (GtkWidget *row,
-       int        row_width,
-       GtkWidget *child,
-       int        x,
-       int        y,
-       int        width,
-       int        height)
-{
-  GtkAllocation allocation = { x, y, width, height };
-
-  if (child == NULL || !gtk_widget_should_layout (child))
-    return;
-  if (gtk_widget_get_direction (row) == GTK_TEXT_DIR_RTL)
-    allocation.x = row_width - x - width;
-  gtk_widget_size_allocate (child, &allocation, -1);
 }
 
 static void
@@ -145,19 +113,19 @@ td_pubsub_row_size_allocate (GtkWidget *widget,
   first_line = MAX (layout.mark_height, layout.time_height);
   if (layout.mark_width > 0)
     {
-      place (widget, width, self->mark, x, y + (first_line - layout.mark_height) / 2,
-             layout.mark_width, layout.mark_height);
+      td_row_layout_place (widget, width, self->mark, x, y + (first_line - layout.mark_height) / 2,
+                           layout.mark_width, layout.mark_height);
       x += layout.mark_width + TD_PUBSUB_ROW_MARK_SPACING;
     }
-  place (widget, width, self->time, x, y + (first_line - layout.time_height) / 2,
-         layout.time_width, layout.time_height);
+  td_row_layout_place (widget, width, self->time, x, y + (first_line - layout.time_height) / 2,
+                       layout.time_width, layout.time_height);
   x = TD_PUBSUB_ROW_MARGIN_X;
   y += first_line + TD_PUBSUB_ROW_LINE_SPACING;
-  place (widget, width, self->channel, x, y, layout.meta_width, layout.channel_height);
+  td_row_layout_place (widget, width, self->channel, x, y, layout.meta_width, layout.channel_height);
   y += layout.channel_height + TD_PUBSUB_ROW_LINE_SPACING;
-  place (widget, width, self->pattern, x, y, layout.meta_width, layout.pattern_height);
-  place (widget, width, self->payload, layout.payload_x, TD_PUBSUB_ROW_MARGIN_Y,
-         layout.payload_width, layout.payload_height);
+  td_row_layout_place (widget, width, self->pattern, x, y, layout.meta_width, layout.pattern_height);
+  td_row_layout_place (widget, width, self->payload, layout.payload_x, TD_PUBSUB_ROW_MARGIN_Y,
+                       layout.payload_width, layout.payload_height);
 }
 
 static void
