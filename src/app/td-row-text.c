@@ -8,45 +8,17 @@
 #include <string.h>
 
 #include "app/td-chat-line.h"
+#include "app/td-font-sizes.h"
 #include "app/td-row-text.h"
 
 /* The narrowest wrapping text is made, in characters: below that a line
  * would be a column of single characters, as tall as the list. */
 #define TD_ROW_TEXT_MIN_CHARS 8
 
-/* Fonts whose sizes are kept (see font_sizes): a few styles of one or
- * two families in practice; past this the cache starts again. */
-#define TD_ROW_TEXT_FONT_CACHE_MAX 64
-
 /* A line measured from its characters' advances and kerning pairs is
  * taken to be up to 1/this wider or narrower than Pango lays it out
  * (rounding; a ligature of three characters), and a quarter of a pixel. */
 #define TD_ROW_TEXT_WIDTH_SPARE 1024
-
-/* The printable ASCII characters: what FontSizes measures. */
-#define N_ASCII 95
-#define ASCII_INDEX(c) ((guchar) (c) - 0x20)
-
-/* A kerning pair not measured yet. */
-#define KERNING_UNKNOWN G_MININT16
-
-/* What a font's text measures; shared by the texts in that font
- * (a GRcBox, main thread only). */
-typedef struct
-{
-  int char_width;    /* pixels: the wider of an average character and a digit */
-  int line_height;   /* pango units: lines are stacked unrounded */
-  int baseline;      /* pixels, of a first line from its top */
-  int ascii_advance[N_ASCII];   /* of each printable ASCII character, unkerned, pango units */
-  /* What a pair of printable ASCII characters adds to their advances
-   * (kerning, a ligature), pango units, measured when first needed in
-   * pair_layout (the font in a context of its own); NULL until then. */
-  gint16      *kerning;
-  PangoLayout *pair_layout;
-} FontSizes;
-
-/* The printable ASCII characters, in order. */
-#define PRINTABLE_ASCII " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 
 struct _TdRowText
 {
@@ -56,7 +28,8 @@ struct _TdRowText
   char          *text;
   GArray        *links;          /* of TdChatLink, or NULL */
   int            ascii_length;   /* of text if it is all printable ASCII, else -1 */
-  gint64         ascii_width;    /* its width in pango units, kerned, for ascii_serial */
+  gint64         ascii_width;    /* its width in pango units, kerned, for ascii_serial;
+                                  * -1 with a ligature, -2 not measured yet */
   guint          ascii_serial;
   int            estimate_width;   /* the last width measured by estimate_lines(), or -1 */
   int            estimate_height;  /* what it gave */
@@ -71,7 +44,7 @@ struct _TdRowText
   guint          lines;
   PangoEllipsizeMode ellipsize;
   float          xalign;
-  FontSizes     *font;           /* for the context of font_serial; a reference */
+  TdFontSizes   *font;           /* for the context of font_serial; a reference */
   guint          font_serial;
 
   /* The layout as it is: its text and attributes are the ones above
@@ -169,7 +142,7 @@ ascii_length (const char *text)
 /* The height of @lines lines of the font, in pixels, rounded as Pango
  * rounds a layout's. */
 static int
-lines_height (const FontSizes *font,
+lines_height (const TdFontSizes *font,
               guint            lines)
 {
   return PANGO_PIXELS_CEIL ((gint64) font->line_height * lines);
@@ -225,175 +198,19 @@ layout_at (TdRowText *self,
   self->context_serial = serial;
 }
 
-/* Measures the advance of each printable ASCII character in @layout's
- * font, with kerning and ligatures off so that each is its own glyph. A
- * character that is not (a font without it) gets the widest advance. */
-static void
-measure_ascii (PangoLayout *layout,
-               FontSizes   *sizes)
-{
-  g_autoptr(PangoAttrList) attrs = pango_attr_list_new ();
-  PangoLayoutIter *iter;
-  int widest = 0;
-
-  memset (sizes->ascii_advance, 0, sizeof sizes->ascii_advance);
-  pango_attr_list_insert (attrs, pango_attr_font_features_new ("kern 0, liga 0, clig 0"));
-  pango_layout_set_attributes (layout, attrs);
-  pango_layout_set_text (layout, PRINTABLE_ASCII, -1);
-  iter = pango_layout_get_iter (layout);
-  do
-    {
-      PangoLayoutRun *run = pango_layout_iter_get_run_readonly (iter);
-
-      for (int i = 0; run != NULL && i < run->glyphs->num_glyphs; i++)
-        {
-          int index = run->item->offset + run->glyphs->log_clusters[i];
-          int width = run->glyphs->glyphs[i].geometry.width;
-
-          widest = MAX (widest, width);
-          if (index >= 0 && index < (int) G_N_ELEMENTS (sizes->ascii_advance))
-            sizes->ascii_advance[index] += MAX (width, 0);
-        }
-    }
-  while (pango_layout_iter_next_run (iter));
-  pango_layout_iter_free (iter);
-  for (guint i = 0; i < G_N_ELEMENTS (sizes->ascii_advance); i++)
-    if (sizes->ascii_advance[i] == 0 && i != 0)
-      sizes->ascii_advance[i] = widest;
-}
-
-static void
-font_sizes_clear (gpointer data)
-{
-  FontSizes *sizes = data;
-
-  g_free (sizes->kerning);
-  g_clear_object (&sizes->pair_layout);
-}
-
-static void
-font_sizes_release (FontSizes *sizes)
-{
-  g_rc_box_release_full (sizes, font_sizes_clear);
-}
-
-/* A layout of its own for measuring pairs in @context's font: the
- * widget's context changes with its style. */
-static PangoLayout *
-pair_layout_new (PangoContext *context)
-{
-  PangoContext *own = pango_font_map_create_context (pango_context_get_font_map (context));
-  const cairo_font_options_t *options = pango_cairo_context_get_font_options (context);
-  PangoLayout *layout;
-
-  pango_context_set_font_description (own, pango_context_get_font_description (context));
-  pango_context_set_language (own, pango_context_get_language (context));
-  pango_context_set_base_dir (own, pango_context_get_base_dir (context));
-  pango_context_set_round_glyph_positions (own, pango_context_get_round_glyph_positions (context));
-  pango_cairo_context_set_resolution (own, pango_cairo_context_get_resolution (context));
-  if (options != NULL)
-    pango_cairo_context_set_font_options (own, options);
-  layout = pango_layout_new (own);
-  g_object_unref (own);
-  return layout;
-}
-
-/* What the pair @a @b (printable ASCII) adds to the two advances, in
- * pango units: kerning, or a ligature. Each pair is laid out once, when
- * first met (a few microseconds); plain text meets a few hundred. */
-static int
-kerning (FontSizes *font,
-         char       a,
-         char       b)
-{
-  gint16 *pair;
-
-  if (font->kerning == NULL)
-    {
-      font->kerning = g_new (gint16, N_ASCII * N_ASCII);
-      for (guint i = 0; i < N_ASCII * N_ASCII; i++)
-        font->kerning[i] = KERNING_UNKNOWN;
-    }
-  pair = &font->kerning[ASCII_INDEX (a) * N_ASCII + ASCII_INDEX (b)];
-  if (*pair == KERNING_UNKNOWN)
-    {
-      const char text[] = { a, b, '\0' };
-      int width = 0;
-
-      pango_layout_set_text (font->pair_layout, text, 2);
-      pango_layout_get_size (font->pair_layout, &width, NULL);
-      *pair = CLAMP (width - font->ascii_advance[ASCII_INDEX (a)] - font->ascii_advance[ASCII_INDEX (b)],
-                     G_MININT16 + 1, G_MAXINT16);
-    }
-  return *pair;
-}
-
-/* The width of @len bytes of printable ASCII at @text, in pango units,
- * kerned as Pango kerns them. */
-static gint64
-ascii_run_width (FontSizes  *font,
-                 const char *text,
-                 gsize       len)
-{
-  gint64 width = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      width += font->ascii_advance[ASCII_INDEX (text[i])];
-      if (i + 1 < len)
-        width += kerning (font, text[i], text[i + 1]);
-    }
-  return width;
-}
-
-/* What the widget's font measures. Pango measures a font's character
- * width by shaping a sample text each time it is asked, and GtkLabel and
- * GtkInscription ask at every measure of a width in characters: several
- * times for each row a list binds. Here each font is measured once. */
-static FontSizes *
+/* The sizes of the widget's font, for the context of font_serial. */
+static TdFontSizes *
 font_sizes (TdRowText *self)
 {
-  static GHashTable *fonts;   /* "description@dpi/options" -> FontSizes; main thread only */
   PangoContext *context = gtk_widget_get_pango_context (GTK_WIDGET (self));
   guint serial = pango_context_get_serial (context);
-  g_autofree char *description = NULL;
-  g_autofree char *key = NULL;
-  const cairo_font_options_t *options;
-  FontSizes *known;
 
-  if (self->font != NULL && self->font_serial == serial)
-    return self->font;
-
-  description = pango_font_description_to_string (pango_context_get_font_description (context));
-  /* Hinting can round advances: the font options are part of the key. */
-  options = pango_cairo_context_get_font_options (context);
-  key = g_strdup_printf ("%s@%g/%lu", description, pango_cairo_context_get_resolution (context),
-                         options ? cairo_font_options_hash (options) : 0);
-  if (fonts == NULL)
-    fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) font_sizes_release);
-  known = g_hash_table_lookup (fonts, key);
-  if (known == NULL)
+  if (self->font == NULL || self->font_serial != serial)
     {
-      PangoFontMetrics *metrics = pango_context_get_metrics (context, NULL, NULL);
-      g_autoptr(PangoLayout) line = pango_layout_new (context);
-      int width = MAX (pango_font_metrics_get_approximate_char_width (metrics),
-                       pango_font_metrics_get_approximate_digit_width (metrics));
-
-      known = g_rc_box_new0 (FontSizes);
-      known->char_width = MAX (1, PANGO_PIXELS_CEIL (width));
-      pango_font_metrics_unref (metrics);
-      pango_layout_set_text (line, "Xg", -1);
-      pango_layout_get_size (line, NULL, &known->line_height);
-      known->baseline = PANGO_PIXELS (pango_layout_get_baseline (line));
-      measure_ascii (line, known);
-      known->pair_layout = pair_layout_new (context);
-      if (g_hash_table_size (fonts) >= TD_ROW_TEXT_FONT_CACHE_MAX)
-        g_hash_table_remove_all (fonts);
-      g_hash_table_insert (fonts, g_steal_pointer (&key), known);
+      g_clear_pointer (&self->font, td_font_sizes_unref);
+      self->font = td_font_sizes_get (context);
+      self->font_serial = serial;
     }
-  g_clear_pointer (&self->font, font_sizes_release);
-  self->font = g_rc_box_acquire (known);
-  self->font_serial = serial;
   return self->font;
 }
 
@@ -648,9 +465,10 @@ holds (gint64 needed,
 
 /* How many lines the text takes @width pixels wide, worked out from the
  * font's ASCII advances and kerning pairs without laying it out; 0 when
- * that is not certain: other than plain ASCII, attributes that may change
- * its size (links are only coloured and underlined), breaks that are not
- * at single spaces, a word wider than a line, or a line too close to full.
+ * that is not certain: other than plain ASCII, a ligature, attributes that
+ * may change its size (links are only coloured and underlined), breaks
+ * that are not at single spaces, a word wider than a line, or a line too
+ * close to full.
  * Pango wraps at the same places (a space at the end of a line takes no
  * room); a layout that still disagrees when drawn says so, and the text
  * is then always laid out (see td_row_text_snapshot). */
@@ -658,7 +476,7 @@ static int
 estimate_lines (TdRowText *self,
                 int        width)
 {
-  FontSizes *font;
+  TdFontSizes *font;
   const char *text = self->text ? self->text : "";
   gint64 limit = (gint64) width * PANGO_SCALE;
   gint64 line = -1;
@@ -668,11 +486,13 @@ estimate_lines (TdRowText *self,
   if (self->ascii_length < 0 || self->attrs != NULL || width <= 0 || self->estimate_wrong)
     return 0;
   font = font_sizes (self);
-  if (self->ascii_serial != self->font_serial || self->ascii_width < 0)
+  if (self->ascii_serial != self->font_serial || self->ascii_width == -2)
     {
-      self->ascii_width = ascii_run_width (font, text, self->ascii_length);
+      self->ascii_width = td_font_sizes_ascii_width (font, text, self->ascii_length);
       self->ascii_serial = self->font_serial;
     }
+  if (self->ascii_width < 0)
+    return 0;   /* a ligature */
   if (holds (self->ascii_width, limit) == TRUE)
     return 1;
 
@@ -687,15 +507,15 @@ estimate_lines (TdRowText *self,
       for (; *p && *p != ' '; p++)
         if (!is_word_char (p))
           return 0;
-      word = ascii_run_width (font, start, p - start);
-      if (holds (word, limit) != TRUE)
-        return 0;   /* broken inside the word, or maybe */
+      word = td_font_sizes_ascii_width (font, start, p - start);
+      if (word < 0 || holds (word, limit) != TRUE)
+        return 0;   /* a ligature; broken inside the word, or maybe */
       if (line < 0)
         line = word;
       else
         {
-          gint64 joined = line + kerning (font, line_end, ' ') + font->ascii_advance[0]
-                          + kerning (font, ' ', *start) + word;
+          gint64 joined = line + td_font_sizes_kerning (font, line_end, ' ') + font->ascii_advance[0]
+                          + td_font_sizes_kerning (font, ' ', *start) + word;
 
           fits = holds (joined, limit);
           if (fits < 0)
@@ -736,7 +556,7 @@ static int
 rough_lines (TdRowText *self,
              int        width)
 {
-  const FontSizes *font = font_sizes (self);
+  const TdFontSizes *font = font_sizes (self);
   gint64 chars = self->text ? g_utf8_strlen (self->text, -1) : 0;
   gint64 needed = chars * font->char_width;
 
@@ -773,7 +593,7 @@ td_row_text_measure (GtkWidget      *widget,
     }
   if (is_fixed (self))
     {
-      const FontSizes *font = font_sizes (self);
+      const TdFontSizes *font = font_sizes (self);
 
       *minimum = *natural = lines_height (font, self->lines);
       *minimum_baseline = *natural_baseline = font->baseline;
@@ -791,7 +611,7 @@ td_row_text_measure (GtkWidget      *widget,
     lines = estimate_lines (self, for_size);
   if (lines > 0)
     {
-      const FontSizes *font = font_sizes (self);
+      const TdFontSizes *font = font_sizes (self);
 
       *minimum = *natural = lines_height (font, lines);
       *minimum_baseline = *natural_baseline = font->baseline;
@@ -949,7 +769,7 @@ td_row_text_finalize (GObject *object)
   g_clear_pointer (&self->links, g_array_unref);
   g_clear_pointer (&self->attrs, pango_attr_list_unref);
   g_clear_object (&self->layout);
-  g_clear_pointer (&self->font, font_sizes_release);
+  g_clear_pointer (&self->font, td_font_sizes_unref);
   G_OBJECT_CLASS (td_row_text_parent_class)->finalize (object);
 }
 
@@ -991,7 +811,7 @@ static void
 td_row_text_init (TdRowText *self)
 {
   self->layout_width = G_MININT;
-  self->ascii_width = -1;
+  self->ascii_width = -2;
   self->estimate_width = -1;
   self->focus_link = self->pressed_link = self->hover_link = -1;
 }
@@ -1070,7 +890,7 @@ td_row_text_set (TdRowText    *self,
       self->text = text == NULL || g_utf8_validate (text, -1, NULL) ? g_strdup (text) : g_utf8_make_valid (text, -1);
       text = self->text;
       self->ascii_length = ascii_length (self->text);
-      self->ascii_width = -1;
+      self->ascii_width = -2;
       self->estimate_width = -1;
       self->estimate_wrong = FALSE;
       gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, text ? text : "", -1);

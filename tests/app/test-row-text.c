@@ -7,6 +7,7 @@
 
 #include "app/td-chat-line.h"
 #include "app/td-chat-row.h"
+#include "app/td-font-sizes.h"
 #include "app/td-pubsub-row.h"
 #include "app/td-sidebar-row.h"
 #include "app/td-item-row.h"
@@ -305,6 +306,67 @@ test_estimate (void)
 
   g_string_free (line, TRUE);
   gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* A font's sizes: one for each font, shared; and the width of random
+ * printable ASCII worked out from advances and kerning pairs is the one
+ * Pango lays out, within what the estimate allows for, unless the text
+ * has a ligature (then it is not worked out). */
+static void
+test_font_sizes (void)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+  PangoContext *context = gtk_widget_create_pango_context (label);
+  PangoContext *bigger = gtk_widget_create_pango_context (label);
+  PangoFontDescription *big = pango_font_description_copy (pango_context_get_font_description (context));
+  g_autoptr(TdFontSizes) sizes = td_font_sizes_get (context);
+  g_autoptr(TdFontSizes) again = td_font_sizes_get (context);
+  g_autoptr(TdFontSizes) other = NULL;
+  g_autoptr(PangoLayout) layout = pango_layout_new (context);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (1125);
+  guint measured = 0;
+  char text[81];
+
+  g_assert_true (sizes == again);
+  g_assert_cmpint (sizes->char_width, >, 0);
+  g_assert_cmpint (sizes->line_height, >, 0);
+  g_assert_cmpint (sizes->ascii_advance['W' - ' '], >, sizes->ascii_advance['i' - ' ']);
+
+  pango_font_description_set_size (big, 2 * pango_font_description_get_size (big));
+  pango_context_set_font_description (bigger, big);
+  other = td_font_sizes_get (bigger);
+  g_assert_true (other != sizes);
+  g_assert_cmpint (other->line_height, >, sizes->line_height);
+
+  for (guint i = 0; i < 2000; i++)
+    {
+      guint len = g_rand_int_range (rand, 1, sizeof text);
+      gint64 model, spare;
+      int width;
+
+      for (guint j = 0; j < len; j++)
+        /* Words and spaces, and now and then any printable character. */
+        text[j] = g_rand_int_range (rand, 0, 8) == 0 ? (char) g_rand_int_range (rand, 0x20, 0x7f)
+                  : g_rand_int_range (rand, 0, 6) == 0 ? ' ' : (char) g_rand_int_range (rand, 'a', 'z' + 1);
+      text[len] = '\0';
+      pango_layout_set_text (layout, text, len);
+      pango_layout_get_size (layout, &width, NULL);
+      model = td_font_sizes_ascii_width (sizes, text, len);
+      if (model < 0)
+        continue;   /* a ligature: not measured so */
+      measured++;
+      spare = model / 1024 + PANGO_SCALE / 4;
+      if (ABS (model - width) > spare)
+        g_error ("\"%s\": %" G_GINT64_FORMAT " from advances and pairs, %d laid out", text, model, width);
+    }
+  g_test_message ("%u of 2000 random texts measured from advances and pairs", measured);
+  g_assert_cmpuint (measured, >=, 1000);
+
+  pango_font_description_free (big);
+  g_object_unref (bigger);
+  g_object_unref (context);
+  g_object_ref_sink (label);
+  g_object_unref (label);
 }
 
 /* At its narrowest a text is measured roughly (containers measure every
@@ -903,6 +965,7 @@ main (int   argc,
   g_test_add_func ("/row-text/plain", test_plain);
   g_test_add_func ("/row-text/measure", test_measure);
   g_test_add_func ("/row-text/fixed", test_fixed);
+  g_test_add_func ("/row-text/font-sizes", test_font_sizes);
   g_test_add_func ("/row-text/estimate", test_estimate);
   g_test_add_func ("/row-text/narrowest", test_narrowest);
   g_test_add_func ("/row-text/links", test_links);
