@@ -35,15 +35,6 @@ typedef struct
   int preview_height;   /* 0 without a preview shown */
 } RowLayout;
 
-static int
-width_of (GtkWidget *child)
-{
-  int width = 0;
-
-  gtk_widget_measure (child, GTK_ORIENTATION_HORIZONTAL, -1, &width, NULL, NULL, NULL);
-  return width;
-}
-
 /* The height of @child @width wide, and its baseline (its top if none). */
 static int
 height_of (GtkWidget *child,
@@ -64,8 +55,8 @@ compute_layout (TdChatRow *self,
 {
   int time_base, nick_base, text_base;
 
-  layout->time_width = width_of (self->time);
-  layout->nick_width = width_of (self->nick);
+  layout->time_width = td_row_layout_size (self->time, GTK_ORIENTATION_HORIZONTAL, -1);
+  layout->nick_width = td_row_layout_size (self->nick, GTK_ORIENTATION_HORIZONTAL, -1);
   layout->text_width = width < 0 ? -1 : MAX (0, width - layout->time_width - layout->nick_width - 2 * TD_CHAT_ROW_SPACING);
 
   layout->time_height = height_of (self->time, layout->time_width, &time_base);
@@ -78,10 +69,7 @@ compute_layout (TdChatRow *self,
   layout->first_height = MAX (layout->time_y + layout->time_height,
                               MAX (layout->nick_y + layout->nick_height, layout->text_y + layout->text_height));
 
-  layout->preview_height = 0;
-  if (self->preview != NULL && gtk_widget_should_layout (self->preview))
-    gtk_widget_measure (self->preview, GTK_ORIENTATION_VERTICAL, layout->text_width,
-                        &layout->preview_height, NULL, NULL, NULL);
+  layout->preview_height = td_row_layout_size (self->preview, GTK_ORIENTATION_VERTICAL, layout->text_width);
 }
 
 static GtkSizeRequestMode
@@ -103,7 +91,8 @@ td_chat_row_measure (GtkWidget      *widget,
 
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
     {
-      int fixed = width_of (self->time) + width_of (self->nick) + 2 * TD_CHAT_ROW_SPACING;
+      int fixed = td_row_layout_size (self->time, orientation, -1) + td_row_layout_size (self->nick, orientation, -1)
+                  + 2 * TD_CHAT_ROW_SPACING;
       int text_min, text_nat;
 
       gtk_widget_measure (self->text, GTK_ORIENTATION_HORIZONTAL, -1, &text_min, &text_nat, NULL, NULL);

@@ -139,12 +139,13 @@ typedef struct
   int title_height, meta_height;
 } RowLayout;
 
+/* The widths of the columns in a row @width wide. */
 static void
-compute_layout (TdItemRow *self,
+compute_widths (TdItemRow *self,
                 int        width,
                 RowLayout *layout)
 {
-  GtkOrientation h = GTK_ORIENTATION_HORIZONTAL, v = GTK_ORIENTATION_VERTICAL;
+  GtkOrientation h = GTK_ORIENTATION_HORIZONTAL;
 
   layout->star_width = td_row_layout_size (self->star, h, -1);
   layout->dot_width = MAX (td_row_layout_size (self->dot, h, -1), TD_ITEM_ROW_DOT_WIDTH);
@@ -153,7 +154,16 @@ compute_layout (TdItemRow *self,
                                 - (layout->star_width > 0 ? layout->star_width + TD_ITEM_ROW_SPACING : 0));
   layout->date_width = td_row_layout_size (self->date, h, -1);
   layout->feed_width = MAX (0, layout->texts_width - layout->date_width - TD_ITEM_ROW_META_SPACING);
+}
 
+static void
+compute_layout (TdItemRow *self,
+                int        width,
+                RowLayout *layout)
+{
+  GtkOrientation v = GTK_ORIENTATION_VERTICAL;
+
+  compute_widths (self, width, layout);
   layout->dot_height = td_row_layout_size (self->dot, v, layout->dot_width);
   layout->title_height = td_row_layout_size (self->title, v, layout->texts_width);
   layout->meta_height = MAX (td_row_layout_size (self->feed, v, layout->feed_width),
@@ -181,17 +191,22 @@ td_item_row_measure (GtkWidget      *widget,
   TdItemRow *self = TD_ITEM_ROW (widget);
   RowLayout layout;
 
-  compute_layout (self, for_size < 0 ? G_MAXINT / 2 : for_size, &layout);
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
-    *minimum = layout.texts_x + TD_ITEM_ROW_MARGIN_X
-               + (layout.star_width > 0 ? layout.star_width + TD_ITEM_ROW_SPACING : 0)
-               + MAX (td_row_layout_size (self->title, orientation, -1),
-                      td_row_layout_size (self->feed, orientation, -1) + TD_ITEM_ROW_META_SPACING
-                      + layout.date_width);
+    {
+      compute_widths (self, 0, &layout);
+      *minimum = layout.texts_x + TD_ITEM_ROW_MARGIN_X
+                 + (layout.star_width > 0 ? layout.star_width + TD_ITEM_ROW_SPACING : 0)
+                 + MAX (td_row_layout_size (self->title, orientation, -1),
+                        td_row_layout_size (self->feed, orientation, -1) + TD_ITEM_ROW_META_SPACING
+                        + layout.date_width);
+    }
   else
-    *minimum = 2 * TD_ITEM_ROW_MARGIN_Y
-               + MAX (layout.title_height + TD_ITEM_ROW_LINE_SPACING + layout.meta_height,
-                      MAX (layout.dot_height, layout.star_height));
+    {
+      compute_layout (self, for_size < 0 ? G_MAXINT / 2 : for_size, &layout);
+      *minimum = 2 * TD_ITEM_ROW_MARGIN_Y
+                 + MAX (layout.title_height + TD_ITEM_ROW_LINE_SPACING + layout.meta_height,
+                        MAX (layout.dot_height, layout.star_height));
+    }
   *natural = *minimum;
 }
 

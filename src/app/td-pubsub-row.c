@@ -45,12 +45,13 @@ typedef struct
   int payload_x, payload_width, payload_height;
 } RowLayout;
 
+/* The widths of the columns in a row @width wide. */
 static void
-compute_layout (TdPubsubRow *self,
+compute_widths (TdPubsubRow *self,
                 int          width,
                 RowLayout   *layout)
 {
-  int first_line, first_width;
+  int first_width;
 
   layout->mark_width = td_row_layout_size (self->mark, GTK_ORIENTATION_HORIZONTAL, -1);
   layout->time_width = td_row_layout_size (self->time, GTK_ORIENTATION_HORIZONTAL, -1);
@@ -61,7 +62,16 @@ compute_layout (TdPubsubRow *self,
   layout->payload_x = TD_PUBSUB_ROW_MARGIN_X + layout->meta_width + TD_PUBSUB_ROW_SPACING;
   layout->payload_width = MAX (td_row_layout_size (self->payload, GTK_ORIENTATION_HORIZONTAL, -1),
                                width - layout->payload_x - TD_PUBSUB_ROW_MARGIN_X);
+}
 
+static void
+compute_layout (TdPubsubRow *self,
+                int          width,
+                RowLayout   *layout)
+{
+  int first_line;
+
+  compute_widths (self, width, layout);
   layout->mark_height = td_row_layout_size (self->mark, GTK_ORIENTATION_VERTICAL, layout->mark_width);
   layout->time_height = td_row_layout_size (self->time, GTK_ORIENTATION_VERTICAL, layout->time_width);
   layout->channel_height = td_row_layout_size (self->channel, GTK_ORIENTATION_VERTICAL, layout->meta_width);
@@ -90,12 +100,17 @@ td_pubsub_row_measure (GtkWidget      *widget,
   TdPubsubRow *self = TD_PUBSUB_ROW (widget);
   RowLayout layout;
 
-  compute_layout (self, for_size < 0 ? 0 : for_size, &layout);
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
-    *minimum = *natural = layout.payload_x + td_row_layout_size (self->payload, orientation, -1)
-                          + TD_PUBSUB_ROW_MARGIN_X;
+    {
+      /* At its narrowest, the payload at its minimum. */
+      compute_widths (self, 0, &layout);
+      *minimum = *natural = layout.payload_x + layout.payload_width + TD_PUBSUB_ROW_MARGIN_X;
+    }
   else
-    *minimum = *natural = 2 * TD_PUBSUB_ROW_MARGIN_Y + MAX (layout.meta_height, layout.payload_height);
+    {
+      compute_layout (self, for_size < 0 ? 0 : for_size, &layout);
+      *minimum = *natural = 2 * TD_PUBSUB_ROW_MARGIN_Y + MAX (layout.meta_height, layout.payload_height);
+    }
 }
 
 static void

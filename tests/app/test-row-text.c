@@ -602,12 +602,31 @@ baseline_of (GtkWidget *child)
   return base;
 }
 
+/* A window @width wide showing @row at its top; returns once @child has
+ * been given its place (5 s at most). */
+static GtkWidget *
+show_row (GtkWidget *row,
+          int        width,
+          GtkWidget *child)
+{
+  GtkWidget *window = gtk_window_new ();
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  gtk_widget_set_valign (row, GTK_ALIGN_START);
+  gtk_window_set_child (GTK_WINDOW (window), row);
+  gtk_window_set_default_size (GTK_WINDOW (window), width, 1);
+  gtk_window_present (GTK_WINDOW (window));
+  while (gtk_widget_get_width (child) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  return window;
+}
+
 /* A chat line's columns: side by side on one baseline, the preview under
  * the text, mirrored right to left. */
 static void
 test_chat_row (void)
 {
-  GtkWidget *window = gtk_window_new ();
+  GtkWidget *window;
   GtkWidget *time = td_row_text_new ();
   GtkWidget *nick = td_row_text_new ();
   GtkWidget *text = td_row_text_new ();
@@ -624,12 +643,7 @@ test_chat_row (void)
   td_row_text_set (TD_ROW_TEXT (text), "the text of the line, long enough to wrap at the width the window has "
                                        "when it is as narrow as the row allows, which it is here", NULL, NULL);
   row = td_chat_row_new (time, nick, text);
-  gtk_widget_set_valign (row, GTK_ALIGN_START);
-  gtk_window_set_child (GTK_WINDOW (window), row);
-  gtk_window_set_default_size (GTK_WINDOW (window), 400, 1);
-  gtk_window_present (GTK_WINDOW (window));
-  while (gtk_widget_get_width (text) == 0 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
+  window = show_row (row, 400, text);
 
   t = bounds_in (time, row);
   n = bounds_in (nick, row);
@@ -766,7 +780,7 @@ test_item_row (void)
 static void
 test_item_row_layout (void)
 {
-  GtkWidget *window = gtk_window_new ();
+  GtkWidget *window;
   GtkWidget *row = td_item_row_new ();
   g_autoptr(TdItemObject) object = td_item_object_new ();
   g_autoptr(GPtrArray) texts = g_ptr_array_new ();
@@ -790,13 +804,7 @@ test_item_row_layout (void)
   item.starred = TRUE;
   td_item_object_set_item (object, &item);
   td_item_row_bind (TD_ITEM_ROW (row), object);
-
-  gtk_widget_set_valign (row, GTK_ALIGN_START);
-  gtk_window_set_child (GTK_WINDOW (window), row);
-  gtk_window_set_default_size (GTK_WINDOW (window), 500, 1);
-  gtk_window_present (GTK_WINDOW (window));
-  while (gtk_widget_get_width (title) == 0 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
+  window = show_row (row, 500, title);
 
   width = gtk_widget_get_width (row);
   d = bounds_in (dot, row);
@@ -841,7 +849,7 @@ test_item_row_layout (void)
 static void
 test_pubsub_row (void)
 {
-  GtkWidget *window = gtk_window_new ();
+  GtkWidget *window;
   GtkWidget *row = td_pubsub_row_new (23, 16);
   GtkWidget *time = td_pubsub_row_get_text (TD_PUBSUB_ROW (row), TD_PUBSUB_ROW_TIME);
   GtkWidget *channel = td_pubsub_row_get_text (TD_PUBSUB_ROW (row), TD_PUBSUB_ROW_CHANNEL);
@@ -856,12 +864,7 @@ test_pubsub_row (void)
   td_row_text_set (TD_ROW_TEXT (channel), "news", NULL, NULL);
   td_row_text_set (TD_ROW_TEXT (payload), "a payload", NULL, NULL);
   g_assert_false (gtk_widget_get_visible (pattern));
-  gtk_widget_set_valign (row, GTK_ALIGN_START);
-  gtk_window_set_child (GTK_WINDOW (window), row);
-  gtk_window_set_default_size (GTK_WINDOW (window), 700, 1);
-  gtk_window_present (GTK_WINDOW (window));
-  while (gtk_widget_get_width (payload) == 0 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
+  window = show_row (row, 700, payload);
 
   t = bounds_in (time, row);
   c = bounds_in (channel, row);
