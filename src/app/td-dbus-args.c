@@ -52,14 +52,10 @@ td_dbus_args_is_view_name (const char *name)
 gboolean
 td_dbus_args_feed_url_ok (const char *url)
 {
-  g_autofree char *scheme = NULL;
-
   if (url == NULL || *url == '\0' || strlen (url) > TD_DBUS_MAX_URL_LEN || !g_utf8_validate (url, -1, NULL))
     return FALSE;
-  if (g_path_is_absolute (url))
-    return TRUE;
-  scheme = g_uri_parse_scheme (url);
-  return scheme != NULL && td_feed_url_is_valid (url);
+  /* A path, or a URL with its scheme (one without does not parse). */
+  return g_path_is_absolute (url) || td_feed_url_is_valid (url);
 }
 
 gboolean
