@@ -19,10 +19,11 @@
 #include "app/td-window.h"
 #include "core/td-timers.h"
 
-/* New items arrive in bursts during a refresh; the list reloads at most
- * this often, so a refresh of many feeds costs a few queries, not one
- * per feed. */
-#define TD_FEEDS_VIEW_RELOAD_DELAY_MS 400
+
+/* Shown again after a refresh changed its lists, the view first draws
+ * them as they were and catches up this much later, so that showing it
+ * and changing its lists are not one long step. */
+#define TD_FEEDS_VIEW_CATCH_UP_MS 50
 
 enum
 {
@@ -33,6 +34,7 @@ enum
   MAIL_PROPERTIES,    /* TdFeedReply to set_properties */
   MAIL_RELOAD,        /* the coalesced list reload is due */
   MAIL_HOVER,         /* ErrorHover: the pointer rested on an error badge */
+  MAIL_CATCH_UP,      /* shown again: apply what changed while hidden */
 };
 
 struct _TdFeedsView
@@ -70,8 +72,13 @@ struct _TdFeedsView
   gint64              article_id;         /* shown in the article pane */
   guint64             article_serial;
   guint               reload_timeout;
+  guint               catch_up_timeout;
   gboolean            user_refresh;       /* the round was asked for */
   gboolean            have_list;
+  /* A new list of feeds or new items came while the view was hidden:
+   * shown, it catches up (see td_feeds_view_map). */
+  gboolean            sidebar_stale;
+  gboolean            items_stale;
 };
 
 G_DEFINE_FINAL_TYPE (TdFeedsView, td_feeds_view, ADW_TYPE_BIN)
@@ -623,7 +630,10 @@ handle_event (TdFeedsView *self,
     case TD_FEED_EVENT_FEEDS:
       g_clear_pointer (&self->feed_list, g_ptr_array_unref);
       self->feed_list = g_steal_pointer (&event->feeds);
-      update_sidebar (self, self->feed_list);
+      if (self->have_list && !gtk_widget_get_mapped (GTK_WIDGET (self)))
+        self->sidebar_stale = TRUE;
+      else
+        update_sidebar (self, self->feed_list);
       if (!self->have_list)
         {
           self->have_list = TRUE;
@@ -697,8 +707,22 @@ mail_cb (TdMailboxId  id,
 
     case MAIL_RELOAD:
       self->reload_timeout = 0;
-      if (self->items != NULL)
+      if (self->items != NULL && !gtk_widget_get_mapped (GTK_WIDGET (self)))
+        self->items_stale = TRUE;
+      else if (self->items != NULL)
         td_item_list_reload (self->items);
+      break;
+
+    case MAIL_CATCH_UP:
+      self->catch_up_timeout = 0;
+      if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
+        break;
+      if (self->sidebar_stale && self->feed_list != NULL)
+        update_sidebar (self, self->feed_list);
+      self->sidebar_stale = FALSE;
+      if (self->items_stale && self->items != NULL)
+        td_item_list_reload (self->items);
+      self->items_stale = FALSE;
       break;
 
     case MAIL_HOVER:
@@ -1298,6 +1322,22 @@ root_window_app_cb (GtkWindow   *window,
   td_feeds_view_attach (self);
 }
 
+/* While the view is hidden a refresh changes nothing in it: every change
+ * of its lists would restyle and measure rows no one sees (GTK restyles
+ * every row after one that moves). Shown, it catches up once
+ * (MAIL_CATCH_UP). */
+static void
+td_feeds_view_map (GtkWidget *widget)
+{
+  TdFeedsView *self = TD_FEEDS_VIEW (widget);
+
+  GTK_WIDGET_CLASS (td_feeds_view_parent_class)->map (widget);
+
+  if ((self->sidebar_stale || self->items_stale) && !td_mail_timeout_is_pending (self->catch_up_timeout))
+    self->catch_up_timeout = td_mail_send_after (self->mailbox, TD_FEEDS_VIEW_CATCH_UP_MS,
+                                                 td_mail_new (MAIL_CATCH_UP, NULL, NULL));
+}
+
 static void
 td_feeds_view_root (GtkWidget *widget)
 {
@@ -1326,6 +1366,8 @@ td_feeds_view_dispose (GObject *object)
   self->mailbox = TD_MAILBOX_NONE;
   td_mail_cancel_timeout (self->reload_timeout);
   self->reload_timeout = 0;
+  td_mail_cancel_timeout (self->catch_up_timeout);
+  self->catch_up_timeout = 0;
   g_clear_pointer (&self->hover, td_hover_timer_free);
   forget_pending_item (self);
 
@@ -1372,6 +1414,7 @@ td_feeds_view_class_init (TdFeedsViewClass *klass)
   object_class->dispose = td_feeds_view_dispose;
   object_class->finalize = td_feeds_view_finalize;
   widget_class->root = td_feeds_view_root;
+  widget_class->map = td_feeds_view_map;
 
   g_type_ensure (TD_TYPE_ARTICLE_VIEW);
   g_type_ensure (TD_TYPE_FEED_ROW);

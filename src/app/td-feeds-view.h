@@ -7,6 +7,11 @@
 
 G_BEGIN_DECLS
 
+/* New items arrive in bursts during a refresh; the list reloads at most
+ * this often, so a refresh of many feeds costs a few queries, not one
+ * per feed. */
+#define TD_FEEDS_VIEW_RELOAD_DELAY_MS 400
+
 #define TD_TYPE_FEEDS_VIEW (td_feeds_view_get_type ())
 
 G_DECLARE_FINAL_TYPE (TdFeedsView, td_feeds_view, TD, FEEDS_VIEW, AdwBin)

@@ -46,8 +46,8 @@
 #define TD_PUBSUB_VIEW_SEARCH_PAGE 500
 
 /* Live messages go into the list at most this often, and only while the
- * view is shown; in between they wait with the held ones (within the ring
- * size). GtkListView keeps up to 200 rows bound around its anchor: shown,
+ * view is shown (but see TD_PUBSUB_VIEW_PREBUILD); in between they wait
+ * with the held ones (within the ring size). GtkListView keeps up to 200 rows bound around its anchor: shown,
  * the anchor follows the newest message, so every batch appended on its
  * own was bound and measured row by row (a busy channel, thousands of
  * messages a second in a hundred batches, kept the main loop from
@@ -156,6 +156,8 @@ struct _TdPubsubView
   TdPubsubRing        *ring;             /* TdPubsubMessageItem */
   GtkCustomFilter     *filter;
   GtkFilterListModel  *filtered;
+  GObject             *top_item;         /* the list's first item: a note, never a message */
+  TdPubsubRow         *top_row;          /* the row showing top_item, while one is bound */
   GListStore          *channels;         /* TdPubsubChannel, by first arrival */
   GHashTable          *channel_index;    /* name -> TdPubsubChannel (borrowed from channels) */
   GPtrArray           *held;             /* TdPubsubMessageItem received while paused */
@@ -229,6 +231,8 @@ format_count (guint64 n)
   return g_strdup_printf ("%'" G_GUINT64_FORMAT, n);
 }
 
+static void update_top_note (TdPubsubView *self);
+
 /* The counts label and the list page while the list shows search
  * results. */
 static void
@@ -263,6 +267,7 @@ update_counts (TdPubsubView *self)
   g_autofree char *received = format_count (self->n_received);
   GString *text;
 
+  update_top_note (self);
   if (self->searching)
     {
       update_search_counts (self);
@@ -988,20 +993,31 @@ trim_held (TdPubsubView *self)
     }
 }
 
-/* Moves the held messages to the list in one change. */
+/* Moves the oldest @n held messages to the list in one change. */
 static void
-flush_held (TdPubsubView *self)
+flush_held (TdPubsubView *self,
+            guint         n)
 {
-  guint n = self->held->len;
-  gpointer *items;
+  g_autofree gpointer *items = NULL;
 
+  n = MIN (n, self->held->len);
   if (n == 0)
     return;
+  items = g_memdup2 (self->held->pdata, n * sizeof (gpointer));
   g_ptr_array_set_free_func (self->held, NULL);
-  items = g_ptr_array_free (self->held, FALSE);
-  self->held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_remove_range (self->held, 0, n);
+  g_ptr_array_set_free_func (self->held, g_object_unref);
   self->n_dropped += td_pubsub_ring_append (self->ring, items, n);
-  g_free (items);
+}
+
+/* Whether live messages may go into the list while the view is hidden
+ * (see TD_PUBSUB_VIEW_PREBUILD). */
+static gboolean
+prebuilding (TdPubsubView *self)
+{
+  guint limit = MIN (TD_PUBSUB_VIEW_PREBUILD, td_pubsub_ring_get_capacity (self->ring));
+
+  return !self->searching && g_list_model_get_n_items (G_LIST_MODEL (self->ring)) < limit;
 }
 
 /* Moves live messages that waited (see TD_PUBSUB_VIEW_LIST_FLUSH_MS) to
@@ -1013,9 +1029,22 @@ flush_live (TdPubsubView *self)
   guint capacity = td_pubsub_ring_get_capacity (self->ring);
   guint n_items = g_list_model_get_n_items (G_LIST_MODEL (self->ring));
 
-  if (self->paused || self->history_pending || self->held->len == 0 ||
-      !gtk_widget_get_mapped (GTK_WIDGET (self)))
+  if (self->paused || self->history_pending || self->held->len == 0)
     return;
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
+    {
+      if (prebuilding (self))
+        {
+          flush_held (self, TD_PUBSUB_VIEW_PREBUILD_STEP);
+          self->last_flush = g_get_monotonic_time ();
+          update_counts (self);
+          /* The next step, whether or not more messages come. */
+          if (self->held->len > 0 && prebuilding (self) && self->flush_timeout == 0)
+            self->flush_timeout = td_mail_send_after (self->mailbox, TD_PUBSUB_VIEW_LIST_FLUSH_MS,
+                                                      td_mail_new (MAIL_FLUSH, NULL, NULL));
+        }
+      return;
+    }
 
   if (self->follow && !self->searching && n_items + self->held->len > capacity)
     {
@@ -1026,7 +1055,7 @@ flush_live (TdPubsubView *self)
        * ring for a moment lets the rows move to the newest first
        * (rebound, not rebuilt); then the oldest go. */
       td_pubsub_ring_set_capacity (self->ring, n_items + self->held->len);
-      flush_held (self);
+      flush_held (self, self->held->len);
       follow_newest (self);
       n_items = g_list_model_get_n_items (G_LIST_MODEL (self->ring));
       td_pubsub_ring_set_capacity (self->ring, capacity);
@@ -1034,7 +1063,7 @@ flush_live (TdPubsubView *self)
     }
   else
     {
-      flush_held (self);
+      flush_held (self, self->held->len);
       follow_newest (self);
     }
   self->last_flush = g_get_monotonic_time ();
@@ -1086,7 +1115,8 @@ messages_cb (TdPubsubConnection *connection,
   for (gsize i = 0; i < n; i++)
     g_ptr_array_add (self->held, items[i]);
   trim_held (self);
-  if (n > 0 && !self->paused && !self->history_pending && gtk_widget_get_mapped (GTK_WIDGET (self)))
+  if (n > 0 && !self->paused && !self->history_pending &&
+      (gtk_widget_get_mapped (GTK_WIDGET (self)) || prebuilding (self)))
     {
       if (g_get_monotonic_time () - self->last_flush >= TD_PUBSUB_VIEW_LIST_FLUSH_MS * 1000)
         flush_live (self);
@@ -1176,8 +1206,9 @@ follow_newest (TdPubsubView *self)
 
   if (self->searching)
     return;
+  /* The list's item n is the newest message: the note comes first. */
   if (self->follow && n > 0 && gtk_widget_get_mapped (GTK_WIDGET (self->messages_list)))
-    gtk_widget_activate_action (GTK_WIDGET (self->messages_list), "list.scroll-to-item", "u", n - 1);
+    gtk_widget_activate_action (GTK_WIDGET (self->messages_list), "list.scroll-to-item", "u", n);
 }
 
 /* Only the user's own scrolling stops the list from following the newest
@@ -1321,7 +1352,7 @@ history_loaded (TdPubsubView  *self,
     }
 
   if (!self->paused)
-    flush_held (self);
+    flush_held (self, self->held->len);
   update_counts (self);
   follow_newest (self);
 }
@@ -1975,28 +2006,90 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   gtk_list_item_set_child (item, td_pubsub_row_new (TD_PUBSUB_VIEW_TIME_CHARS, TD_PUBSUB_VIEW_CHANNEL_CHARS));
 }
 
+/* What the note above the first message says. */
+static char *
+top_note_text (TdPubsubView *self)
+{
+  g_autofree char *kept = NULL;
+  guint capacity;
+
+  if (self->searching)
+    return g_strdup (_("Messages found, newest first"));
+  if (self->n_dropped == 0)
+    return g_strdup (_("Start of the list"));
+  capacity = td_pubsub_ring_get_capacity (self->ring);
+  kept = format_count (capacity);
+  /* Translators: %s is how many messages the list keeps (a setting) */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Older messages are not kept: the list keeps the newest %s",
+                                       "Older messages are not kept: the list keeps the newest %s", capacity),
+                          kept);
+}
+
+/* The note's row: no time or channel, the note where a payload goes. */
+static void
+show_top_note (TdPubsubView *self,
+               TdPubsubRow  *row)
+{
+  g_autofree char *text = top_note_text (self);
+  GtkWidget *payload = td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PAYLOAD);
+
+  td_pubsub_row_set_logged (row, FALSE);
+  td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_TIME)), NULL, NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_CHANNEL)), NULL, NULL, NULL);
+  td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PATTERN)), NULL, NULL, NULL);
+  gtk_widget_set_visible (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PATTERN), FALSE);
+  td_row_text_set (TD_ROW_TEXT (payload), text, NULL, NULL);
+  gtk_widget_remove_css_class (payload, "monospace");
+  gtk_widget_add_css_class (payload, "dim-label");
+}
+
+/* Says again what the note says, when that may have changed. */
+static void
+update_top_note (TdPubsubView *self)
+{
+  if (self->top_row != NULL)
+    show_top_note (self, self->top_row);
+}
+
 static void
 message_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item,
-                 gpointer                  user_data)
+                 TdPubsubView             *self)
 {
-  TdPubsubMessageItem *message = gtk_list_item_get_item (item);
+  TdPubsubMessageItem *message;
   TdPubsubRow *row = TD_PUBSUB_ROW (gtk_list_item_get_child (item));
   GtkWidget *payload = td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PAYLOAD);
   GtkWidget *pattern = td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PATTERN);
-  gint64 usec = td_pubsub_message_item_get_time (message);
-  gboolean logged = td_pubsub_message_item_get_logged (message);
-  g_autoptr(GDateTime) time = td_local_time_new (usec);
-  g_autoptr(GDateTime) now = td_local_time_now ();
-  gboolean today = time != NULL && g_date_time_get_year (time) == g_date_time_get_year (now) &&
-                   g_date_time_get_day_of_year (time) == g_date_time_get_day_of_year (now);
-  /* Captured messages may be from another day. */
-  g_autofree char *stamp = time != NULL ? g_date_time_format (time, logged && !today ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S")
-                                        : g_strdup ("");
-  g_autofree char *full = g_strdup_printf ("%s.%03d", stamp, (int) (usec % G_USEC_PER_SEC / 1000));
-  const char *pattern_name = td_pubsub_message_item_get_pattern (message);
+  gint64 usec;
+  gboolean logged, today;
+  g_autoptr(GDateTime) time = NULL;
+  g_autoptr(GDateTime) now = NULL;
+  g_autofree char *stamp = NULL;
+  g_autofree char *full = NULL;
+  const char *pattern_name;
   g_autofree char *pattern_text = NULL;
 
+  if (gtk_list_item_get_item (item) == self->top_item)
+    {
+      self->top_row = row;
+      show_top_note (self, row);
+      return;
+    }
+
+  message = gtk_list_item_get_item (item);
+  usec = td_pubsub_message_item_get_time (message);
+  logged = td_pubsub_message_item_get_logged (message);
+  time = td_local_time_new (usec);
+  now = td_local_time_now ();
+  today = time != NULL && g_date_time_get_year (time) == g_date_time_get_year (now) &&
+          g_date_time_get_day_of_year (time) == g_date_time_get_day_of_year (now);
+  /* Captured messages may be from another day. */
+  stamp = time != NULL ? g_date_time_format (time, logged && !today ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S")
+                       : g_strdup ("");
+  full = g_strdup_printf ("%s.%03d", stamp, (int) (usec % G_USEC_PER_SEC / 1000));
+  pattern_name = td_pubsub_message_item_get_pattern (message);
+
+  gtk_widget_remove_css_class (payload, "dim-label");
   td_pubsub_row_set_logged (row, logged);
   td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_TIME)), full, NULL,
                    td_row_text_tabular_digits ());
@@ -2012,6 +2105,15 @@ message_bind_cb (GtkSignalListItemFactory *factory,
     gtk_widget_remove_css_class (payload, "monospace");
   else
     gtk_widget_add_css_class (payload, "monospace");
+}
+
+static void
+message_unbind_cb (GtkSignalListItemFactory *factory,
+                   GtkListItem              *item,
+                   TdPubsubView             *self)
+{
+  if (gtk_list_item_get_item (item) == self->top_item)
+    self->top_row = NULL;
 }
 
 static GtkListItemFactory *
@@ -2198,6 +2300,7 @@ td_pubsub_view_dispose (GObject *object)
   g_clear_object (&self->connection_selection);
   g_clear_object (&self->connections);
   g_clear_object (&self->filtered);
+  g_clear_object (&self->top_item);
   g_clear_object (&self->filter);
   g_clear_object (&self->ring);
   g_clear_object (&self->found);
@@ -2342,6 +2445,8 @@ td_pubsub_view_init (TdPubsubView *self)
   g_autoptr(GtkListItemFactory) message_factory = NULL;
   g_autoptr(GtkNoSelection) channel_selection = NULL;
   g_autoptr(GtkNoSelection) message_selection = NULL;
+  g_autoptr(GListStore) top = NULL;
+  g_autoptr(GListStore) parts = NULL;
   GtkAdjustment *adj;
   GtkEventController *controller;
 
@@ -2387,8 +2492,23 @@ td_pubsub_view_init (TdPubsubView *self)
                            G_CALLBACK (ring_size_changed_cb), self, G_CONNECT_SWAPPED);
   self->filter = gtk_custom_filter_new (filter_match, self, NULL);
   self->filtered = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->ring)), NULL);
-  message_selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->filtered)));
-  message_factory = factory_new (G_CALLBACK (message_setup_cb), G_CALLBACK (message_bind_cb), NULL);
+  /* A note comes first and stays first. GTK 4.8 keeps a row for the
+   * item its focus and selection trackers point at, and they point at the
+   * first item once the list has one. Were that a message, each flush of
+   * a full ring would drop it, destroy its row and put a new row first;
+   * and a new first row restyles every row after it (1,000 styles, 10 ms
+   * of every flush at 5,000 messages a second). */
+  self->top_item = g_object_new (G_TYPE_OBJECT, NULL);
+  top = g_list_store_new (G_TYPE_OBJECT);
+  g_list_store_append (top, self->top_item);
+  parts = g_list_store_new (G_TYPE_LIST_MODEL);
+  g_list_store_append (parts, top);
+  g_list_store_append (parts, self->filtered);
+  message_selection = gtk_no_selection_new (G_LIST_MODEL (gtk_flatten_list_model_new (G_LIST_MODEL (g_steal_pointer (&parts)))));
+  message_factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (message_factory, "setup", G_CALLBACK (message_setup_cb), NULL);
+  g_signal_connect (message_factory, "bind", G_CALLBACK (message_bind_cb), self);
+  g_signal_connect (message_factory, "unbind", G_CALLBACK (message_unbind_cb), self);
   gtk_list_view_set_factory (self->messages_list, message_factory);
   gtk_list_view_set_model (self->messages_list, GTK_SELECTION_MODEL (message_selection));
 
@@ -2681,7 +2801,7 @@ td_pubsub_view_set_paused (TdPubsubView *self,
   self->paused = paused;
 
   if (!paused && !self->history_pending)
-    flush_held (self);
+    flush_held (self, self->held->len);
   update_counts (self);
   follow_newest (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);

@@ -26,6 +26,15 @@ G_BEGIN_DECLS
  * channel for binary ones) in the view's search mode.
  */
 
+/* Live messages go into the list only while the view is shown, except
+ * while the list holds fewer than TD_PUBSUB_VIEW_PREBUILD: then they go in
+ * even while it is hidden, at most TD_PUBSUB_VIEW_PREBUILD_STEP per flush,
+ * so that the list builds and styles its rows (GTK 4.8 keeps about 200) a
+ * few at a time in the background, not all in the frame that first shows
+ * the view. */
+#define TD_PUBSUB_VIEW_PREBUILD      256
+#define TD_PUBSUB_VIEW_PREBUILD_STEP 32
+
 #define TD_TYPE_PUBSUB_VIEW (td_pubsub_view_get_type ())
 
 G_DECLARE_FINAL_TYPE (TdPubsubView, td_pubsub_view, TD, PUBSUB_VIEW, AdwBin)

@@ -436,6 +436,38 @@ write_between_feed (const char *path,
   g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
 }
 
+/* TRUE once the feed database has a feed titled @data. */
+static gboolean
+stored_title_is (TdFeedsView   *view,
+                 gconstpointer  data)
+{
+  GtkWindow *window = GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (view)));
+  TdApplication *app = TD_APPLICATION (gtk_window_get_application (window));
+  g_autoptr(GPtrArray) feeds = list_feeds (app, view);
+
+  for (guint i = 0; i < feeds->len; i++)
+    if (g_strcmp0 (((TdFeedInfo *) g_ptr_array_index (feeds, i))->title, data) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+view_mapped (TdFeedsView   *view,
+             gconstpointer  data)
+{
+  return gtk_widget_get_mapped (GTK_WIDGET (view)) == GPOINTER_TO_INT (data);
+}
+
+static void
+spin_ms (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
 static TdFeedRow *
 sidebar_row_titled (TdFeedsView *view,
                     const char  *title,
@@ -558,6 +590,21 @@ check_reload_keeps_rows (TdApplication *app,
   g_assert_cmpuint (td_feed_row_get_unread (moved), ==, 12);
   /* The feed is still the one shown. */
   g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 12);
+
+  /* Hidden, the view leaves its lists as they are while a refresh brings
+   * a new title and new items; shown again, it catches up. */
+  td_window_show_view (TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))), "chat");
+  wait_for (view_mapped, view, GINT_TO_POINTER (FALSE), "the view hidden");
+  write_grow_feed (path, "Mm Grow", 8);
+  td_feed_manager_refresh (manager, feed_id, TRUE);
+  wait_for (stored_title_is, view, "Mm Grow", "the refresh stored");
+  spin_ms (2 * TD_FEEDS_VIEW_RELOAD_DELAY_MS);
+  g_assert_true (has_sidebar_title (view, "Aa Grow"));
+  g_assert_false (has_sidebar_title (view, "Mm Grow"));
+  g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 12);
+  td_window_show_view (TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))), "feeds");
+  wait_for (has_sidebar_title, view, "Mm Grow", "the new title, shown");
+  wait_for (has_items, view, GUINT_TO_POINTER (14), "the new items, shown");
 
   td_feed_manager_remove (manager, feed_id, TD_MAILBOX_NONE, 0, 0);
   wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds), "the growing feed removed");

@@ -7,7 +7,9 @@
 
 #include "app/td-application.h"
 #include "app/td-pubsub-message.h"
+#include "app/td-pubsub-row.h"
 #include "app/td-pubsub-view.h"
+#include "app/td-row-text.h"
 #include "app/td-window.h"
 #include "server/td-server.h"
 #include "td-test-widgets.h"
@@ -185,6 +187,20 @@ payload_is (TdPubsubMessageItem *item,
   return len == strlen (text) && memcmp (data, text, len) == 0;
 }
 
+/* The first row the message list keeps, in widget order: the note
+ * above the first message. */
+static GtkWidget *
+first_row (TdPubsubView *view)
+{
+  return td_test_find_of_type (GTK_WIDGET (view), TD_TYPE_PUBSUB_ROW);
+}
+
+static const char *
+row_payload (GtkWidget *row)
+{
+  return td_row_text_get_text (TD_ROW_TEXT (td_pubsub_row_get_text (TD_PUBSUB_ROW (row), TD_PUBSUB_ROW_PAYLOAD)));
+}
+
 /* ------------------------------------------------------------------ */
 /* Tests                                                               */
 
@@ -219,6 +235,19 @@ check_live (TdPubsubView *view)
   g_assert_true (payload_is (item, "hello world"));
   g_assert_cmpint (td_pubsub_message_item_get_format (item), ==, TD_PAYLOAD_TEXT);
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 1);
+  /* A note comes first in the list, then the message. */
+  g_assert_nonnull (first_row (view));
+  g_assert_cmpstr (row_payload (first_row (view)), ==, "Start of the list");
+  {
+    GtkWidget *list = gtk_widget_get_ancestor (first_row (view), GTK_TYPE_LIST_VIEW);
+    GListModel *shown = G_LIST_MODEL (gtk_list_view_get_model (GTK_LIST_VIEW (list)));
+    g_autoptr(GObject) note = g_list_model_get_item (shown, 0);
+    g_autoptr(GObject) message = g_list_model_get_item (shown, 1);
+
+    g_assert_cmpuint (g_list_model_get_n_items (shown), ==, 2);
+    g_assert_false (TD_IS_PUBSUB_MESSAGE_ITEM (note));
+    g_assert_true (TD_IS_PUBSUB_MESSAGE_ITEM (message));
+  }
 
   /* Pattern match, JSON pretty-printed. */
   td_pubsub_view_publish (view, "sport.tennis", "{\"score\":[6,4]}");
@@ -300,6 +329,7 @@ check_ring (TdPubsubView *view)
   TdPubsubTopic *topic;
   TdPubsubRing *ring = td_pubsub_view_get_ring (view);
   guint64 changes;
+  GtkWidget *note;
 
   wait_for (view, builtin_connected, NULL, DEADLINE_MS, "the built-in broker");
   g_settings_set_uint (settings, "pubsub-ring-size", 100);
@@ -326,6 +356,22 @@ check_ring (TdPubsubView *view)
   g_test_message ("%" G_GUINT64_FORMAT " model changes for 250 messages",
                   td_pubsub_ring_get_n_changes (ring) - changes);
   g_assert_cmpuint (td_pubsub_ring_get_n_changes (ring) - changes, <, 250);
+
+  /* The note stays first, in the same row, however many old messages go:
+   * GTK keeps a row for the list's first item, and a new first row would
+   * restyle every row after it. */
+  note = first_row (view);
+  g_assert_cmpstr (row_payload (note), ==, "Older messages are not kept: the list keeps the newest 100");
+  for (guint i = 250; i < 400; i++)
+    {
+      g_autofree char *payload = g_strdup_printf ("%u", i);
+
+      td_pubsub_view_publish (view, "flood", payload);
+    }
+  wait_for (view, ring_ends_with, "399", DEADLINE_MS, "more of the flood in the list");
+  g_assert_true (payload_is (ring_item (view, 0), "300"));
+  g_assert_true (first_row (view) == note);
+  g_assert_cmpstr (row_payload (note), ==, "Older messages are not kept: the list keeps the newest 100");
 }
 
 static void
@@ -333,6 +379,67 @@ test_ring (void)
 {
   use_db ("ring.db");
   run_app (check_ring);
+}
+
+static gboolean
+view_mapped (TdPubsubView  *view,
+             gconstpointer  data)
+{
+  return gtk_widget_get_mapped (GTK_WIDGET (view)) == GPOINTER_TO_INT (data);
+}
+
+/* Hidden, the view lets the first TD_PUBSUB_VIEW_PREBUILD messages into
+ * its list a few at a time (the list builds its rows in the background);
+ * the rest wait until it shows. */
+static void
+check_hidden (TdPubsubView *view)
+{
+  TdWindow *window = TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view)));
+  TdPubsubRing *ring = td_pubsub_view_get_ring (view);
+  TdPubsubTopic *topic;
+  guint total = TD_PUBSUB_VIEW_PREBUILD + 3 * TD_PUBSUB_VIEW_PREBUILD_STEP;
+  guint64 changes;
+  guint n;
+  g_autofree char *last = NULL;
+
+  wait_for (view, builtin_connected, NULL, DEADLINE_MS, "the built-in broker");
+  topic = td_pubsub_view_subscribe (view, "bg", FALSE);
+  wait_for (view, topic_active, topic, DEADLINE_MS, "SUBSCRIBE confirmed");
+  td_window_show_view (window, "chat");
+  wait_for (view, view_mapped, GINT_TO_POINTER (FALSE), DEADLINE_MS, "the view hidden");
+
+  changes = td_pubsub_ring_get_n_changes (ring);
+  for (guint i = 0; i < total; i++)
+    {
+      g_autofree char *payload = g_strdup_printf ("%u", i);
+
+      td_pubsub_view_publish (view, "bg", payload);
+    }
+  wait_for (view, received, GUINT_TO_POINTER (total), DEADLINE_MS, "the messages");
+  wait_for (view, ring_has, GUINT_TO_POINTER (TD_PUBSUB_VIEW_PREBUILD), DEADLINE_MS, "the first messages in the list");
+  spin_ms (3 * 100);
+  n = g_list_model_get_n_items (G_LIST_MODEL (ring));
+  g_assert_cmpuint (n, <, TD_PUBSUB_VIEW_PREBUILD + TD_PUBSUB_VIEW_PREBUILD_STEP);
+  /* In steps of at most TD_PUBSUB_VIEW_PREBUILD_STEP, in order. */
+  g_assert_cmpuint (td_pubsub_ring_get_n_changes (ring) - changes, >=, n / TD_PUBSUB_VIEW_PREBUILD_STEP);
+  g_assert_true (payload_is (ring_item (view, 0), "0"));
+  last = g_strdup_printf ("%u", n - 1);
+  g_assert_true (payload_is (ring_item (view, n - 1), last));
+  g_assert_false (gtk_widget_get_mapped (GTK_WIDGET (view)));
+
+  /* Shown, the list takes the rest at once. */
+  td_window_show_view (window, "pubsub");
+  wait_for (view, ring_has, GUINT_TO_POINTER (total), DEADLINE_MS, "the rest in the list");
+  g_free (last);
+  last = g_strdup_printf ("%u", total - 1);
+  g_assert_true (payload_is (ring_item (view, total - 1), last));
+}
+
+static void
+test_hidden (void)
+{
+  use_db ("hidden.db");
+  run_app (check_hidden);
 }
 
 /* A server the test owns: stop it, see "retrying", start it again on the
@@ -489,6 +596,7 @@ main (int   argc,
 
   g_test_add_func ("/td/pubsub-view/live", test_live);
   g_test_add_func ("/td/pubsub-view/ring", test_ring);
+  g_test_add_func ("/td/pubsub-view/hidden", test_hidden);
   g_test_add_func ("/td/pubsub-view/reconnect", test_reconnect);
   g_test_add_func ("/td/pubsub-view/save", test_save);
 
