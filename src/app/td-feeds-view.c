@@ -20,9 +20,9 @@
 #include "core/td-timers.h"
 
 
-/* Shown again after a refresh changed its lists, the view first draws
- * them as they were and catches up this much later, so that showing it
- * and changing its lists are not one long step. */
+/* Shown again after a refresh brought new items, the view first draws
+ * its list as it was and reloads it this much later, so that showing it
+ * and changing its list are not one long step. */
 #define TD_FEEDS_VIEW_CATCH_UP_MS 50
 
 enum
@@ -34,7 +34,7 @@ enum
   MAIL_PROPERTIES,    /* TdFeedReply to set_properties */
   MAIL_RELOAD,        /* the coalesced list reload is due */
   MAIL_HOVER,         /* ErrorHover: the pointer rested on an error badge */
-  MAIL_CATCH_UP,      /* shown again: apply what changed while hidden */
+  MAIL_CATCH_UP,      /* shown again: reload what changed while hidden */
 };
 
 struct _TdFeedsView
@@ -75,9 +75,8 @@ struct _TdFeedsView
   guint               catch_up_timeout;
   gboolean            user_refresh;       /* the round was asked for */
   gboolean            have_list;
-  /* A new list of feeds or new items came while the view was hidden:
-   * shown, it catches up (see td_feeds_view_map). */
-  gboolean            sidebar_stale;
+  /* New items came while the view was hidden: shown, it catches up (see
+   * td_feeds_view_map). */
   gboolean            items_stale;
 };
 
@@ -630,10 +629,7 @@ handle_event (TdFeedsView *self,
     case TD_FEED_EVENT_FEEDS:
       g_clear_pointer (&self->feed_list, g_ptr_array_unref);
       self->feed_list = g_steal_pointer (&event->feeds);
-      if (self->have_list && !gtk_widget_get_mapped (GTK_WIDGET (self)))
-        self->sidebar_stale = TRUE;
-      else
-        update_sidebar (self, self->feed_list);
+      update_sidebar (self, self->feed_list);
       if (!self->have_list)
         {
           self->have_list = TRUE;
@@ -717,9 +713,6 @@ mail_cb (TdMailboxId  id,
       self->catch_up_timeout = 0;
       if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
         break;
-      if (self->sidebar_stale && self->feed_list != NULL)
-        update_sidebar (self, self->feed_list);
-      self->sidebar_stale = FALSE;
       if (self->items_stale && self->items != NULL)
         td_item_list_reload (self->items);
       self->items_stale = FALSE;
@@ -1322,10 +1315,12 @@ root_window_app_cb (GtkWindow   *window,
   td_feeds_view_attach (self);
 }
 
-/* While the view is hidden a refresh changes nothing in it: every change
- * of its lists would restyle and measure rows no one sees (GTK restyles
- * every row after one that moves). Shown, it catches up once
- * (MAIL_CATCH_UP). */
+/* While the view is hidden a refresh does not reload its item list: each
+ * reload would build, restyle and measure rows no one sees (GTK restyles
+ * every row after one that comes in). Shown, it catches up once
+ * (MAIL_CATCH_UP). The sidebar follows the feeds as they change: its rows
+ * change one at a time, and catching up on many moves at once costs more
+ * than each did. */
 static void
 td_feeds_view_map (GtkWidget *widget)
 {
@@ -1333,7 +1328,7 @@ td_feeds_view_map (GtkWidget *widget)
 
   GTK_WIDGET_CLASS (td_feeds_view_parent_class)->map (widget);
 
-  if ((self->sidebar_stale || self->items_stale) && !td_mail_timeout_is_pending (self->catch_up_timeout))
+  if (self->items_stale && !td_mail_timeout_is_pending (self->catch_up_timeout))
     self->catch_up_timeout = td_mail_send_after (self->mailbox, TD_FEEDS_VIEW_CATCH_UP_MS,
                                                  td_mail_new (MAIL_CATCH_UP, NULL, NULL));
 }

@@ -264,8 +264,13 @@ td_item_row_init (TdItemRow *self)
 {
   GtkWidget *widget = GTK_WIDGET (self);
 
-  /* The unread dot, in a column of its own so titles line up. */
-  self->dot = gtk_label_new ("●");
+  /* The unread dot, in a column of its own so titles line up. A text of
+   * the row's own rather than a GtkLabel, whose every instance gets a
+   * controller for the label's shortcuts (rows are built by the hundred
+   * when a list first shows). */
+  self->dot = td_row_text_new ();
+  td_row_text_set_fixed (TD_ROW_TEXT (self->dot), 2, 1, PANGO_ELLIPSIZE_NONE, 0.5);
+  td_row_text_set (TD_ROW_TEXT (self->dot), "●", NULL, NULL);
   gtk_widget_add_css_class (self->dot, "accent");
   gtk_widget_add_css_class (self->dot, "caption");
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->dot), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Unread"), -1);

@@ -31,6 +31,8 @@ struct _TdPubsubRow
   GtkWidget *channel;
   GtkWidget *pattern;
   GtkWidget *payload;
+
+  gboolean   note;      /* a note, not a message: see td_pubsub_row_set_note() */
 };
 
 G_DEFINE_FINAL_TYPE (TdPubsubRow, td_pubsub_row, GTK_TYPE_WIDGET)
@@ -248,4 +250,27 @@ td_pubsub_row_set_logged (TdPubsubRow *self,
   if (self->mark != NULL)
     gtk_widget_set_visible (self->mark, logged);
   gtk_widget_set_opacity (GTK_WIDGET (self), logged ? 0.7 : 1.0);
+}
+
+/* Makes the row show a note (one dim line where the payload goes, no time
+ * or channel) or, again, a message. The texts are the caller's to set. */
+void
+td_pubsub_row_set_note (TdPubsubRow *self,
+                        gboolean     note)
+{
+  g_return_if_fail (TD_IS_PUBSUB_ROW (self));
+
+  note = !!note;
+  if (self->note == note)
+    return;
+  self->note = note;
+  gtk_widget_set_visible (self->time, !note);
+  gtk_widget_set_visible (self->channel, !note);
+  if (note)
+    gtk_widget_set_visible (self->pattern, FALSE);
+  td_row_text_set_fixed (TD_ROW_TEXT (self->payload), 0, note ? 1 : 2, PANGO_ELLIPSIZE_END, 0);
+  if (note)
+    gtk_widget_add_css_class (self->payload, "dim-label");
+  else
+    gtk_widget_remove_css_class (self->payload, "dim-label");
 }

@@ -35,5 +35,7 @@ GtkWidget *td_pubsub_row_get_text   (TdPubsubRow     *self,
                                      TdPubsubRowText  which);
 void       td_pubsub_row_set_logged (TdPubsubRow     *self,
                                      gboolean         logged);
+void       td_pubsub_row_set_note   (TdPubsubRow     *self,
+                                     gboolean         note);
 
 G_END_DECLS

@@ -2025,7 +2025,6 @@ top_note_text (TdPubsubView *self)
                           kept);
 }
 
-/* The note's row: no time or channel, the note where a payload goes. */
 static void
 show_top_note (TdPubsubView *self,
                TdPubsubRow  *row)
@@ -2034,13 +2033,9 @@ show_top_note (TdPubsubView *self,
   GtkWidget *payload = td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PAYLOAD);
 
   td_pubsub_row_set_logged (row, FALSE);
-  td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_TIME)), NULL, NULL, NULL);
-  td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_CHANNEL)), NULL, NULL, NULL);
-  td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PATTERN)), NULL, NULL, NULL);
-  gtk_widget_set_visible (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_PATTERN), FALSE);
+  td_pubsub_row_set_note (row, TRUE);
   td_row_text_set (TD_ROW_TEXT (payload), text, NULL, NULL);
   gtk_widget_remove_css_class (payload, "monospace");
-  gtk_widget_add_css_class (payload, "dim-label");
 }
 
 /* Says again what the note says, when that may have changed. */
@@ -2089,7 +2084,7 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   full = g_strdup_printf ("%s.%03d", stamp, (int) (usec % G_USEC_PER_SEC / 1000));
   pattern_name = td_pubsub_message_item_get_pattern (message);
 
-  gtk_widget_remove_css_class (payload, "dim-label");
+  td_pubsub_row_set_note (row, FALSE);
   td_pubsub_row_set_logged (row, logged);
   td_row_text_set (TD_ROW_TEXT (td_pubsub_row_get_text (row, TD_PUBSUB_ROW_TIME)), full, NULL,
                    td_row_text_tabular_digits ());

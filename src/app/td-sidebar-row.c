@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "app/td-row-text.h"
@@ -20,6 +22,7 @@ struct _TdSidebarRow
   GtkWidget *title;
   GtkWidget *badge;
   GtkWidget *count;
+  gsize      count_chars;   /* the width the count was given */
 
   /* Owned */
   TdFeedRow *row;
@@ -81,7 +84,14 @@ update (TdSidebarRow *self,
 
       if (unread > 0)
         g_snprintf (text, sizeof text, "%u", unread);
-      gtk_label_set_text (GTK_LABEL (self->count), text);
+      /* As wide as its digits, which are all of one width. */
+      if (strlen (text) != self->count_chars)
+        {
+          self->count_chars = strlen (text);
+          td_row_text_set_fixed (TD_ROW_TEXT (self->count), self->count_chars, 1, PANGO_ELLIPSIZE_NONE, 1);
+        }
+      gtk_widget_set_visible (self->count, unread > 0);
+      td_row_text_set (TD_ROW_TEXT (self->count), text, NULL, td_row_text_tabular_digits ());
     }
   if (parts & PART_INDENT)
     {
@@ -155,9 +165,12 @@ td_sidebar_row_init (TdSidebarRow *self)
   gtk_widget_set_visible (self->badge, FALSE);
   gtk_widget_set_parent (self->badge, widget);
 
-  self->count = gtk_label_new (NULL);
+  /* A text of the row's own rather than a GtkLabel, whose every instance
+   * gets a controller for the label's shortcuts (rows are built by the
+   * hundred when a list first shows). */
+  self->count = td_row_text_new ();
+  gtk_widget_set_valign (self->count, GTK_ALIGN_CENTER);
   gtk_widget_add_css_class (self->count, "dim-label");
-  gtk_widget_add_css_class (self->count, "numeric");
   gtk_widget_add_css_class (self->count, "caption");
   gtk_widget_set_parent (self->count, widget);
 }

@@ -591,19 +591,17 @@ check_reload_keeps_rows (TdApplication *app,
   /* The feed is still the one shown. */
   g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 12);
 
-  /* Hidden, the view leaves its lists as they are while a refresh brings
-   * a new title and new items; shown again, it catches up. */
+  /* Hidden, the view leaves its item list as it is while a refresh
+   * brings new items (the sidebar follows); shown again, it catches up. */
   td_window_show_view (TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))), "chat");
   wait_for (view_mapped, view, GINT_TO_POINTER (FALSE), "the view hidden");
   write_grow_feed (path, "Mm Grow", 8);
   td_feed_manager_refresh (manager, feed_id, TRUE);
   wait_for (stored_title_is, view, "Mm Grow", "the refresh stored");
   spin_ms (2 * TD_FEEDS_VIEW_RELOAD_DELAY_MS);
-  g_assert_true (has_sidebar_title (view, "Aa Grow"));
-  g_assert_false (has_sidebar_title (view, "Mm Grow"));
+  wait_for (has_sidebar_title, view, "Mm Grow", "the new title, hidden");
   g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 12);
   td_window_show_view (TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))), "feeds");
-  wait_for (has_sidebar_title, view, "Mm Grow", "the new title, shown");
   wait_for (has_items, view, GUINT_TO_POINTER (14), "the new items, shown");
 
   td_feed_manager_remove (manager, feed_id, TD_MAILBOX_NONE, 0, 0);

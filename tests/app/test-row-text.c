@@ -733,8 +733,9 @@ test_item_row (void)
   GtkWidget *dot, *star;
 
   collect_texts (row, texts);
-  g_assert_cmpuint (texts->len, ==, 3);   /* title, feed, date */
-  dot = td_test_find_of_type (row, GTK_TYPE_LABEL);
+  g_assert_cmpuint (texts->len, ==, 4);   /* the unread dot, title, feed, date */
+  dot = g_ptr_array_steal_index (texts, 0);
+  g_assert_cmpstr (td_row_text_get_text (TD_ROW_TEXT (dot)), ==, "●");
   star = td_test_find_of_type (row, GTK_TYPE_IMAGE);
   g_assert_nonnull (dot);
   g_assert_nonnull (star);
@@ -784,7 +785,7 @@ test_item_row_layout (void)
   GtkWidget *row = td_item_row_new ();
   g_autoptr(TdItemObject) object = td_item_object_new ();
   g_autoptr(GPtrArray) texts = g_ptr_array_new ();
-  GtkWidget *dot = td_test_find_of_type (row, GTK_TYPE_LABEL);
+  GtkWidget *dot;
   GtkWidget *star = td_test_find_of_type (row, GTK_TYPE_IMAGE);
   GtkWidget *title, *feed, *date;
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
@@ -793,9 +794,10 @@ test_item_row_layout (void)
   int width;
 
   collect_texts (row, texts);
-  title = g_ptr_array_index (texts, 0);
-  feed = g_ptr_array_index (texts, 1);
-  date = g_ptr_array_index (texts, 2);
+  dot = g_ptr_array_index (texts, 0);
+  title = g_ptr_array_index (texts, 1);
+  feed = g_ptr_array_index (texts, 2);
+  date = g_ptr_array_index (texts, 3);
   item.id = 1;
   item.feed_id = 1;
   item.title = (char *) "A title";
@@ -901,6 +903,27 @@ test_pubsub_row (void)
   g_assert_false (gtk_widget_get_visible (mark));
   g_assert_cmpfloat (gtk_widget_get_opacity (row), ==, 1);
 
+  /* A note: one dim line, no time or channel; then a message again. */
+  height = gtk_widget_get_height (row);
+  td_pubsub_row_set_note (TD_PUBSUB_ROW (row), TRUE);
+  g_assert_false (gtk_widget_get_visible (time));
+  g_assert_false (gtk_widget_get_visible (channel));
+  g_assert_false (gtk_widget_get_visible (pattern));
+  g_assert_true (gtk_widget_has_css_class (payload, "dim-label"));
+  while (gtk_widget_get_height (row) == height && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (gtk_widget_get_height (row), <, height);
+  /* One line between the row's margins, 6 px above and below. */
+  g_assert_cmpint (gtk_widget_get_height (row), <=, bounds_in (payload, row).size.height + 2 * 6 + 1);
+  td_pubsub_row_set_note (TD_PUBSUB_ROW (row), FALSE);
+  g_assert_true (gtk_widget_get_visible (time));
+  g_assert_true (gtk_widget_get_visible (channel));
+  g_assert_false (gtk_widget_has_css_class (payload, "dim-label"));
+  gtk_widget_set_visible (pattern, TRUE);
+  while (gtk_widget_get_height (row) != height && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (gtk_widget_get_height (row), ==, height);
+
   /* Right to left: the column at the right edge, the payload at the left. */
   gtk_widget_set_direction (row, GTK_TEXT_DIR_RTL);
   while (bounds_in (payload, row).origin.x > 20 && g_get_monotonic_time () < deadline)
@@ -922,25 +945,27 @@ test_sidebar_row (void)
   g_autoptr(TdFeedRow) all = td_feed_row_new (TD_FEED_ROW_ALL, 0, NULL, "All Items");
   g_autoptr(GPtrArray) texts = g_ptr_array_new ();
   GtkWidget *badge = td_sidebar_row_get_error_badge (TD_SIDEBAR_ROW (row));
-  GtkWidget *count = td_test_find_of_type (row, GTK_TYPE_LABEL);
+  GtkWidget *count;
 
   collect_texts (row, texts);
-  g_assert_cmpuint (texts->len, ==, 1);   /* the title */
-  g_assert_nonnull (count);
+  g_assert_cmpuint (texts->len, ==, 2);   /* the title, the unread count */
+  count = g_ptr_array_steal_index (texts, 1);
   g_assert_true (gtk_widget_has_css_class (badge, "td-error-badge"));
 
   td_feed_row_update (feed, "A Feed", 12, NULL, FALSE);
   td_sidebar_row_bind (TD_SIDEBAR_ROW (row), feed);
   g_assert_true (td_sidebar_row_get_row (TD_SIDEBAR_ROW (row)) == feed);
   g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "A Feed");
-  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (count)), ==, "12");
+  g_assert_cmpstr (td_row_text_get_text (TD_ROW_TEXT (count)), ==, "12");
+  g_assert_true (gtk_widget_get_visible (count));
   g_assert_false (gtk_widget_get_visible (badge));
   g_assert_cmpint (gtk_widget_get_margin_start (row), >, 0);   /* in a folder */
 
   /* A new title, no unread items, a failure: the row follows. */
   td_feed_row_update (feed, "Another Title", 0, "Not found", FALSE);
   g_assert_cmpstr (td_row_text_get_text (g_ptr_array_index (texts, 0)), ==, "Another Title");
-  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (count)), ==, "");
+  g_assert_cmpstr (td_row_text_get_text (TD_ROW_TEXT (count)), ==, "");
+  g_assert_false (gtk_widget_get_visible (count));
   g_assert_true (gtk_widget_get_visible (badge));
 
   /* Bound to another source, it shows that one. */
