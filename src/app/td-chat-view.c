@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "app/td-after-layout.h"
 #include "app/td-application.h"
 #include "app/td-chat-files.h"
 #include "app/td-chat-preview.h"
@@ -254,8 +255,7 @@ struct _TdChatView
   TdChatBuffer       *search_buffer;
   guint               poll_source;
   guint               status_source;
-  GdkFrameClock      *scroll_clock;     /* while a scroll to the bottom waits */
-  gulong              scroll_handler;
+  TdAfterLayout       scroll;           /* a scroll to the bottom, waiting for the layout */
   GtkCssProvider     *css;
   TdChatFiles        *files;
   Attachment         *attachment;       /* the file about to be sent, or NULL */
@@ -3876,43 +3876,22 @@ td_chat_view_update_header (TdChatView *self)
 }
 
 static void
-cancel_scroll_to_bottom (TdChatView *self)
+scroll_to_bottom (gpointer data)
 {
-  if (self->scroll_clock != NULL)
-    g_clear_signal_handler (&self->scroll_handler, self->scroll_clock);
-  g_clear_object (&self->scroll_clock);
-}
-
-static void
-scroll_to_bottom_cb (GdkFrameClock *clock,
-                     TdChatView    *self)
-{
+  TdChatView *self = data;
   GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
 
-  cancel_scroll_to_bottom (self);
   gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
 }
 
 /* Scrolls to the bottom in the next layout, right after the window is
- * allocated. Not from an idle: lines that come in between a layout and
- * the idle leave rows that GtkListView (4.8) has not measured yet, so the
- * new value points past the rows it knows, and it warns and ignores it. */
+ * allocated (see TdAfterLayout). Not realized, nothing waits: the first
+ * allocation configures the adjustment, and adjustment_changed_cb() comes
+ * back here. */
 static void
 queue_scroll_to_bottom (TdChatView *self)
 {
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
-
-  if (self->scroll_clock != NULL && self->scroll_clock == clock)
-    return;
-  /* A clock of an earlier realization may never lay out again. */
-  cancel_scroll_to_bottom (self);
-  /* Not realized: the first allocation configures the adjustment, and
-   * adjustment_changed_cb() comes back here. */
-  if (clock == NULL)
-    return;
-  self->scroll_clock = g_object_ref (clock);
-  self->scroll_handler = g_signal_connect_after (clock, "layout", G_CALLBACK (scroll_to_bottom_cb), self);
-  gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_LAYOUT);
+  td_after_layout_queue (&self->scroll, GTK_WIDGET (self), scroll_to_bottom, self);
 }
 
 static void
@@ -4267,7 +4246,7 @@ td_chat_view_dispose (GObject *object)
 
   g_clear_handle_id (&self->poll_source, g_source_remove);
   g_clear_handle_id (&self->status_source, g_source_remove);
-  cancel_scroll_to_bottom (self);
+  td_after_layout_cancel (&self->scroll);
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_pointer (&self->attachment, attachment_free);

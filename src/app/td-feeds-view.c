@@ -19,7 +19,6 @@
 #include "app/td-window.h"
 #include "core/td-timers.h"
 
-
 /* Shown again after a refresh brought new items, the view first draws
  * its list as it was and reloads it this much later, so that showing it
  * and changing its list are not one long step. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "app/td-after-layout.h"
 #include "app/td-application.h"
 #include "app/td-lazy-tooltip.h"
 #include "app/td-local-time.h"
@@ -187,6 +188,7 @@ struct _TdPubsubView
   TdPubsubConnection  *publish_connection; /* borrowed; the one publish_request went to */
   gboolean             paused;
   gboolean             follow;           /* keep the newest message in view */
+  TdAfterLayout        follow_later;     /* follow once the list is allocated */
   gboolean             loaded;           /* saved connections were read (or there is no store) */
   gboolean             history_pending;  /* captured messages are being read: live ones wait */
   gboolean             searching;        /* the list shows captured messages found, not the ring */
@@ -2235,17 +2237,28 @@ add_connection_action (GtkWidget  *widget,
 /* ------------------------------------------------------------------ */
 /* GObject                                                             */
 
-/* The application closes its recorder at shutdown, after its windows
- * went away: a view that is no longer in a window saves nothing more. */
+static void
+follow_newest_cb (gpointer data)
+{
+  follow_newest (data);
+}
+
 static void
 td_pubsub_view_map (GtkWidget *widget)
 {
+  TdPubsubView *self = TD_PUBSUB_VIEW (widget);
+
   GTK_WIDGET_CLASS (td_pubsub_view_parent_class)->map (widget);
 
-  /* What came while the view was hidden. */
-  flush_live (TD_PUBSUB_VIEW (widget));
+  /* What came while the view was hidden. Messages that went into the
+   * list then (TD_PUBSUB_VIEW_PREBUILD) were not followed, and the list
+   * can only scroll to a row once it is allocated. */
+  flush_live (self);
+  td_after_layout_queue (&self->follow_later, widget, follow_newest_cb, self);
 }
 
+/* The application closes its recorder at shutdown, after its windows
+ * went away: a view that is no longer in a window saves nothing more. */
 static void
 td_pubsub_view_unroot (GtkWidget *widget)
 {
@@ -2264,6 +2277,7 @@ td_pubsub_view_dispose (GObject *object)
 
   g_clear_handle_id (&self->port_poll, g_source_remove);
   g_clear_handle_id (&self->flush_timeout, td_mail_cancel_timeout);
+  td_after_layout_cancel (&self->follow_later);
   if (self->mailbox != TD_MAILBOX_NONE)
     {
       td_mailbox_close (self->mailbox);

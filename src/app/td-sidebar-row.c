@@ -84,8 +84,8 @@ update (TdSidebarRow *self,
 
       if (unread > 0)
         g_snprintf (text, sizeof text, "%u", unread);
-      /* As wide as its digits, which are all of one width. */
-      if (strlen (text) != self->count_chars)
+      /* As wide as its digits, which are all of one width; hidden at 0. */
+      if (unread > 0 && strlen (text) != self->count_chars)
         {
           self->count_chars = strlen (text);
           td_row_text_set_fixed (TD_ROW_TEXT (self->count), self->count_chars, 1, PANGO_ELLIPSIZE_NONE, 1);
@@ -172,6 +172,7 @@ td_sidebar_row_init (TdSidebarRow *self)
   gtk_widget_set_valign (self->count, GTK_ALIGN_CENTER);
   gtk_widget_add_css_class (self->count, "dim-label");
   gtk_widget_add_css_class (self->count, "caption");
+  gtk_widget_set_visible (self->count, FALSE);
   gtk_widget_set_parent (self->count, widget);
 }
 

@@ -388,6 +388,20 @@ view_mapped (TdPubsubView  *view,
   return gtk_widget_get_mapped (GTK_WIDGET (view)) == GPOINTER_TO_INT (data);
 }
 
+/* TRUE once the message list shows its end, and is taller than its
+ * window. */
+static gboolean
+list_at_bottom (TdPubsubView  *view,
+                gconstpointer  data)
+{
+  GtkWidget *row = first_row (view);
+  GtkWidget *scroller = row ? gtk_widget_get_ancestor (row, GTK_TYPE_SCROLLED_WINDOW) : NULL;
+  GtkAdjustment *adj = scroller ? gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller)) : NULL;
+
+  return adj != NULL && gtk_adjustment_get_upper (adj) > gtk_adjustment_get_page_size (adj) &&
+         gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >= gtk_adjustment_get_upper (adj) - 2;
+}
+
 /* Hidden, the view lets the first TD_PUBSUB_VIEW_PREBUILD messages into
  * its list a few at a time (the list builds its rows in the background);
  * the rest wait until it shows. */
@@ -407,6 +421,17 @@ check_hidden (TdPubsubView *view)
   wait_for (view, topic_active, topic, DEADLINE_MS, "SUBSCRIBE confirmed");
   td_window_show_view (window, "chat");
   wait_for (view, view_mapped, GINT_TO_POINTER (FALSE), DEADLINE_MS, "the view hidden");
+
+  /* A few, all in the list while hidden: shown, the list follows them
+   * to the newest. */
+  for (guint i = 0; i < TD_PUBSUB_VIEW_PREBUILD_STEP; i++)
+    td_pubsub_view_publish (view, "bg", "early");
+  wait_for (view, ring_has, GUINT_TO_POINTER (TD_PUBSUB_VIEW_PREBUILD_STEP), DEADLINE_MS, "the early messages in the list");
+  td_window_show_view (window, "pubsub");
+  wait_for (view, list_at_bottom, NULL, DEADLINE_MS, "the list at the newest message");
+  td_window_show_view (window, "chat");
+  wait_for (view, view_mapped, GINT_TO_POINTER (FALSE), DEADLINE_MS, "the view hidden again");
+  td_pubsub_view_clear (view);
 
   changes = td_pubsub_ring_get_n_changes (ring);
   for (guint i = 0; i < total; i++)

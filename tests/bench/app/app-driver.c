@@ -15,8 +15,8 @@
  *     publishes PUBLISH_RATE messages per second on that channel to the
  *     embedded broker, switches views every second (ShowView: Pub/Sub,
  *     Chat, Feeds, ...), and refreshes every feed (RefreshFeeds []: all
- *     50,000 items are new). Prints the longest
- *     main-loop stall and the p99 frame interval (GetLatencyStats).
+ *     50,000 items are new). Prints the longest main-loop stall and the
+ *     p99 frame interval (GetLatencyStats).
  *     TD_BENCH_IMPORT=addfeed adds the feeds with AddFeed calls during the
  *     measured phase instead, and refreshes once they are in.
  *
