@@ -96,27 +96,62 @@ pair_layout_new (PangoContext *context)
   return layout;
 }
 
+/* What tells fonts apart: the description, the resolution and, as
+ * hinting can round advances, the font options. */
+typedef struct
+{
+  PangoFontDescription *description;   /* owned by a key in the cache */
+  double                resolution;
+  gulong                options;       /* their hash; 0 for none */
+} FontKey;
+
+static guint
+font_key_hash (gconstpointer data)
+{
+  const FontKey *key = data;
+
+  return pango_font_description_hash (key->description) ^ (guint) key->options ^ (guint) (key->resolution * 64);
+}
+
+static gboolean
+font_key_equal (gconstpointer a,
+                gconstpointer b)
+{
+  const FontKey *x = a, *y = b;
+
+  return x->resolution == y->resolution && x->options == y->options &&
+         pango_font_description_equal (x->description, y->description);
+}
+
+static void
+font_key_free (gpointer data)
+{
+  FontKey *key = data;
+
+  pango_font_description_free (key->description);
+  g_free (key);
+}
+
 /* Returns: (transfer full): the sizes of @context's font, measured the
- * first time that font is asked for */
+ * first time that font is asked for. Every text asks once, so finding a
+ * font known already formats nothing. */
 TdFontSizes *
 td_font_sizes_get (PangoContext *context)
 {
-  static GHashTable *fonts;   /* "description@dpi/options" -> TdFontSizes; main thread only */
-  g_autofree char *description = NULL;
-  g_autofree char *key = NULL;
+  static GHashTable *fonts;   /* FontKey -> TdFontSizes; main thread only */
   const cairo_font_options_t *options;
+  FontKey lookup, *key;
   TdFontSizes *known;
 
   g_return_val_if_fail (PANGO_IS_CONTEXT (context), NULL);
 
-  description = pango_font_description_to_string (pango_context_get_font_description (context));
-  /* Hinting can round advances: the font options are part of the key. */
   options = pango_cairo_context_get_font_options (context);
-  key = g_strdup_printf ("%s@%g/%lu", description, pango_cairo_context_get_resolution (context),
-                         options ? cairo_font_options_hash (options) : 0);
+  lookup.description = (PangoFontDescription *) pango_context_get_font_description (context);
+  lookup.resolution = pango_cairo_context_get_resolution (context);
+  lookup.options = options ? cairo_font_options_hash (options) : 0;
   if (fonts == NULL)
-    fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) td_font_sizes_unref);
-  known = g_hash_table_lookup (fonts, key);
+    fonts = g_hash_table_new_full (font_key_hash, font_key_equal, font_key_free, (GDestroyNotify) td_font_sizes_unref);
+  known = g_hash_table_lookup (fonts, &lookup);
   if (known == NULL)
     {
       PangoFontMetrics *metrics = pango_context_get_metrics (context, NULL, NULL);
@@ -134,7 +169,10 @@ td_font_sizes_get (PangoContext *context)
       known->pair_layout = pair_layout_new (context);
       if (g_hash_table_size (fonts) >= TD_FONT_SIZES_CACHE_MAX)
         g_hash_table_remove_all (fonts);
-      g_hash_table_insert (fonts, g_steal_pointer (&key), known);
+      key = g_new (FontKey, 1);
+      *key = lookup;
+      key->description = pango_font_description_copy (lookup.description);
+      g_hash_table_insert (fonts, key, known);
     }
   return g_rc_box_acquire (known);
 }

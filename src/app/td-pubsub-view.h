@@ -33,7 +33,7 @@ G_BEGIN_DECLS
  * few at a time in the background, not all in the frame that first shows
  * the view. */
 #define TD_PUBSUB_VIEW_PREBUILD      256
-#define TD_PUBSUB_VIEW_PREBUILD_STEP 32
+#define TD_PUBSUB_VIEW_PREBUILD_STEP 64
 
 #define TD_TYPE_PUBSUB_VIEW (td_pubsub_view_get_type ())
 
