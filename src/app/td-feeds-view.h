@@ -12,6 +12,13 @@ G_BEGIN_DECLS
  * per feed. */
 #define TD_FEEDS_VIEW_RELOAD_DELAY_MS 400
 
+/* An empty item list that fills shows its first TD_FEEDS_VIEW_FIRST_ROWS
+ * rows at once and the rest TD_FEEDS_VIEW_REST_MS later, after a frame:
+ * GTK 4.8 builds a widget for each of the 200 rows around the top in one
+ * go, as long again as a frame. */
+#define TD_FEEDS_VIEW_FIRST_ROWS 64
+#define TD_FEEDS_VIEW_REST_MS    20
+
 #define TD_TYPE_FEEDS_VIEW (td_feeds_view_get_type ())
 
 G_DECLARE_FINAL_TYPE (TdFeedsView, td_feeds_view, TD, FEEDS_VIEW, AdwBin)

@@ -9,6 +9,7 @@
 #include "app/td-feeds-app.h"
 #include "app/td-feeds-view.h"
 #include "app/td-item-object.h"
+#include "app/td-item-row.h"
 #include "app/td-window.h"
 #include "td-test-widgets.h"
 
@@ -436,6 +437,41 @@ write_between_feed (const char *path,
   g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
 }
 
+/* Keeps how many rows the list showed when it first had any. */
+static void
+record_first_fill (GListModel *model,
+                   guint       position,
+                   guint       removed,
+                   guint       added,
+                   guint      *first_fill)
+{
+  if (*first_fill == 0)
+    *first_fill = g_list_model_get_n_items (model);
+}
+
+static gboolean
+shows_all_items (TdFeedsView   *view,
+                 gconstpointer  data)
+{
+  GListModel *shown = G_LIST_MODEL (gtk_list_view_get_model (GTK_LIST_VIEW (data)));
+
+  return g_list_model_get_n_items (shown) == g_list_model_get_n_items (td_feeds_view_get_item_model (view));
+}
+
+/* A feed titled "Many" of @n items. */
+static void
+write_many_feed (const char *path,
+                 guint       n)
+{
+  g_autoptr(GString) rss = g_string_new ("<rss version=\"2.0\"><channel><title>Many</title>");
+
+  for (guint i = 1; i <= n; i++)
+    g_string_append_printf (rss, "<item><guid>many-%u</guid><title>Many item %u</title>"
+                            "<pubDate>Wed, 03 Jan 2024 %02u:%02u:00 +0000</pubDate></item>", i, i, i / 60, i % 60);
+  g_string_append (rss, "</channel></rss>");
+  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
+}
+
 /* TRUE once the feed database has a feed titled @data. */
 static gboolean
 stored_title_is (TdFeedsView   *view,
@@ -603,6 +639,29 @@ check_reload_keeps_rows (TdApplication *app,
   g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 12);
   td_window_show_view (TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))), "feeds");
   wait_for (has_items, view, GUINT_TO_POINTER (14), "the new items, shown");
+
+  /* An empty list that fills shows its first rows at once and the rest a
+   * frame later (GTK builds a widget for every row it shows). */
+  {
+    GtkWidget *list = gtk_widget_get_ancestor (td_test_find_of_type (GTK_WIDGET (view), TD_TYPE_ITEM_ROW),
+                                               GTK_TYPE_LIST_VIEW);
+    GListModel *shown = G_LIST_MODEL (gtk_list_view_get_model (GTK_LIST_VIEW (list)));
+    guint first_fill = 0;
+    gulong handler;
+
+    td_feeds_view_set_search (view, "nothing-matches-this");
+    wait_for (has_items, view, GUINT_TO_POINTER (0), "no search result");
+    g_assert_cmpuint (g_list_model_get_n_items (shown), ==, 0);
+    handler = g_signal_connect (shown, "items-changed", G_CALLBACK (record_first_fill), &first_fill);
+    write_many_feed (path, 100);
+    td_feed_manager_refresh (manager, feed_id, TRUE);
+    wait_for (stored_title_is, view, "Many", "the long feed stored");
+    td_feeds_view_set_search (view, NULL);
+    wait_for (has_items, view, GUINT_TO_POINTER (114), "the long feed's items");
+    g_assert_cmpuint (first_fill, ==, TD_FEEDS_VIEW_FIRST_ROWS);
+    wait_for (shows_all_items, view, list, "every row shown");
+    g_signal_handler_disconnect (shown, handler);
+  }
 
   td_feed_manager_remove (manager, feed_id, TD_MAILBOX_NONE, 0, 0);
   wait_for (has_feeds, view, GUINT_TO_POINTER (n_feeds), "the growing feed removed");
