@@ -48,12 +48,13 @@
 
 /* Live messages go into the list at most this often, and only while the
  * view is shown (but see TD_PUBSUB_VIEW_PREBUILD); in between they wait
- * with the held ones (within the ring size). GtkListView keeps up to 200 rows bound around its anchor: shown,
- * the anchor follows the newest message, so every batch appended on its
- * own was bound and measured row by row (a busy channel, thousands of
- * messages a second in a hundred batches, kept the main loop from
- * drawing); hidden, the anchor stays on an old message that the ring soon
- * drops, and each append rebuilt all 200 rows. */
+ * with the held ones (within the ring size). GtkListView keeps up to 200
+ * rows bound around its anchor: shown, the anchor follows the newest
+ * message, so every batch appended on its own was bound and measured row
+ * by row (a busy channel, thousands of messages a second in a hundred
+ * batches, kept the main loop from drawing); hidden, the anchor stays on
+ * an old message that the ring soon drops, and each append rebuilt all
+ * 200 rows. */
 #define TD_PUBSUB_VIEW_LIST_FLUSH_MS 100
 
 /* Widths of a message row's captions, in characters: a time with its date
