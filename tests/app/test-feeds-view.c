@@ -394,19 +394,37 @@ check_unloaded_row (TdApplication *app,
   g_remove (path);
 }
 
+/* A feed titled @title of @n items: item I is "@kind item I" (its guid
+ * "@kind-I", in lower case), published on @day at @minute + I minutes and
+ * @second seconds. */
+static void
+write_feed (const char *path,
+            const char *title,
+            const char *kind,
+            guint       n,
+            const char *day,
+            guint       minute,
+            guint       second)
+{
+  g_autoptr(GString) rss = g_string_new (NULL);
+  g_autofree char *guid = g_ascii_strdown (kind, -1);
+
+  g_string_append_printf (rss, "<rss version=\"2.0\"><channel><title>%s</title>", title);
+  for (guint i = 1; i <= n; i++)
+    g_string_append_printf (rss, "<item><guid>%s-%u</guid><title>%s item %u</title>"
+                            "<pubDate>%s %02u:%02u:%02u +0000</pubDate></item>",
+                            guid, i, kind, i, day, (minute + i) / 60, (minute + i) % 60, second);
+  g_string_append (rss, "</channel></rss>");
+  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
+}
+
+/* The feed @title with @n items, "Grow item 1" to "Grow item @n". */
 static void
 write_grow_feed (const char *path,
                  const char *title,
                  guint       n)
 {
-  g_autoptr(GString) rss = g_string_new (NULL);
-
-  g_string_append_printf (rss, "<rss version=\"2.0\"><channel><title>%s</title>", title);
-  for (guint i = 1; i <= n; i++)
-    g_string_append_printf (rss, "<item><guid>grow-%u</guid><title>Grow item %u</title>"
-                            "<pubDate>Tue, 02 Jan 2024 10:%02u:00 +0000</pubDate></item>", i, i, i);
-  g_string_append (rss, "</channel></rss>");
-  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
+  write_feed (path, title, "Grow", n, "Tue, 02 Jan 2024", 10 * 60, 0);
 }
 
 static gboolean
@@ -428,13 +446,7 @@ static void
 write_between_feed (const char *path,
                     guint       n)
 {
-  g_autoptr(GString) rss = g_string_new ("<rss version=\"2.0\"><channel><title>Aa Grow</title>");
-
-  for (guint i = 1; i <= n; i++)
-    g_string_append_printf (rss, "<item><guid>between-%u</guid><title>Between item %u</title>"
-                            "<pubDate>Tue, 02 Jan 2024 10:%02u:30 +0000</pubDate></item>", i, i, i);
-  g_string_append (rss, "</channel></rss>");
-  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
+  write_feed (path, "Aa Grow", "Between", n, "Tue, 02 Jan 2024", 10 * 60, 30);
 }
 
 /* Keeps how many rows the list showed when it first had any. */
@@ -458,20 +470,6 @@ shows_all_items (TdFeedsView   *view,
   return g_list_model_get_n_items (shown) == g_list_model_get_n_items (td_feeds_view_get_item_model (view));
 }
 
-/* A feed titled "Many" of @n items. */
-static void
-write_many_feed (const char *path,
-                 guint       n)
-{
-  g_autoptr(GString) rss = g_string_new ("<rss version=\"2.0\"><channel><title>Many</title>");
-
-  for (guint i = 1; i <= n; i++)
-    g_string_append_printf (rss, "<item><guid>many-%u</guid><title>Many item %u</title>"
-                            "<pubDate>Wed, 03 Jan 2024 %02u:%02u:00 +0000</pubDate></item>", i, i, i / 60, i % 60);
-  g_string_append (rss, "</channel></rss>");
-  g_assert_true (g_file_set_contents (path, rss->str, -1, NULL));
-}
-
 /* TRUE once the feed database has a feed titled @data. */
 static gboolean
 stored_title_is (TdFeedsView   *view,
@@ -492,16 +490,6 @@ view_mapped (TdFeedsView   *view,
              gconstpointer  data)
 {
   return gtk_widget_get_mapped (GTK_WIDGET (view)) == GPOINTER_TO_INT (data);
-}
-
-static void
-spin_ms (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
 }
 
 static TdFeedRow *
@@ -634,7 +622,7 @@ check_reload_keeps_rows (TdApplication *app,
   write_grow_feed (path, "Mm Grow", 8);
   td_feed_manager_refresh (manager, feed_id, TRUE);
   wait_for (stored_title_is, view, "Mm Grow", "the refresh stored");
-  spin_ms (2 * TD_FEEDS_VIEW_RELOAD_DELAY_MS);
+  iterate_ms (2 * TD_FEEDS_VIEW_RELOAD_DELAY_MS);
   wait_for (has_sidebar_title, view, "Mm Grow", "the new title, hidden");
   g_assert_cmpuint (g_list_model_get_n_items (td_feeds_view_get_item_model (view)), ==, 12);
   td_window_show_view (TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))), "feeds");
@@ -653,7 +641,7 @@ check_reload_keeps_rows (TdApplication *app,
     wait_for (has_items, view, GUINT_TO_POINTER (0), "no search result");
     g_assert_cmpuint (g_list_model_get_n_items (shown), ==, 0);
     handler = g_signal_connect (shown, "items-changed", G_CALLBACK (record_first_fill), &first_fill);
-    write_many_feed (path, 100);
+    write_feed (path, "Many", "Many", 100, "Wed, 03 Jan 2024", 0, 0);
     td_feed_manager_refresh (manager, feed_id, TRUE);
     wait_for (stored_title_is, view, "Many", "the long feed stored");
     td_feeds_view_set_search (view, NULL);
