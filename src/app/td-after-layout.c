@@ -27,10 +27,10 @@ layout_cb (GdkFrameClock *clock,
 }
 
 /* Calls @func (@data) right after the next layout of @widget's window,
- * unless a call is already waiting in @slot (then that one stays).
- * Returns FALSE, and calls nothing, while @widget is not realized: its
- * first allocation is then still to come. */
-gboolean
+ * unless a call is already waiting in @slot (then that one stays). Calls
+ * nothing while @widget is not realized: its first allocation is then
+ * still to come. */
+void
 td_after_layout_queue (TdAfterLayout     *slot,
                        GtkWidget         *widget,
                        TdAfterLayoutFunc  func,
@@ -38,18 +38,17 @@ td_after_layout_queue (TdAfterLayout     *slot,
 {
   GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
 
-  g_return_val_if_fail (func != NULL, FALSE);
+  g_return_if_fail (func != NULL);
 
   if (slot->clock != NULL && slot->clock == clock)
-    return TRUE;
+    return;
   /* A clock of an earlier realization may never lay out again. */
   td_after_layout_cancel (slot);
   if (clock == NULL)
-    return FALSE;
+    return;
   slot->clock = g_object_ref (clock);
   slot->func = func;
   slot->data = data;
   slot->handler = g_signal_connect_after (clock, "layout", G_CALLBACK (layout_cb), slot);
   gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_LAYOUT);
-  return TRUE;
 }

@@ -26,10 +26,10 @@ typedef struct
   gpointer           data;
 } TdAfterLayout;
 
-gboolean td_after_layout_queue  (TdAfterLayout     *slot,
-                                 GtkWidget         *widget,
-                                 TdAfterLayoutFunc  func,
-                                 gpointer           data);
-void     td_after_layout_cancel (TdAfterLayout     *slot);
+void td_after_layout_queue  (TdAfterLayout     *slot,
+                             GtkWidget         *widget,
+                             TdAfterLayoutFunc  func,
+                             gpointer           data);
+void td_after_layout_cancel (TdAfterLayout     *slot);
 
 G_END_DECLS
