@@ -304,6 +304,10 @@ td_feed_url_is_valid (const char *url)
 
   if (url == NULL || !g_utf8_validate (url, -1, NULL))
     return FALSE;
+  /* Relaxed parsing would drop the space around a URL; what a person
+   * typed is stripped before it comes here, so a URL with any is not one. */
+  if (g_ascii_isspace (url[0]) || (*url != '\0' && g_ascii_isspace (url[strlen (url) - 1])))
+    return FALSE;
   uri = g_uri_parse (url, G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED, NULL);
   if (uri == NULL)
     return FALSE;

@@ -136,9 +136,9 @@ gboolean         td_feed_date_format          (gint64           date,
                                                char             buf[32]);
 
 /* TRUE if @url is an address a feed can be read from: an http, https or
- * file URL that GLib can parse, with no control characters, only valid
- * %-escapes, and for http(s) no spaces and a host name (letters, digits,
- * '-', '.', '_' or non-ASCII) or an IP address. */
+ * file URL that GLib can parse, with no space around it, no control
+ * characters, only valid %-escapes, and for http(s) no spaces and a host
+ * name (letters, digits, '-', '.', '_' or non-ASCII) or an IP address. */
 gboolean         td_feed_url_is_valid         (const char      *url);
 
 /* The entry's best date for sorting: updated, else published, else NONE. */

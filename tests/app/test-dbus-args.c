@@ -38,6 +38,10 @@ static const ArgsCase cases[] = {
   /* A file URL typed with a space in its path, as GIO reads it. */
   { "AddFeed", "('file:///tmp/my feeds/a.xml',)", -1 },
   { "AddFeed", "('file:///tmp/a%zz.xml',)", TD_DBUS_ERROR_INVALID_URL },
+  /* GLib's relaxed parse drops space around a URL; the check does not. */
+  { "AddFeed", "(' file:/tmp/a.xml',)", TD_DBUS_ERROR_INVALID_URL },
+  { "AddFeed", "('file:/tmp/a.xml ',)", TD_DBUS_ERROR_INVALID_URL },
+  { "AddFeed", "(' https://example.org/feed',)", TD_DBUS_ERROR_INVALID_URL },
   { "AddFeed", "(5,)", TD_DBUS_ERROR_INVALID_ARGS },
   { "RefreshFeeds", "(@ax [],)", -1 },
   { "RefreshFeeds", "([int64 1, 2, 3],)", -1 },

@@ -515,6 +515,8 @@ test_add_file (Fixture       *f,
   g_autoptr(TdFeedInfo) info = NULL;
   g_autoptr(TdFeedReply) items = NULL;
   g_autoptr(TdFeedReply) again = NULL;
+  g_autoptr(TdFeedReply) again_spaced = NULL;
+  g_autofree char *spaced = NULL;
   g_autoptr(TdFeedReply) article = NULL;
   g_autoptr(GPtrArray) feeds = NULL;
   TdFeedItem *item;
@@ -547,10 +549,15 @@ test_add_file (Fixture       *f,
   g_assert_cmpuint (((TdFeedInfo *) g_ptr_array_index (feeds, 0))->unread, ==, 3);
   g_assert_cmpstr (((TdFeedInfo *) g_ptr_array_index (feeds, 0))->site_link, ==, "https://example.org/loc");
 
-  /* The same URL twice is refused. */
+  /* The same URL twice is refused, also as typed with space around it
+   * (which is stripped before the address is checked). */
   td_feed_manager_add (f->manager, uri, NULL, f->mailbox, MAIL_REPLY, 0);
   again = wait_reply (f);
   g_assert_error (again->error, TD_FEED_MANAGER_ERROR, TD_FEED_MANAGER_ERROR_EXISTS);
+  spaced = g_strdup_printf ("  %s\t\n", uri);
+  td_feed_manager_add (f->manager, spaced, NULL, f->mailbox, MAIL_REPLY, 0);
+  again_spaced = wait_reply (f);
+  g_assert_error (again_spaced->error, TD_FEED_MANAGER_ERROR, TD_FEED_MANAGER_ERROR_EXISTS);
 }
 
 static void
