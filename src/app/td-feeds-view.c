@@ -248,9 +248,28 @@ show_all_items (TdFeedsView *self)
     gtk_slice_list_model_set_size (self->item_slice, G_MAXUINT);
 }
 
+/* One step of a list that fills: TD_FEEDS_VIEW_FIRST_ROWS rows more, and
+ * the next step after a frame; all of them once GTK would build no more
+ * row widgets for the rest. */
+static void
+show_more_items (TdFeedsView *self)
+{
+  guint size = gtk_slice_list_model_get_size (self->item_slice);
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->items));
+
+  self->rest_timeout = 0;
+  if (size + TD_FEEDS_VIEW_FIRST_ROWS >= MIN (n, TD_FEEDS_VIEW_BUILT_ROWS))
+    {
+      show_all_items (self);
+      return;
+    }
+  gtk_slice_list_model_set_size (self->item_slice, size + TD_FEEDS_VIEW_FIRST_ROWS);
+  self->rest_timeout = td_mail_send_after (self->mailbox, TD_FEEDS_VIEW_REST_MS, td_mail_new (MAIL_REST, NULL, NULL));
+}
+
 /* An empty list shows only its first rows (TD_FEEDS_VIEW_FIRST_ROWS);
- * once it has more, the rest follow after a frame. Runs after the slice
- * has seen the change. */
+ * once it has more, more follow after a frame (show_more_items()). Runs
+ * after the slice has seen the change. */
 static void
 items_changed_cb (GListModel  *items,
                   guint        position,
@@ -746,8 +765,7 @@ mail_cb (TdMailboxId  id,
       break;
 
     case MAIL_REST:
-      self->rest_timeout = 0;
-      show_all_items (self);
+      show_more_items (self);
       break;
 
     case MAIL_CATCH_UP:

@@ -451,14 +451,15 @@ write_between_feed (const char *path,
 
 /* Keeps how many rows the list showed when it first had any. */
 static void
-record_first_fill (GListModel *model,
-                   guint       position,
-                   guint       removed,
-                   guint       added,
-                   guint      *first_fill)
+record_fill (GListModel *model,
+             guint       position,
+             guint       removed,
+             guint       added,
+             GArray     *sizes)
 {
-  if (*first_fill == 0)
-    *first_fill = g_list_model_get_n_items (model);
+  guint n = g_list_model_get_n_items (model);
+
+  g_array_append_val (sizes, n);
 }
 
 static gboolean
@@ -628,27 +629,34 @@ check_reload_keeps_rows (TdApplication *app,
   td_window_show_view (TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))), "feeds");
   wait_for (has_items, view, GUINT_TO_POINTER (14), "the new items, shown");
 
-  /* An empty list that fills shows its first rows at once and the rest a
-   * frame later (GTK builds a widget for every row it shows). */
+  /* An empty list that fills shows its first rows at once and more a
+   * frame later, step by step, until GTK would build no more widgets
+   * (it builds one for every row it keeps): then all of them. */
   {
     GtkWidget *list = gtk_widget_get_ancestor (td_test_find_of_type (GTK_WIDGET (view), TD_TYPE_ITEM_ROW),
                                                GTK_TYPE_LIST_VIEW);
     GListModel *shown = G_LIST_MODEL (gtk_list_view_get_model (GTK_LIST_VIEW (list)));
-    guint first_fill = 0;
+    g_autoptr(GArray) sizes = g_array_new (FALSE, FALSE, sizeof (guint));
+    guint n_items = 14 + 250;
     gulong handler;
 
     td_feeds_view_set_search (view, "nothing-matches-this");
     wait_for (has_items, view, GUINT_TO_POINTER (0), "no search result");
     g_assert_cmpuint (g_list_model_get_n_items (shown), ==, 0);
-    handler = g_signal_connect (shown, "items-changed", G_CALLBACK (record_first_fill), &first_fill);
-    write_feed (path, "Many", "Many", 100, "Wed, 03 Jan 2024", 0, 0);
+    handler = g_signal_connect (shown, "items-changed", G_CALLBACK (record_fill), sizes);
+    write_feed (path, "Many", "Many", n_items - 14, "Wed, 03 Jan 2024", 0, 0);
     td_feed_manager_refresh (manager, feed_id, TRUE);
     wait_for (stored_title_is, view, "Many", "the long feed stored");
     td_feeds_view_set_search (view, NULL);
-    wait_for (has_items, view, GUINT_TO_POINTER (114), "the long feed's items");
-    g_assert_cmpuint (first_fill, ==, TD_FEEDS_VIEW_FIRST_ROWS);
+    wait_for (has_items, view, GUINT_TO_POINTER (n_items), "the long feed's items");
     wait_for (shows_all_items, view, list, "every row shown");
     g_signal_handler_disconnect (shown, handler);
+    /* 64, 128, 192, then all: 256 rows would be past what GTK builds. */
+    g_assert_cmpuint (sizes->len, ==, 4);
+    for (guint i = 0; i + 1 < sizes->len; i++)
+      g_assert_cmpuint (g_array_index (sizes, guint, i), ==, (i + 1) * TD_FEEDS_VIEW_FIRST_ROWS);
+    g_assert_cmpuint (g_array_index (sizes, guint, 2), <, TD_FEEDS_VIEW_BUILT_ROWS);
+    g_assert_cmpuint (g_array_index (sizes, guint, 3), ==, n_items);
   }
 
   td_feed_manager_remove (manager, feed_id, TD_MAILBOX_NONE, 0, 0);
