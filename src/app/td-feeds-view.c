@@ -43,8 +43,8 @@ struct _TdFeedsView
 
   /* Template widgets */
   GtkStack           *stack;
-  GtkListView        *sidebar_list;
-  GtkListView        *item_list;
+  GtkGridView        *sidebar_list;      /* one column: see ui/style.css */
+  GtkGridView        *item_list;
   GtkScrolledWindow  *item_scroller;
   GtkSearchEntry     *search_entry;
   GtkLabel           *progress_label;
@@ -1362,7 +1362,7 @@ td_feeds_view_attach (TdFeedsView *self)
   gtk_single_selection_set_autoselect (self->item_selection, FALSE);
   gtk_single_selection_set_can_unselect (self->item_selection, TRUE);
   g_signal_connect (self->item_selection, "notify::selected", G_CALLBACK (item_selected_cb), self);
-  gtk_list_view_set_model (self->item_list, GTK_SELECTION_MODEL (self->item_selection));
+  gtk_grid_view_set_model (self->item_list, GTK_SELECTION_MODEL (self->item_selection));
 
   td_feed_manager_add_listener (td_feeds_app_get_manager (self->feeds), self->mailbox, MAIL_EVENT);
   update_actions (self);
@@ -1584,7 +1584,7 @@ td_feeds_view_init (TdFeedsView *self)
   g_signal_connect (factory, "setup", G_CALLBACK (sidebar_setup_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (sidebar_bind_cb), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (sidebar_unbind_cb), NULL);
-  gtk_list_view_set_factory (self->sidebar_list, factory);
+  gtk_grid_view_set_factory (self->sidebar_list, factory);
   g_clear_object (&factory);
 
   /* Item rows are built in code (see TdItemRow). */
@@ -1592,13 +1592,13 @@ td_feeds_view_init (TdFeedsView *self)
   g_signal_connect (factory, "setup", G_CALLBACK (item_setup_cb), NULL);
   g_signal_connect (factory, "bind", G_CALLBACK (item_bind_cb), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (item_unbind_cb), NULL);
-  gtk_list_view_set_factory (self->item_list, factory);
+  gtk_grid_view_set_factory (self->item_list, factory);
 
   self->sidebar_store = g_list_store_new (TD_TYPE_FEED_ROW);
   self->sidebar_selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->sidebar_store)));
   gtk_single_selection_set_autoselect (self->sidebar_selection, FALSE);
   g_signal_connect (self->sidebar_selection, "notify::selected", G_CALLBACK (source_selected_cb), self);
-  gtk_list_view_set_model (self->sidebar_list, GTK_SELECTION_MODEL (self->sidebar_selection));
+  gtk_grid_view_set_model (self->sidebar_list, GTK_SELECTION_MODEL (self->sidebar_selection));
 
   keys = gtk_event_controller_key_new ();
   gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
