@@ -133,7 +133,7 @@ struct _TdPubsubView
   GtkListView         *topics_list;
   GtkListView         *channels_list;
   GtkLabel            *channels_empty_label;
-  GtkListView         *messages_list;
+  GtkGridView         *messages_list;      /* one column: see ui/style.css */
   GtkScrolledWindow   *messages_scroller;
   GtkStack            *list_stack;
   GtkEntry            *subscribe_entry;
@@ -2519,8 +2519,8 @@ td_pubsub_view_init (TdPubsubView *self)
   g_signal_connect (message_factory, "setup", G_CALLBACK (message_setup_cb), NULL);
   g_signal_connect (message_factory, "bind", G_CALLBACK (message_bind_cb), self);
   g_signal_connect (message_factory, "unbind", G_CALLBACK (message_unbind_cb), self);
-  gtk_list_view_set_factory (self->messages_list, message_factory);
-  gtk_list_view_set_model (self->messages_list, GTK_SELECTION_MODEL (message_selection));
+  gtk_grid_view_set_factory (self->messages_list, message_factory);
+  gtk_grid_view_set_model (self->messages_list, GTK_SELECTION_MODEL (message_selection));
 
   adj = gtk_scrolled_window_get_vadjustment (self->messages_scroller);
   g_signal_connect (adj, "value-changed", G_CALLBACK (adjustment_value_changed_cb), self);

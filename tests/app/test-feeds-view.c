@@ -466,7 +466,7 @@ static gboolean
 shows_all_items (TdFeedsView   *view,
                  gconstpointer  data)
 {
-  GListModel *shown = G_LIST_MODEL (gtk_list_view_get_model (GTK_LIST_VIEW (data)));
+  GListModel *shown = G_LIST_MODEL (gtk_grid_view_get_model (GTK_GRID_VIEW (data)));
 
   return g_list_model_get_n_items (shown) == g_list_model_get_n_items (td_feeds_view_get_item_model (view));
 }
@@ -634,8 +634,8 @@ check_reload_keeps_rows (TdApplication *app,
    * (it builds one for every row it keeps): then all of them. */
   {
     GtkWidget *list = gtk_widget_get_ancestor (td_test_find_of_type (GTK_WIDGET (view), TD_TYPE_ITEM_ROW),
-                                               GTK_TYPE_LIST_VIEW);
-    GListModel *shown = G_LIST_MODEL (gtk_list_view_get_model (GTK_LIST_VIEW (list)));
+                                               GTK_TYPE_GRID_VIEW);
+    GListModel *shown = G_LIST_MODEL (gtk_grid_view_get_model (GTK_GRID_VIEW (list)));
     g_autoptr(GArray) sizes = g_array_new (FALSE, FALSE, sizeof (guint));
     guint n_items = 14 + 250;
     gulong handler;
