@@ -34,7 +34,6 @@ enum
   MAIL_RELOAD,        /* the coalesced list reload is due */
   MAIL_HOVER,         /* ErrorHover: the pointer rested on an error badge */
   MAIL_CATCH_UP,      /* shown again: reload what changed while hidden */
-  MAIL_REST,          /* the rows of a list that filled, past the first */
 };
 
 struct _TdFeedsView
@@ -64,7 +63,6 @@ struct _TdFeedsView
   GListStore         *sidebar_store;      /* TdFeedRow */
   GtkSingleSelection *sidebar_selection;
   TdItemList         *items;
-  GtkSliceListModel  *item_slice;         /* the rows shown of items (see TD_FEEDS_VIEW_FIRST_ROWS) */
   GtkSingleSelection *item_selection;
   GPtrArray          *feed_list;          /* TdFeedInfo: the last list */
   char               *search;
@@ -74,7 +72,6 @@ struct _TdFeedsView
   guint64             article_serial;
   guint               reload_timeout;
   guint               catch_up_timeout;
-  guint               rest_timeout;
   gboolean            user_refresh;       /* the round was asked for */
   gboolean            have_list;
   /* New items came while the view was hidden: shown, it catches up (see
@@ -238,57 +235,6 @@ update_list_state (TdFeedsView *self)
   gtk_stack_set_visible_child_name (self->list_stack, "empty");
 }
 
-/* Every row of the item list is shown, not only its first. */
-static void
-show_all_items (TdFeedsView *self)
-{
-  td_mail_cancel_timeout (self->rest_timeout);
-  self->rest_timeout = 0;
-  if (self->item_slice != NULL)
-    gtk_slice_list_model_set_size (self->item_slice, G_MAXUINT);
-}
-
-/* One step of a list that fills: TD_FEEDS_VIEW_FIRST_ROWS rows more, and
- * the next step after a frame; all of them once GTK would build no more
- * row widgets for the rest. */
-static void
-show_more_items (TdFeedsView *self)
-{
-  guint size = gtk_slice_list_model_get_size (self->item_slice);
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->items));
-
-  self->rest_timeout = 0;
-  if (size + TD_FEEDS_VIEW_FIRST_ROWS >= MIN (n, TD_FEEDS_VIEW_BUILT_ROWS))
-    {
-      show_all_items (self);
-      return;
-    }
-  gtk_slice_list_model_set_size (self->item_slice, size + TD_FEEDS_VIEW_FIRST_ROWS);
-  self->rest_timeout = td_mail_send_after (self->mailbox, TD_FEEDS_VIEW_REST_MS, td_mail_new (MAIL_REST, NULL, NULL));
-}
-
-/* An empty list shows only its first rows (TD_FEEDS_VIEW_FIRST_ROWS);
- * once it has more, more follow after a frame (show_more_items()). Runs
- * after the slice has seen the change. */
-static void
-items_changed_cb (GListModel  *items,
-                  guint        position,
-                  guint        removed,
-                  guint        added,
-                  TdFeedsView *self)
-{
-  guint n = g_list_model_get_n_items (items);
-
-  if (n == 0)
-    {
-      td_mail_cancel_timeout (self->rest_timeout);
-      self->rest_timeout = 0;
-      gtk_slice_list_model_set_size (self->item_slice, TD_FEEDS_VIEW_FIRST_ROWS);
-    }
-  else if (n > gtk_slice_list_model_get_size (self->item_slice) && !td_mail_timeout_is_pending (self->rest_timeout))
-    self->rest_timeout = td_mail_send_after (self->mailbox, TD_FEEDS_VIEW_REST_MS, td_mail_new (MAIL_REST, NULL, NULL));
-}
-
 /* After a reload: keep the item the user is reading selected. */
 static void
 items_reloaded_cb (TdItemList  *items,
@@ -302,8 +248,6 @@ items_reloaded_cb (TdItemList  *items,
   if (position < 0 && self->pending_position != GTK_INVALID_LIST_POSITION && self->pending_position < n)
     position = (int) self->pending_position;
 
-  if (position >= TD_FEEDS_VIEW_FIRST_ROWS)
-    show_all_items (self);
   if (position >= 0)
     gtk_single_selection_set_selected (self->item_selection, (guint) position);
   else
@@ -762,10 +706,6 @@ mail_cb (TdMailboxId  id,
         self->items_stale = TRUE;
       else if (self->items != NULL)
         td_item_list_reload (self->items);
-      break;
-
-    case MAIL_REST:
-      show_more_items (self);
       break;
 
     case MAIL_CATCH_UP:
@@ -1355,10 +1295,8 @@ td_feeds_view_attach (TdFeedsView *self)
 
   self->feeds = td_feeds_app_ref (td_feeds_app_get (TD_APPLICATION (app)));
   self->items = td_item_list_new (self->feeds);
-  self->item_slice = gtk_slice_list_model_new (G_LIST_MODEL (g_object_ref (self->items)), 0, TD_FEEDS_VIEW_FIRST_ROWS);
-  g_signal_connect (self->items, "items-changed", G_CALLBACK (items_changed_cb), self);
   g_signal_connect (self->items, "reloaded", G_CALLBACK (items_reloaded_cb), self);
-  self->item_selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->item_slice)));
+  self->item_selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->items)));
   gtk_single_selection_set_autoselect (self->item_selection, FALSE);
   gtk_single_selection_set_can_unselect (self->item_selection, TRUE);
   g_signal_connect (self->item_selection, "notify::selected", G_CALLBACK (item_selected_cb), self);
@@ -1424,8 +1362,6 @@ td_feeds_view_dispose (GObject *object)
   self->reload_timeout = 0;
   td_mail_cancel_timeout (self->catch_up_timeout);
   self->catch_up_timeout = 0;
-  td_mail_cancel_timeout (self->rest_timeout);
-  self->rest_timeout = 0;
   g_clear_pointer (&self->hover, td_hover_timer_free);
   forget_pending_item (self);
 
@@ -1442,7 +1378,6 @@ td_feeds_view_dispose (GObject *object)
   gtk_widget_dispose_template (GTK_WIDGET (self), TD_TYPE_FEEDS_VIEW);
 
   g_clear_object (&self->item_selection);
-  g_clear_object (&self->item_slice);
   g_clear_object (&self->items);
   g_clear_object (&self->sidebar_selection);
   g_clear_object (&self->sidebar_store);
@@ -1701,7 +1636,6 @@ td_feeds_view_select_item (TdFeedsView *self,
 
   if (self->item_selection == NULL)
     return;
-  show_all_items (self);
   gtk_single_selection_set_selected (self->item_selection, position);
   gtk_widget_activate_action (GTK_WIDGET (self->item_list), "list.scroll-to-item", "u", position);
 }

@@ -12,16 +12,6 @@ G_BEGIN_DECLS
  * per feed. */
 #define TD_FEEDS_VIEW_RELOAD_DELAY_MS 400
 
-/* An empty item list that fills shows its first TD_FEEDS_VIEW_FIRST_ROWS
- * rows at once and as many more every TD_FEEDS_VIEW_REST_MS, after a
- * frame, until GTK would build no more row widgets: then all of them.
- * GTK 4.8 keeps a widget for each of the TD_FEEDS_VIEW_BUILT_ROWS rows
- * around the one in view, and 200 built in one go take longer than a
- * frame. */
-#define TD_FEEDS_VIEW_FIRST_ROWS 64
-#define TD_FEEDS_VIEW_REST_MS    20
-#define TD_FEEDS_VIEW_BUILT_ROWS 200
-
 #define TD_TYPE_FEEDS_VIEW (td_feeds_view_get_type ())
 
 G_DECLARE_FINAL_TYPE (TdFeedsView, td_feeds_view, TD, FEEDS_VIEW, AdwBin)

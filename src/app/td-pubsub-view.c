@@ -48,13 +48,12 @@
 
 /* Live messages go into the list at most this often, and only while the
  * view is shown (but see TD_PUBSUB_VIEW_PREBUILD); in between they wait
- * with the held ones (within the ring size). GtkListView keeps up to 200
- * rows bound around its anchor: shown, the anchor follows the newest
- * message, so every batch appended on its own was bound and measured row
- * by row (a busy channel, thousands of messages a second in a hundred
- * batches, kept the main loop from drawing); hidden, the anchor stays on
- * an old message that the ring soon drops, and each append rebuilt all
- * 200 rows. */
+ * with the held ones (within the ring size). The list keeps rows bound
+ * around its anchor: shown, the anchor follows the newest message, so
+ * every batch appended on its own was bound and measured row by row (a
+ * busy channel, thousands of messages a second in a hundred batches, kept
+ * the main loop from drawing); hidden, the anchor stays on an old message
+ * that the ring soon drops, and each append rebuilt the rows around it. */
 #define TD_PUBSUB_VIEW_LIST_FLUSH_MS 100
 
 /* Widths of a message row's captions, in characters: a time with its date
@@ -2003,9 +2002,9 @@ message_setup_cb (GtkSignalListItemFactory *factory,
                   gpointer                  user_data)
 {
   /* Texts of a fixed size, placed by the row itself: the list measures a
-   * row without laying out any of its text. The list keeps up to 200
-   * rows bound and rebinds them all on every flush while a busy channel
-   * scrolls. */
+   * row without laying out any of its text. The list rebinds the rows it
+   * keeps (about 30, see ui/style.css) on every flush while a busy
+   * channel scrolls. */
   gtk_list_item_set_child (item, td_pubsub_row_new (TD_PUBSUB_VIEW_TIME_CHARS, TD_PUBSUB_VIEW_CHANNEL_CHARS));
 }
 

@@ -29,9 +29,8 @@ G_BEGIN_DECLS
 /* Live messages go into the list only while the view is shown, except
  * while the list holds fewer than TD_PUBSUB_VIEW_PREBUILD: then they go in
  * even while it is hidden, at most TD_PUBSUB_VIEW_PREBUILD_STEP per flush,
- * so that the list builds and styles its rows (GTK 4.8 keeps about 200) a
- * few at a time in the background, not all in the frame that first shows
- * the view. */
+ * so that the list builds and styles its rows a few at a time in the
+ * background, not all in the frame that first shows the view. */
 #define TD_PUBSUB_VIEW_PREBUILD      256
 #define TD_PUBSUB_VIEW_PREBUILD_STEP 64
 

@@ -450,27 +450,6 @@ write_between_feed (const char *path,
 }
 
 /* Keeps how many rows the list showed when it first had any. */
-static void
-record_fill (GListModel *model,
-             guint       position,
-             guint       removed,
-             guint       added,
-             GArray     *sizes)
-{
-  guint n = g_list_model_get_n_items (model);
-
-  g_array_append_val (sizes, n);
-}
-
-static gboolean
-shows_all_items (TdFeedsView   *view,
-                 gconstpointer  data)
-{
-  GListModel *shown = G_LIST_MODEL (gtk_grid_view_get_model (GTK_GRID_VIEW (data)));
-
-  return g_list_model_get_n_items (shown) == g_list_model_get_n_items (td_feeds_view_get_item_model (view));
-}
-
 /* TRUE once the feed database has a feed titled @data. */
 static gboolean
 stored_title_is (TdFeedsView   *view,
@@ -629,34 +608,24 @@ check_reload_keeps_rows (TdApplication *app,
   td_window_show_view (TD_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))), "feeds");
   wait_for (has_items, view, GUINT_TO_POINTER (14), "the new items, shown");
 
-  /* An empty list that fills shows its first rows at once and more a
-   * frame later, step by step, until GTK would build no more widgets
-   * (it builds one for every row it keeps): then all of them. */
+  /* A long list builds rows only around the ones in view (GTK 4.8's list
+   * view would build 200, each measured and restyled as rows come and go;
+   * the item list is a one-column grid view). */
   {
     GtkWidget *list = gtk_widget_get_ancestor (td_test_find_of_type (GTK_WIDGET (view), TD_TYPE_ITEM_ROW),
                                                GTK_TYPE_GRID_VIEW);
-    GListModel *shown = G_LIST_MODEL (gtk_grid_view_get_model (GTK_GRID_VIEW (list)));
-    g_autoptr(GArray) sizes = g_array_new (FALSE, FALSE, sizeof (guint));
+    g_autoptr(GPtrArray) rows = g_ptr_array_new ();
     guint n_items = 14 + 250;
-    gulong handler;
 
-    td_feeds_view_set_search (view, "nothing-matches-this");
-    wait_for (has_items, view, GUINT_TO_POINTER (0), "no search result");
-    g_assert_cmpuint (g_list_model_get_n_items (shown), ==, 0);
-    handler = g_signal_connect (shown, "items-changed", G_CALLBACK (record_fill), sizes);
     write_feed (path, "Many", "Many", n_items - 14, "Wed, 03 Jan 2024", 0, 0);
     td_feed_manager_refresh (manager, feed_id, TRUE);
     wait_for (stored_title_is, view, "Many", "the long feed stored");
-    td_feeds_view_set_search (view, NULL);
     wait_for (has_items, view, GUINT_TO_POINTER (n_items), "the long feed's items");
-    wait_for (shows_all_items, view, list, "every row shown");
-    g_signal_handler_disconnect (shown, handler);
-    /* 64, 128, 192, then all: 256 rows would be past what GTK builds. */
-    g_assert_cmpuint (sizes->len, ==, 4);
-    for (guint i = 0; i + 1 < sizes->len; i++)
-      g_assert_cmpuint (g_array_index (sizes, guint, i), ==, (i + 1) * TD_FEEDS_VIEW_FIRST_ROWS);
-    g_assert_cmpuint (g_array_index (sizes, guint, 2), <, TD_FEEDS_VIEW_BUILT_ROWS);
-    g_assert_cmpuint (g_array_index (sizes, guint, 3), ==, n_items);
+    iterate_ms (100);
+    td_test_collect (list, td_test_is_of_type, GSIZE_TO_POINTER (TD_TYPE_ITEM_ROW), rows);
+    g_test_message ("%u row widgets for %u items", rows->len, n_items);
+    g_assert_cmpuint (rows->len, >, 0);
+    g_assert_cmpuint (rows->len, <, 64);
   }
 
   td_feed_manager_remove (manager, feed_id, TD_MAILBOX_NONE, 0, 0);
