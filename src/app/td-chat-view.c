@@ -213,7 +213,7 @@ struct _TdChatView
   GtkToggleButton    *members_button;
   GtkRevealer        *members_revealer;
   GtkListView        *members_list;
-  GtkListView        *message_list;
+  GtkGridView        *message_list;      /* one column: see ui/style.css */
   GtkScrolledWindow  *message_scroller;
   GtkTextView        *composer;
   GtkSearchBar       *search_bar;
@@ -4437,8 +4437,8 @@ td_chat_view_init (TdChatView *self)
 
   self->message_model = gtk_no_selection_new (NULL);
   message_factory = factory_new (self, G_CALLBACK (message_setup_cb), G_CALLBACK (message_bind_cb), NULL);
-  gtk_list_view_set_factory (self->message_list, message_factory);
-  gtk_list_view_set_model (self->message_list, GTK_SELECTION_MODEL (self->message_model));
+  gtk_grid_view_set_factory (self->message_list, message_factory);
+  gtk_grid_view_set_model (self->message_list, GTK_SELECTION_MODEL (self->message_model));
   g_signal_connect_swapped (self->message_model, "items-changed", G_CALLBACK (selected_notify_cb), self);
 
   self->member_model = gtk_no_selection_new (NULL);
