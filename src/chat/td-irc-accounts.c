@@ -28,6 +28,7 @@ struct _TdIrcAccounts
   GHashTable        *accounts;   /* casefolded name -> Account */
   GHashTable        *reserved;   /* casefolded names being registered */
   GHashTable        *failures;   /* "ip:..." / "acct:..." -> Failures */
+  gint64             swept;      /* when windows that were over last went */
   TdIrcAccountStore *store;      /* owned, nullable */
 };
 
@@ -196,6 +197,13 @@ td_irc_accounts_login_failed (TdIrcAccounts *accounts,
                               const char    *ip,
                               gint64         now_usec)
 {
+  /* Windows that are over go from time to time as failures come, so that
+   * the table stays small with no timer to run. */
+  if (now_usec - accounts->swept > (gint64) TD_IRC_LOGIN_FAILURE_WINDOW_S * G_USEC_PER_SEC)
+    {
+      td_irc_accounts_expire_failures (accounts, now_usec);
+      accounts->swept = now_usec;
+    }
   get_failures (accounts, "ip:", ip, now_usec, TRUE)->count++;
   get_failures (accounts, "acct:", name, now_usec, TRUE)->count++;
 }

@@ -583,6 +583,7 @@ op_finish (Op *op)
 }
 
 static void net_write_next (TdIrcNet *net);
+static void net_schedule_tick (TdIrcNet *net);
 
 static void
 write_cb (GObject      *object,
@@ -1511,6 +1512,8 @@ net_welcome (TdIrcNet   *net,
   td_retry_reset (net->retry);
   net->alt_attempt = 0;
   net_set_state (net, TD_IRC_STATE_CONNECTED, 0, NULL);
+  /* The registration timeout no longer applies. */
+  net_schedule_tick (net);
   event = td_irc_event_new (TD_IRC_EVENT_REGISTERED);
   event->nick = g_strdup (net->nick);
   event->text = g_strdup (net->network_name);
@@ -2064,27 +2067,60 @@ net_read_next (TdIrcNet *net)
                              net->cancellable, read_cb, op);
 }
 
-/* Once a second while connected: registration timeout, keep-alive PING
- * and the dead-connection check. */
+/* The connection's timer runs when something is due (a deadline source,
+ * not a periodic timer: an idle connection wakes once a ping interval):
+ * the registration timeout, the keep-alive PING and the dead-connection
+ * check. Input only moves what is due later; the timer then finds
+ * nothing to do but wait again. */
+static gint64
+ping_interval_us (TdIrcNet *net)
+{
+  return (gint64) (net->config->ping_interval_s ? net->config->ping_interval_s
+                                                : TD_IRC_CLIENT_PING_INTERVAL_S) * G_USEC_PER_SEC;
+}
+
+static gint64
+ping_timeout_us (TdIrcNet *net)
+{
+  return (gint64) (net->config->ping_timeout_s ? net->config->ping_timeout_s
+                                               : TD_IRC_CLIENT_PING_TIMEOUT_S) * G_USEC_PER_SEC;
+}
+
+#define REGISTRATION_US ((gint64) TD_IRC_CLIENT_CONNECT_TIMEOUT_S * G_USEC_PER_SEC)
+
+/* Sets the timer for what is due next (just past it: the checks are "more
+ * than"), if the connection has one. */
+static void
+net_schedule_tick (TdIrcNet *net)
+{
+  gint64 next;
+
+  if (net->tick == NULL)
+    return;
+  next = net->last_input + ping_interval_us (net) + (net->ping_sent ? ping_timeout_us (net) : 0) + 1;
+  if (net->state == TD_IRC_STATE_REGISTERING)
+    next = MIN (next, net->connected_at + REGISTRATION_US + 1);
+  td_deadline_source_set (net->tick, next);
+}
+
 static gboolean
 tick_cb (gpointer user_data)
 {
   TdIrcNet *net = user_data;
   gint64 now = g_get_monotonic_time ();
-  guint interval = net->config->ping_interval_s ? net->config->ping_interval_s : TD_IRC_CLIENT_PING_INTERVAL_S;
-  guint timeout = net->config->ping_timeout_s ? net->config->ping_timeout_s : TD_IRC_CLIENT_PING_TIMEOUT_S;
 
-  if (net->state == TD_IRC_STATE_REGISTERING &&
-      now - net->connected_at > TD_IRC_CLIENT_CONNECT_TIMEOUT_S * G_USEC_PER_SEC)
+  if (net->state == TD_IRC_STATE_REGISTERING && now - net->connected_at > REGISTRATION_US)
     net_connection_lost (net, "Registration timed out");
-  else if (now - net->last_input > (gint64) (interval + timeout) * G_USEC_PER_SEC)
+  else if (now - net->last_input > ping_interval_us (net) + ping_timeout_us (net))
     net_connection_lost (net, "Ping timeout");
-  else if (!net->ping_sent && now - net->last_input > (gint64) interval * G_USEC_PER_SEC)
+  else if (!net->ping_sent && now - net->last_input > ping_interval_us (net))
     {
       net->ping_sent = TRUE;
       net_send (net, "PING :tidings");
     }
   net_flush (net);
+  /* Lost, the connection took its timer with it. */
+  net_schedule_tick (net);
   return G_SOURCE_CONTINUE;
 }
 
@@ -2140,8 +2176,8 @@ connect_cb (GObject      *object,
   net->bad_lines = 0;
   net_set_state (net, TD_IRC_STATE_REGISTERING, 0, NULL);
 
-  net->tick = g_timeout_source_new_seconds (1);
-  g_source_set_callback (net->tick, tick_cb, net, NULL);
+  net->tick = td_deadline_source_new (tick_cb, net);
+  net_schedule_tick (net);
   g_source_attach (net->tick, net->context);
 
   user = net->config->username ? net->config->username : net->config->nick;

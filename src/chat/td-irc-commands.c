@@ -295,6 +295,7 @@ _td_irc_try_register (TdIrcClient *client)
       return;
     }
   client->registered = TRUE;
+  _td_irc_server_tick_for (client);
   client->last_read = g_get_monotonic_time ();
   send_welcome (client);
   _td_irc_check_nick_owner (client);
@@ -315,6 +316,7 @@ _td_irc_check_nick_owner (TdIrcClient *client)
   if (owner == NULL || (client->account != NULL && td_irc_equal (client->account, owner)))
     return;
   client->guest_deadline = g_get_monotonic_time () + (gint64) server->config->nick_grace_s * G_USEC_PER_SEC;
+  _td_irc_server_tick_for (client);
   _td_irc_send (client, ":%s NOTICE %s :This nickname is registered. Log in with SASL within %u "
                 "seconds or you will be renamed.", SERVER_NAME (client), client->nick,
                 server->config->nick_grace_s);

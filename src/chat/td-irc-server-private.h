@@ -38,8 +38,6 @@ G_BEGIN_DECLS
  * PLAIN message fits in a few of them; more is an attack. */
 #define TD_IRC_SASL_CHUNK     400
 #define TD_IRC_SASL_MAX       2048
-/* Timer period for pings, registration timeouts and nick grace. */
-#define TD_IRC_TICK_MS        1000
 /* Bytes handed to the TLS layer per write: one TLS record. A write that
  * would block must be retried with at least the same bytes, and a fixed
  * chunk keeps it so. */
@@ -279,6 +277,7 @@ char        *_td_irc_client_prefix     (TdIrcClient       *client);
 const char  *_td_irc_client_nick       (TdIrcClient       *client);
 void         _td_irc_try_register      (TdIrcClient       *client);
 void         _td_irc_check_nick_owner  (TdIrcClient       *client);
+void         _td_irc_server_tick_for   (TdIrcClient       *client);
 char        *_td_irc_new_msgid         (TdIrcServer       *server);
 char        *_td_irc_new_batch_id      (TdIrcServer       *server);
 gint64       _td_irc_message_time      (TdIrcServer       *server);

@@ -13,6 +13,7 @@
 #include "chat/td-irc-account-store.h"
 #include "chat/td-irc-server-private.h"
 #include "core/td-task-loop.h"
+#include "core/td-timers.h"
 
 /*
  * Connections, output, timers and flood control of the IRC server.
@@ -520,6 +521,8 @@ typedef struct
 } Handshake;
 
 static void reap_dead (TdIrcServer *server);
+static gint64 client_deadline (TdIrcClient       *client,
+                               TdIrcServerConfig *config);
 
 static void
 handshake_abandon (Handshake *handshake)
@@ -1235,6 +1238,7 @@ client_new (TdIrcServer *server,
   client->channels = g_hash_table_new (NULL, NULL);
   client->connected_at = client->last_read = client->last_message = g_get_monotonic_time ();
   client->signon = g_get_real_time () / G_USEC_PER_SEC;
+  _td_irc_server_tick_for (client);
   if (G_IS_INET_SOCKET_ADDRESS (remote))
     client->ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
   else
@@ -1325,6 +1329,41 @@ accept_cb (GSocket      *listener,
 /* Timer: pings, registration timeout, nick grace                      */
 /* ------------------------------------------------------------------ */
 
+/* The timer runs when something is due (a deadline source), not every
+ * second: a server with idle clients wakes once a ping interval. */
+
+/* When tick_cb() next has something to do for @client (monotonic), or -1. */
+static gint64
+client_deadline (TdIrcClient       *client,
+                 TdIrcServerConfig *config)
+{
+  gint64 due;
+
+  if (client->dead)
+    return -1;
+  if (!client->registered)
+    return client->connected_at + (gint64) config->register_timeout_s * G_USEC_PER_SEC;
+  if (client->ping_sent != 0)
+    due = client->ping_sent + (gint64) config->ping_timeout_s * G_USEC_PER_SEC;
+  else
+    due = client->last_read + (gint64) config->ping_interval_s * G_USEC_PER_SEC;
+  if (client->guest_deadline != 0)
+    due = MIN (due, client->guest_deadline);
+  return due;
+}
+
+/* Makes sure the timer runs by the time something is due for @client:
+ * after what could make that sooner (connecting, registering, a nick's
+ * grace starting). Input only makes it later. */
+void
+_td_irc_server_tick_for (TdIrcClient *client)
+{
+  TdIrcServer *server = client->server;
+
+  if (server->tick_source != NULL)
+    td_deadline_source_set_earlier (server->tick_source, client_deadline (client, server->config));
+}
+
 static gboolean
 tick_cb (gpointer user_data)
 {
@@ -1375,6 +1414,21 @@ tick_cb (gpointer user_data)
     }
   td_irc_accounts_expire_failures (server->accounts, g_get_real_time ());
   reap_dead (server);
+
+  /* The next time something is due; a reply to a ping moves a client's
+   * next ping later, and the timer then finds nothing to do but wait. */
+  {
+    gint64 next = -1;
+
+    for (GList *l = server->clients.head; l != NULL; l = l->next)
+      {
+        gint64 due = client_deadline (l->data, config);
+
+        if (due >= 0 && (next < 0 || due < next))
+          next = due;
+      }
+    td_deadline_source_set (server->tick_source, next);
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -1718,8 +1772,7 @@ server_start (TdIrcServer  *server,
   if (server->context != NULL)
     return;
   server->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
-  server->tick_source = g_timeout_source_new (TD_IRC_TICK_MS);
-  g_source_set_callback (server->tick_source, tick_cb, server, NULL);
+  server->tick_source = td_deadline_source_new (tick_cb, server);
   g_source_attach (server->tick_source, server->context);
   server->flush_source = g_source_new (&flush_funcs, sizeof (FlushSource));
   ((FlushSource *) server->flush_source)->server = server;

@@ -386,3 +386,57 @@ td_hover_timer_is_pending (TdHoverTimer *self)
 
   return self->timeout != 0 && td_mail_timeout_is_pending (self->timeout);
 }
+
+/* ------------------------------------------------------------------ */
+/* Deadline source                                                    */
+/* ------------------------------------------------------------------ */
+
+static gboolean
+td_deadline_source_dispatch (GSource     *source,
+                             GSourceFunc  callback,
+                             gpointer     data)
+{
+  g_source_set_ready_time (source, -1);
+  if (callback != NULL)
+    callback (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs td_deadline_source_funcs = {
+  .dispatch = td_deadline_source_dispatch,
+};
+
+GSource *
+td_deadline_source_new (GSourceFunc func,
+                        gpointer    data)
+{
+  GSource *source = g_source_new (&td_deadline_source_funcs, sizeof (GSource));
+
+  g_source_set_static_name (source, "[tidings] deadline");
+  g_source_set_callback (source, func, data, NULL);
+  return source;
+}
+
+void
+td_deadline_source_set (GSource *source,
+                        gint64   time)
+{
+  g_return_if_fail (source != NULL);
+
+  g_source_set_ready_time (source, time < 0 ? -1 : time);
+}
+
+void
+td_deadline_source_set_earlier (GSource *source,
+                                gint64   time)
+{
+  gint64 current;
+
+  g_return_if_fail (source != NULL);
+
+  if (time < 0)
+    return;
+  current = g_source_get_ready_time (source);
+  if (current < 0 || time < current)
+    g_source_set_ready_time (source, time);
+}

@@ -107,6 +107,25 @@ void          td_hover_timer_enter         (TdHoverTimer   *hover,
 void          td_hover_timer_leave         (TdHoverTimer   *hover);
 gboolean      td_hover_timer_is_pending    (TdHoverTimer   *hover);
 
+/* ------------------------------------------------------------------ */
+/* Deadline source                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A source that calls its callback once at a monotonic time (in
+ * microseconds) and then sleeps until given another: for timers whose next
+ * time depends on what happened (keep-alive pings, timeouts), so that
+ * nothing wakes while nothing is due. The callback sets the next time;
+ * what it returns is not looked at. Set times from any thread. */
+GSource      *td_deadline_source_new       (GSourceFunc     func,
+                                            gpointer        data);
+/* @time: when, or -1 for never. */
+void          td_deadline_source_set       (GSource        *source,
+                                            gint64          time);
+/* Brings the time forward to @time if that is sooner, or sets it if none
+ * is (-1 does nothing). */
+void          td_deadline_source_set_earlier (GSource      *source,
+                                            gint64          time);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdTicker, td_ticker_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdRetry, td_retry_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdHoverTimer, td_hover_timer_free)

@@ -2130,10 +2130,14 @@ arm_tick (TdFeedManager *self)
     if (!feed->gone && !feed->in_round)
       next = MIN (next, feed->next_fetch);
 
+  /* No feed to fetch, ever: no timer (an idle app arms none). */
   if (next == G_MAXINT64)
-    delay_ms = TD_FEED_MANAGER_MAX_TICK_MS;
-  else
-    delay_ms = next <= now ? 0 : (guint) MIN ((next - now) / 1000 + 1, (gint64) TD_FEED_MANAGER_MAX_TICK_MS);
+    {
+      td_mail_cancel_timeout (self->tick_timeout);
+      self->tick_timeout = 0;
+      return;
+    }
+  delay_ms = next <= now ? 0 : (guint) MIN ((next - now) / 1000 + 1, (gint64) TD_FEED_MANAGER_MAX_TICK_MS);
 
   if (td_mail_timeout_is_pending (self->tick_timeout) && self->tick_at <= now + (gint64) delay_ms * 1000)
     return;

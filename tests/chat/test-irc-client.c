@@ -798,6 +798,7 @@ typedef struct
   guint16   port;
   GThread  *thread;
   gboolean  garbage;
+  gboolean  silent;       /* welcomes, then answers nothing */
   GString  *log;          /* lines the client sent */
   GMutex    lock;
 } Script;
@@ -879,6 +880,13 @@ script_thread (gpointer data)
   g_socket_set_timeout (socket, TD_IRC_TEST_TIMEOUT_S);
   if (!script_expect (script, socket, buf, "USER "))
     return NULL;
+  if (script->silent)
+    {
+      SEND (socket, ":fake 001 tester :Welcome");
+      /* Logs what comes until the client hangs up. */
+      script_expect (script, socket, buf, "\n");
+      return NULL;
+    }
   /* CAP LS in two lines (302 continuation), one cap we do not offer. */
   SEND (socket, ":fake CAP * LS * :multi-prefix sasl=PLAIN");
   SEND (socket, ":fake CAP * LS :server-time foo/bar");
@@ -924,7 +932,8 @@ script_thread (gpointer data)
 }
 
 static Script *
-script_start (gboolean garbage)
+script_start_full (gboolean garbage,
+                   gboolean silent)
 {
   Script *script = g_new0 (Script, 1);
   g_autoptr(GInetAddress) inet = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -937,10 +946,17 @@ script_start (gboolean garbage)
   local = g_socket_get_local_address (script->listener, NULL);
   script->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
   script->garbage = garbage;
+  script->silent = silent;
   script->log = g_string_new (NULL);
   g_mutex_init (&script->lock);
   script->thread = g_thread_new ("script", script_thread, script);
   return script;
+}
+
+static Script *
+script_start (gboolean garbage)
+{
+  return script_start_full (garbage, FALSE);
 }
 
 static void
@@ -1018,6 +1034,44 @@ static void
 test_script (void)
 {
   run_script (FALSE);
+}
+
+/* An idle connection is checked with a PING after the ping interval, and
+ * dropped when the server does not answer within the timeout (the timer
+ * runs then, not every second). */
+static void
+test_keepalive (void)
+{
+  g_autoptr(Owner) owner = owner_new ();
+  Script *script = script_start_full (FALSE, TRUE);
+  g_autoptr(TdIrcClientConfig) config = td_irc_client_config_new ();
+  TdIrcClient *client;
+  TdIrcEvent *event;
+  guint from = 0;
+  gint64 registered, lost;
+
+  config->port = script->port;
+  config->nick = g_strdup ("tester");
+  config->reconnect = FALSE;
+  config->ping_interval_s = 1;
+  config->ping_timeout_s = 1;
+  client = td_irc_client_new (config, owner->mailbox, MAIL_EVENTS);
+  td_irc_client_connect (client);
+
+  wait_type (owner, &from, TD_IRC_EVENT_REGISTERED);
+  registered = g_get_monotonic_time ();
+  event = wait_state (owner, &from, TD_IRC_STATE_DISCONNECTED);
+  lost = g_get_monotonic_time ();
+  g_assert_cmpstr (event->text, ==, "Ping timeout");
+  /* One interval of silence, a PING, one timeout of silence. */
+  g_assert_cmpint (lost - registered, >=, 2 * G_USEC_PER_SEC - 100 * 1000);
+  g_assert_cmpint (lost - registered, <, TD_IRC_TEST_TIMEOUT_S * G_USEC_PER_SEC);
+
+  g_mutex_lock (&script->lock);
+  g_assert_nonnull (strstr (script->log->str, "PING :tidings\n"));
+  g_mutex_unlock (&script->lock);
+  td_irc_client_free (client, NULL);
+  script_free (script);
 }
 
 static void
@@ -1525,6 +1579,7 @@ main (int   argc,
   g_test_add_func ("/td/irc-client/reconnect", test_reconnect);
   g_test_add_func ("/td/irc-client/not-connected", test_not_connected);
   g_test_add_func ("/td/irc-client/script", test_script);
+  g_test_add_func ("/td/irc-client/keepalive", test_keepalive);
   g_test_add_func ("/td/irc-client/garbage", test_garbage);
   g_test_add_func ("/td/irc-client/ngircd", test_ngircd);
   g_test_add_func ("/td/irc-client/inspircd", test_inspircd);

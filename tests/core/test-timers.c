@@ -305,6 +305,76 @@ test_hover (void)
   g_assert_cmpint (n_hover_freed, ==, 4);
 }
 
+typedef struct
+{
+  GArray  *times;      /* gint64: when the callback ran */
+  gint64   next;       /* what it sets next (once), or -1 */
+  GSource *source;
+} Deadline;
+
+static gboolean
+deadline_cb (gpointer data)
+{
+  Deadline *d = data;
+  gint64 now = g_get_monotonic_time ();
+
+  g_array_append_val (d->times, now);
+  td_deadline_source_set (d->source, d->next);
+  d->next = -1;
+  return G_SOURCE_REMOVE;   /* not looked at: the source stays */
+}
+
+static void
+test_deadline (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  Deadline d = { g_array_new (FALSE, FALSE, sizeof (gint64)), -1, NULL };
+  gint64 start;
+
+  d.source = td_deadline_source_new (deadline_cb, &d);
+  g_source_attach (d.source, context);
+
+  /* Nothing set: nothing runs. */
+  td_test_iterate_for (context, 50);
+  g_assert_cmpuint (d.times->len, ==, 0);
+  g_assert_cmpint (g_source_get_ready_time (d.source), ==, -1);
+
+  /* Once, at the time, and not again until set again. */
+  start = g_get_monotonic_time ();
+  td_deadline_source_set (d.source, start + 30 * 1000);
+  td_test_iterate_for (context, 120);
+  g_assert_cmpuint (d.times->len, ==, 1);
+  g_assert_cmpint (g_array_index (d.times, gint64, 0) - start, >=, 30 * 1000);
+  g_assert_cmpint (g_source_get_ready_time (d.source), ==, -1);
+
+  /* The callback sets the next time itself. */
+  start = g_get_monotonic_time ();
+  d.next = start + 60 * 1000;
+  td_deadline_source_set (d.source, start + 20 * 1000);
+  td_test_iterate_for (context, 150);
+  g_assert_cmpuint (d.times->len, ==, 3);
+  g_assert_cmpint (g_array_index (d.times, gint64, 2) - start, >=, 60 * 1000);
+
+  /* Earlier wins; a later time or -1 leaves it; -1 with set() disarms. */
+  start = g_get_monotonic_time ();
+  td_deadline_source_set (d.source, start + 10 * G_USEC_PER_SEC);
+  td_deadline_source_set_earlier (d.source, start + 20 * G_USEC_PER_SEC);
+  td_deadline_source_set_earlier (d.source, -1);
+  g_assert_cmpint (g_source_get_ready_time (d.source), ==, start + 10 * G_USEC_PER_SEC);
+  td_deadline_source_set_earlier (d.source, start + 20 * 1000);
+  g_assert_cmpint (g_source_get_ready_time (d.source), ==, start + 20 * 1000);
+  td_test_iterate_for (context, 80);
+  g_assert_cmpuint (d.times->len, ==, 4);
+  td_deadline_source_set_earlier (d.source, start + 10 * G_USEC_PER_SEC);
+  td_deadline_source_set (d.source, -1);
+  td_test_iterate_for (context, 50);
+  g_assert_cmpuint (d.times->len, ==, 4);
+
+  g_source_destroy (d.source);
+  g_source_unref (d.source);
+  g_array_unref (d.times);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -316,6 +386,7 @@ main (int   argc,
   g_test_add_func ("/td/timers/retry-policy", test_retry_policy);
   g_test_add_func ("/td/timers/retry-schedule", test_retry_schedule);
   g_test_add_func ("/td/timers/hover", test_hover);
+  g_test_add_func ("/td/timers/deadline", test_deadline);
 
   return g_test_run ();
 }
