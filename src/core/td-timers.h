@@ -115,7 +115,9 @@ gboolean      td_hover_timer_is_pending    (TdHoverTimer   *hover);
  * microseconds) and then sleeps until given another: for timers whose next
  * time depends on what happened (keep-alive pings, timeouts), so that
  * nothing wakes while nothing is due. The callback sets the next time;
- * what it returns is not looked at. Set times from any thread. */
+ * what it returns is not looked at. td_deadline_source_set() may be
+ * called from any thread, td_deadline_source_set_earlier() only from the
+ * one that runs the source's context. */
 GSource      *td_deadline_source_new       (GSourceFunc     func,
                                             gpointer        data);
 /* @time: when, or -1 for never. */
