@@ -30,10 +30,17 @@ cat > "$TMP/bus.conf" <<CONF
 CONF
 
 echo "1..2"
+# The call's error, if any, is part of the output; what the bus and the
+# started instance printed goes to a log, shown if the call failed.
 out=$(dbus-run-session --config-file="$TMP/bus.conf" -- sh -c '
   gdbus call --session --dest io.github.tidings.Tidings --object-path /io/github/tidings/Tidings \
-    --method io.github.tidings.Tidings1.ListFeeds --timeout 30
+    --method io.github.tidings.Tidings1.ListFeeds --timeout 30 2>&1
   gdbus call --session --dest io.github.tidings.Tidings --object-path /io/github/tidings/Tidings \
-    --method org.gtk.Actions.Activate quit "[]" "{}" >/dev/null' 2>/dev/null)
-if [ "$out" = "(@a(xssuu) [],)" ]; then echo "ok 1 - a call starts Tidings through its service file"; else echo "not ok 1 - a call starts Tidings through its service file: $out"; fi
+    --method org.gtk.Actions.Activate quit "[]" "{}" >/dev/null' 2>"$TMP/bus.log")
+if [ "$out" = "(@a(xssuu) [],)" ]; then
+  echo "ok 1 - a call starts Tidings through its service file"
+else
+  echo "not ok 1 - a call starts Tidings through its service file: $out"
+  tail -n 40 "$TMP/bus.log" | sed 's/^/# /'
+fi
 if [ -f "$TMP/data/tidings/tidings.db" ]; then echo "ok 2 - the started instance opened its database"; else echo "not ok 2 - the started instance opened its database"; fi
