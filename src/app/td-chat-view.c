@@ -212,7 +212,7 @@ struct _TdChatView
   GtkButton          *remove_network_button;
   GtkToggleButton    *members_button;
   GtkRevealer        *members_revealer;
-  GtkGridView        *members_list;      /* one column: see ui/style.css */
+  GtkListView        *members_list;
   GtkGridView        *message_list;      /* one column: see ui/style.css */
   GtkScrolledWindow  *message_scroller;
   GtkTextView        *composer;
@@ -3825,7 +3825,7 @@ member_bind_cb (GtkSignalListItemFactory *factory,
 }
 
 static void
-member_activate_cb (GtkGridView *list,
+member_activate_cb (GtkListView *list,
                     guint        position,
                     TdChatView  *self)
 {
@@ -4443,9 +4443,9 @@ td_chat_view_init (TdChatView *self)
 
   self->member_model = gtk_no_selection_new (NULL);
   member_factory = factory_new (self, G_CALLBACK (member_setup_cb), G_CALLBACK (member_bind_cb), NULL);
-  gtk_grid_view_set_factory (self->members_list, member_factory);
-  gtk_grid_view_set_model (self->members_list, GTK_SELECTION_MODEL (self->member_model));
-  gtk_grid_view_set_single_click_activate (self->members_list, FALSE);
+  gtk_list_view_set_factory (self->members_list, member_factory);
+  gtk_list_view_set_model (self->members_list, GTK_SELECTION_MODEL (self->member_model));
+  gtk_list_view_set_single_click_activate (self->members_list, FALSE);
   g_signal_connect (self->members_list, "activate", G_CALLBACK (member_activate_cb), self);
 
   adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
