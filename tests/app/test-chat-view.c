@@ -596,6 +596,28 @@ check_conversation (TdApplication *app)
     gtk_text_buffer_set_text (text, "", -1);
   }
 
+  /* Activating a member in the nick list opens a conversation with them. */
+  {
+    GtkWidget *members = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (view), TD_TYPE_CHAT_VIEW,
+                                                                    "members_list"));
+    GListModel *nicks = td_chat_buffer_get_members (room);
+    guint pal = G_MAXUINT;
+
+    td_chat_view_select (view, room);
+    for (guint i = 0; i < g_list_model_get_n_items (nicks); i++)
+      {
+        g_autoptr(TdChatMember) member = g_list_model_get_item (nicks, i);
+
+        if (g_strcmp0 (td_chat_member_get_nick (member), "PAL") == 0)
+          pal = i;
+      }
+    g_assert_cmpuint (pal, !=, G_MAXUINT);
+    g_signal_emit_by_name (members, "activate", pal);
+    g_assert_true (td_chat_view_get_selected (view) == td_chat_view_find_buffer (view, NET, "PAL"));
+    g_assert_cmpint (td_chat_buffer_get_kind (td_chat_view_get_selected (view)), ==, TD_CHAT_BUFFER_QUERY);
+    td_chat_view_select (view, room);
+  }
+
   /* A SASL account without a keyring: the password works for this
    * session, and the user is told it could not be kept. */
   {
