@@ -449,7 +449,6 @@ write_between_feed (const char *path,
   write_feed (path, "Aa Grow", "Between", n, "Tue, 02 Jan 2024", 10 * 60, 30);
 }
 
-/* Keeps how many rows the list showed when it first had any. */
 /* TRUE once the feed database has a feed titled @data. */
 static gboolean
 stored_title_is (TdFeedsView   *view,
