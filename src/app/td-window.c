@@ -22,6 +22,9 @@ struct _TdWindow
 
   /* Owned */
   GSettings            *settings;
+  TdWarmUp             *warm_up;        /* the pages not shown at start */
+  GdkFrameClock        *first_clock;    /* until the first frame is drawn */
+  gulong                first_paint;
 };
 
 G_DEFINE_FINAL_TYPE (TdWindow, td_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -67,10 +70,52 @@ show_view_action (GtkWidget  *widget,
 }
 
 static void
+stop_waiting_for_first_frame (TdWindow *self)
+{
+  if (self->first_clock != NULL)
+    g_clear_signal_handler (&self->first_paint, self->first_clock);
+  g_clear_object (&self->first_clock);
+}
+
+static void
+first_paint_cb (GdkFrameClock *clock,
+                TdWindow      *self)
+{
+  stop_waiting_for_first_frame (self);
+  td_warm_up_start (self->warm_up);
+}
+
+/* The pages not shown at start are laid out once the window has drawn
+ * its first frame (TdWarmUp), so that their first show is a frame like
+ * any other; starting earlier would only delay the first one. */
+static void
+td_window_map (GtkWidget *widget)
+{
+  TdWindow *self = TD_WINDOW (widget);
+
+  GTK_WIDGET_CLASS (td_window_parent_class)->map (widget);
+
+  if (self->warm_up == NULL)
+    {
+      GtkWidget *shown = adw_view_stack_get_visible_child (self->stack);
+
+      self->warm_up = td_warm_up_new (GTK_WIDGET (self->stack));
+      for (GtkWidget *page = gtk_widget_get_first_child (GTK_WIDGET (self->stack)); page != NULL;
+           page = gtk_widget_get_next_sibling (page))
+        if (page != shown)
+          td_warm_up_add (self->warm_up, page);
+      self->first_clock = g_object_ref (gtk_widget_get_frame_clock (widget));
+      self->first_paint = g_signal_connect (self->first_clock, "after-paint", G_CALLBACK (first_paint_cb), self);
+    }
+}
+
+static void
 td_window_dispose (GObject *object)
 {
   TdWindow *self = TD_WINDOW (object);
 
+  stop_waiting_for_first_frame (self);
+  g_clear_pointer (&self->warm_up, td_warm_up_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), TD_TYPE_WINDOW);
   g_clear_object (&self->settings);
 
@@ -85,6 +130,7 @@ td_window_class_init (TdWindowClass *klass)
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = td_window_dispose;
+  widget_class->map = td_window_map;
   window_class->close_request = td_window_close_request;
 
   g_type_ensure (TD_TYPE_CHAT_VIEW);
@@ -159,6 +205,15 @@ td_window_add_toast (TdWindow   *self,
   g_return_if_fail (message != NULL);
 
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+/* For tests: what lays out the pages not shown at start. */
+TdWarmUp *
+td_window_get_warm_up (TdWindow *self)
+{
+  g_return_val_if_fail (TD_IS_WINDOW (self), NULL);
+
+  return self->warm_up;
 }
 
 TdChatView *

@@ -5,6 +5,7 @@
 
 #include "app/td-application.h"
 #include "app/td-chat-view.h"
+#include "app/td-warm-up.h"
 
 G_BEGIN_DECLS
 
@@ -19,5 +20,6 @@ const char *td_window_get_visible_view (TdWindow      *self);
 void        td_window_add_toast        (TdWindow      *self,
                                         const char    *message);
 TdChatView *td_window_get_chat_view    (TdWindow      *self);
+TdWarmUp   *td_window_get_warm_up      (TdWindow      *self);
 
 G_END_DECLS

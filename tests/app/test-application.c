@@ -86,6 +86,38 @@ test_three_views (void)
   run_app (check_three_views);
 }
 
+/* After the window's first frame, the pages it does not show are laid
+ * out at its size (TdWarmUp) and stay hidden. */
+static void
+check_warm_up (TdApplication *app)
+{
+  TdWindow *window = main_window (app);
+  GtkWidget *stack = gtk_widget_get_parent (GTK_WIDGET (td_window_get_chat_view (window)));
+  TdWarmUp *warm_up = td_window_get_warm_up (window);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  guint hidden = 0;
+
+  g_assert_nonnull (warm_up);
+  while (td_warm_up_get_n_passes (warm_up) < 2 * TD_WARM_UP_PASSES && g_get_monotonic_time () < deadline)
+    wait_ms (10);
+  g_assert_cmpuint (td_warm_up_get_n_passes (warm_up), >=, 2 * TD_WARM_UP_PASSES);
+  for (GtkWidget *page = gtk_widget_get_first_child (stack); page; page = gtk_widget_get_next_sibling (page))
+    {
+      if (gtk_widget_get_mapped (page))
+        continue;
+      hidden++;
+      g_assert_cmpint (gtk_widget_get_width (page), ==, gtk_widget_get_width (stack));
+      g_assert_cmpint (gtk_widget_get_height (page), ==, gtk_widget_get_height (stack));
+    }
+  g_assert_cmpuint (hidden, ==, 2);
+}
+
+static void
+test_warm_up (void)
+{
+  run_app (check_warm_up);
+}
+
 static void
 check_view_actions (TdApplication *app)
 {
@@ -319,6 +351,7 @@ main (int   argc,
 
   g_test_add_func ("/td/app/three-views", test_three_views);
   g_test_add_func ("/td/app/view-actions", test_view_actions);
+  g_test_add_func ("/td/app/warm-up", test_warm_up);
   g_test_add_func ("/td/app/dialogs", test_dialogs);
   g_test_add_func ("/td/app/size-saved", test_size_saved);
   g_test_add_func ("/td/app/shortcuts", test_shortcuts);

@@ -6,8 +6,11 @@
 #include <string.h>
 
 #include "app/td-application.h"
+#include "app/td-chat-row.h"
 #include "app/td-chat-view.h"
+#include "app/td-feeds-view.h"
 #include "app/td-row-text.h"
+#include "app/td-warm-up.h"
 #include "app/td-window.h"
 #include "chat/td-chat-history.h"
 #include "chat/td-irc-accounts.h"
@@ -61,9 +64,10 @@ activate_cb (GApplication *app,
 }
 
 /* Runs the app with @nick chosen for the local server ("" for a first
- * run that has not chosen one). */
+ * run that has not chosen one), its window opening on @view. */
 static void
-run_app_as (const char *nick,
+run_app_on (const char *nick,
+            const char *view,
             AppCheck    check)
 {
   g_autoptr(TdApplication) app = td_application_new (APP_ID, G_APPLICATION_NON_UNIQUE);
@@ -73,11 +77,18 @@ run_app_as (const char *nick,
   g_settings_set_int (settings, "local-pubsub-port", 0);
   g_settings_set_int (settings, "local-line-port", 0);
   g_settings_set_int (settings, "local-chat-port", 0);
-  g_settings_set_string (settings, "last-view", "chat");
+  g_settings_set_string (settings, "last-view", view);
   g_settings_set_string (settings, "chat-nick", nick);
 
   g_signal_connect_after (app, "activate", G_CALLBACK (activate_cb), check);
   g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
+}
+
+static void
+run_app_as (const char *nick,
+            AppCheck    check)
+{
+  run_app_on (nick, "chat", check);
 }
 
 static void
@@ -785,14 +796,16 @@ test_scrollback (void)
 
 typedef struct
 {
-  gint64   time;
-  gboolean done;
+  const char *channel;
+  gint64      time;
+  gboolean    done;
 } Preload;
 
-/* On the server's thread: SKEW_LINES messages of #skew straight into its
+/* On the server's thread: SKEW_LINES messages of @data's channel
+ * ("#skew": "skew line 000" to "skew line 149") straight into its
  * history, stamped from @data's time on. */
 static gboolean
-preload_skew_cb (gpointer data)
+preload_cb (gpointer data)
 {
   Preload *p = data;
   TdChatHistory *history = td_irc_server_get_history (server->server);
@@ -801,13 +814,13 @@ preload_skew_cb (gpointer data)
     {
       TdChatHistoryEntry *entry = td_chat_history_entry_new ();
 
-      entry->msgid = g_strdup_printf ("skew-%03u", i);
+      entry->msgid = g_strdup_printf ("%s-%03u", p->channel + 1, i);
       entry->time = p->time + i * G_TIME_SPAN_MILLISECOND;
-      entry->key = g_strdup ("#skew");
-      entry->target = g_strdup ("#skew");
+      entry->key = g_strdup (p->channel);
+      entry->target = g_strdup (p->channel);
       entry->sender = g_strdup ("elder!elder@127.0.0.1");
       entry->command = g_strdup ("PRIVMSG");
-      entry->text = g_strdup_printf ("skew line %03u", i);
+      entry->text = g_strdup_printf ("%s line %03u", p->channel + 1, i);
       td_chat_history_add (history, entry);
       td_chat_history_entry_unref (entry);
     }
@@ -816,6 +829,16 @@ preload_skew_cb (gpointer data)
   g_cond_signal (&server->cond);
   g_mutex_unlock (&server->lock);
   return G_SOURCE_REMOVE;
+}
+
+static void
+preload (Preload *p)
+{
+  g_main_context_invoke (server->context, preload_cb, p);
+  g_mutex_lock (&server->lock);
+  while (!p->done)
+    g_cond_wait (&server->cond, &server->lock);
+  g_mutex_unlock (&server->lock);
 }
 
 /* History that is not older than the view's own join line (messages in
@@ -827,13 +850,9 @@ check_scrollback_skew (TdApplication *app)
 {
   TdChatView *view = chat_view (app);
   Query q = { view, NET, "#skew", NULL, 0 };
-  Preload p = { (g_get_real_time () / 1000 + 3600 * 1000) * 1000, FALSE };
+  Preload p = { "#skew", (g_get_real_time () / 1000 + 3600 * 1000) * 1000, FALSE };
 
-  g_main_context_invoke (server->context, preload_skew_cb, &p);
-  g_mutex_lock (&server->lock);
-  while (!p.done)
-    g_cond_wait (&server->cond, &server->lock);
-  g_mutex_unlock (&server->lock);
+  preload (&p);
 
   join_and_wait (view, &q, "#skew", "skew line 149");
   q.text = "skew line 000";
@@ -847,6 +866,70 @@ static void
 test_scrollback_skew (void)
 {
   run_app (check_scrollback_skew);
+}
+
+static gboolean
+at_bottom (gpointer data)
+{
+  GtkAdjustment *adj = data;
+
+  return gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >= gtk_adjustment_get_upper (adj) - 8;
+}
+
+static gboolean
+is_mapped (gpointer data)
+{
+  return gtk_widget_get_mapped (data);
+}
+
+static gboolean
+has_size (gpointer data)
+{
+  return gtk_widget_get_width (data) > 0 && gtk_widget_get_height (data) > 0;
+}
+
+/* The window opens on another view, and a channel is joined before the
+ * Chat view was ever shown; laid out hidden as the window's warm-up does
+ * (TdWarmUp), the view makes its rows then, for the newest lines, and
+ * its first show starts at the bottom. */
+static void
+check_warmed_while_hidden (TdApplication *app)
+{
+  TdWindow *window = TD_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  TdChatView *view = td_window_get_chat_view (window);
+  GtkWidget *scroller = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (view), TD_TYPE_CHAT_VIEW,
+                                                                   "message_scroller"));
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller));
+  Query q = { view, NET, "#warm", NULL, 0 };
+  Preload p = { "#warm", (g_get_real_time () / 1000 - 3600 * 1000) * 1000, FALSE };
+  g_autoptr(TdWarmUp) warm_up = NULL;
+
+  g_assert_false (gtk_widget_get_realized (GTK_WIDGET (view)));
+  g_assert_true (wait_until (has_size, td_test_find_of_type (GTK_WIDGET (window), TD_TYPE_FEEDS_VIEW)));
+  g_assert_false (gtk_widget_get_mapped (GTK_WIDGET (view)));
+  preload (&p);
+  join_and_wait (view, &q, "#warm", "warm line 149");
+
+  warm_up = td_warm_up_new (gtk_widget_get_parent (GTK_WIDGET (view)));
+  td_warm_up_add (warm_up, GTK_WIDGET (view));
+  while (td_warm_up_step (warm_up))
+    ;
+  g_assert_cmpuint (td_warm_up_get_n_passes (warm_up), ==, TD_WARM_UP_PASSES);
+  g_assert_false (gtk_widget_get_mapped (GTK_WIDGET (view)));
+  g_assert_nonnull (td_test_find_of_type (scroller, TD_TYPE_CHAT_ROW));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (adj), >, gtk_adjustment_get_page_size (adj) * 2);
+  g_assert_true (at_bottom (adj));
+
+  td_window_show_view (window, "chat");
+  g_assert_true (wait_until (is_mapped, view));
+  spin (200);
+  g_assert_true (at_bottom (adj));
+}
+
+static void
+test_warmed_while_hidden (void)
+{
+  run_app_on ("viewer", "feeds", check_warmed_while_hidden);
 }
 
 /* First run: no nick chosen yet. The view asks for one (the user name
@@ -972,6 +1055,7 @@ main (int   argc,
   g_test_add_func ("/td/chat-view/conversation", test_conversation);
   g_test_add_func ("/td/chat-view/scrollback", test_scrollback);
   g_test_add_func ("/td/chat-view/scrollback-skew", test_scrollback_skew);
+  g_test_add_func ("/td/chat-view/warmed-while-hidden", test_warmed_while_hidden);
   g_test_add_func ("/td/chat-view/first-run", test_first_run);
   g_test_add_func ("/td/chat-view/later-run", test_later_run);
 
