@@ -17,10 +17,7 @@
 /* A kerning pair not measured yet. */
 #define KERNING_UNKNOWN G_MININT16
 
-/* The printable ASCII characters, in order. */
-#define PRINTABLE_ASCII " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
-
-G_STATIC_ASSERT (sizeof PRINTABLE_ASCII - 1 == TD_FONT_SIZES_N_ASCII);
+G_STATIC_ASSERT (sizeof TD_FONT_SIZES_PRINTABLE_ASCII - 1 == TD_FONT_SIZES_N_ASCII);
 
 static void
 td_font_sizes_clear (gpointer data)
@@ -52,7 +49,7 @@ measure_ascii (PangoLayout *layout,
   memset (sizes->ascii_advance, 0, sizeof sizes->ascii_advance);
   pango_attr_list_insert (attrs, pango_attr_font_features_new ("kern 0, liga 0, clig 0"));
   pango_layout_set_attributes (layout, attrs);
-  pango_layout_set_text (layout, PRINTABLE_ASCII, -1);
+  pango_layout_set_text (layout, TD_FONT_SIZES_PRINTABLE_ASCII, -1);
   iter = pango_layout_get_iter (layout);
   do
     {

@@ -21,8 +21,10 @@ G_BEGIN_DECLS
  * Shared (reference-counted) by the texts in one font; main thread only.
  */
 
-/* The printable ASCII characters, whose advances are known. */
+/* The printable ASCII characters, in order, whose advances are known. */
 #define TD_FONT_SIZES_N_ASCII 95
+#define TD_FONT_SIZES_PRINTABLE_ASCII \
+  " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 
 typedef struct
 {

@@ -3,6 +3,10 @@
 
 #include "config.h"
 
+#include <pango/pangocairo.h>
+
+#include "app/td-font-sizes.h"
+#include "app/td-row-text.h"
 #include "app/td-warm-up.h"
 
 typedef struct
@@ -21,6 +25,7 @@ struct _TdWarmUp
   guint      round;        /* rounds ended */
   guint      source;       /* the idle of a round, or the timeout before it */
   guint      n_passes;
+  GHashTable *fonts;       /* the keys (font_key()) of the fonts drawn */
 };
 
 static void
@@ -43,6 +48,7 @@ td_warm_up_new (GtkWidget *reference)
   self = g_new0 (TdWarmUp, 1);
   g_weak_ref_init (&self->reference, reference);
   self->pages = g_ptr_array_new_with_free_func (page_free);
+  self->fonts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return self;
 }
 
@@ -53,6 +59,7 @@ td_warm_up_free (TdWarmUp *self)
     return;
   g_clear_handle_id (&self->source, g_source_remove);
   g_ptr_array_unref (self->pages);
+  g_hash_table_unref (self->fonts);
   g_weak_ref_clear (&self->reference);
   g_free (self);
 }
@@ -71,8 +78,15 @@ td_warm_up_add (TdWarmUp  *self,
   g_ptr_array_add (self->pages, entry);
 }
 
-/* Lays @page out at @reference's size, if it is in a window, hidden
- * (not mapped) but not invisible, and @reference has a size. */
+/* Whether @page is one to warm up: in a window, hidden (not mapped) but
+ * not invisible. */
+static gboolean
+is_hidden_page (GtkWidget *page)
+{
+  return gtk_widget_get_root (page) != NULL && gtk_widget_get_visible (page) && !gtk_widget_get_mapped (page);
+}
+
+/* Lays @page out at @reference's size, if @reference has one. */
 static gboolean
 lay_out (GtkWidget *page,
          GtkWidget *reference)
@@ -81,8 +95,7 @@ lay_out (GtkWidget *page,
   int height = gtk_widget_get_height (reference);
   int min_width = 0, min_height = 0;
 
-  if (width <= 0 || height <= 0 || gtk_widget_get_root (page) == NULL ||
-      !gtk_widget_get_visible (page) || gtk_widget_get_mapped (page))
+  if (width <= 0 || height <= 0)
     return FALSE;
   gtk_widget_measure (page, GTK_ORIENTATION_HORIZONTAL, -1, &min_width, NULL, NULL, NULL);
   width = MAX (width, min_width);
@@ -91,10 +104,71 @@ lay_out (GtkWidget *page,
   return TRUE;
 }
 
-/* One pass over the next page of the round that can be laid out; pages
- * that cannot (gone, shown, not in a window) are dropped on the way.
- * Returns whether passes are left in the round; if not, the next call
- * begins another round. */
+/* What tells the glyphs of @text's font apart: its description, its
+ * options (hinting, antialiasing) and the scale it is drawn at. */
+static char *
+font_key (GtkWidget *text)
+{
+  PangoContext *context = gtk_widget_get_pango_context (text);
+  const cairo_font_options_t *options = pango_cairo_context_get_font_options (context);
+  g_autofree char *description = pango_font_description_to_string (pango_context_get_font_description (context));
+
+  return g_strdup_printf ("%s|%lx|%d", description, options ? cairo_font_options_hash (options) : 0,
+                          gtk_widget_get_scale_factor (text));
+}
+
+/* Draws the printable ASCII characters in @text's font into an image of
+ * their own: the glyphs are loaded, hinted and drawn into the font's
+ * cache then, not by the first frame that shows text in that font. */
+static void
+draw_font (GtkWidget *text)
+{
+  g_autoptr(PangoLayout) layout = gtk_widget_create_pango_layout (text, TD_FONT_SIZES_PRINTABLE_ASCII);
+  int scale = gtk_widget_get_scale_factor (text);
+  int width = 0, height = 0;
+  cairo_surface_t *surface;
+  cairo_t *cr;
+
+  pango_layout_get_pixel_size (layout, &width, &height);
+  surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, MAX (width, 1) * scale, MAX (height, 1) * scale);
+  cr = cairo_create (surface);
+  cairo_scale (cr, scale, scale);
+  pango_cairo_show_layout (cr, layout);
+  cairo_destroy (cr);
+  cairo_surface_destroy (surface);
+}
+
+/* Draws the font of the first text under @widget whose font was not
+ * drawn yet; returns FALSE if there is none. Only what the page shows
+ * counts (hidden widgets, and pages of a stack inside it that are not
+ * the visible one, are left out). */
+static gboolean
+draw_new_font (TdWarmUp  *self,
+               GtkWidget *widget)
+{
+  if (GTK_IS_LABEL (widget) || GTK_IS_INSCRIPTION (widget) || TD_IS_ROW_TEXT (widget))
+    {
+      char *key = font_key (widget);
+
+      if (g_hash_table_add (self->fonts, key))
+        {
+          draw_font (widget);
+          return TRUE;
+        }
+      return FALSE;
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (gtk_widget_get_visible (child) && gtk_widget_get_child_visible (child) && draw_new_font (self, child))
+      return TRUE;
+  return FALSE;
+}
+
+/* One step of the round: a pass over the page it is at, or, once that
+ * page had its passes, the drawing of one of its fonts not drawn yet.
+ * Pages that cannot be warmed up (gone, shown, not in a window) are
+ * dropped on the way. Returns whether steps are left in the round; if
+ * not, the next call begins another round. */
 gboolean
 td_warm_up_step (TdWarmUp *self)
 {
@@ -108,18 +182,22 @@ td_warm_up_step (TdWarmUp *self)
       Page *page = g_ptr_array_index (self->pages, self->next);
       g_autoptr(GtkWidget) widget = g_weak_ref_get (&page->widget);
 
-      if (widget == NULL || reference == NULL || !lay_out (widget, reference))
+      if (widget == NULL || reference == NULL || !is_hidden_page (widget) ||
+          (page->passes < TD_WARM_UP_PASSES && !lay_out (widget, reference)))
         {
           g_ptr_array_remove_index (self->pages, self->next);
           continue;
         }
-      self->n_passes++;
-      if (++page->passes >= TD_WARM_UP_PASSES)
+      if (page->passes < TD_WARM_UP_PASSES)
         {
-          page->passes = 0;
-          self->next++;
+          page->passes++;
+          self->n_passes++;
+          break;
         }
-      break;
+      if (draw_new_font (self, widget))
+        break;
+      page->passes = 0;
+      self->next++;
     }
   if (self->next < self->pages->len)
     return TRUE;
@@ -181,6 +259,15 @@ td_warm_up_get_n_passes (TdWarmUp *self)
   g_return_val_if_fail (self != NULL, 0);
 
   return self->n_passes;
+}
+
+/* How many fonts were drawn. */
+guint
+td_warm_up_get_n_fonts (TdWarmUp *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return g_hash_table_size (self->fonts);
 }
 
 /* Whether the rounds are over (or no page is left) and nothing waits. */

@@ -20,8 +20,12 @@ G_BEGIN_DECLS
  * comes in after start (a chat log, the first messages), so the pages
  * are laid out again a few times (TD_WARM_UP_ROUND_MS after the first
  * round): a pass over a page that did not change costs next to nothing.
- * A page that is shown (mapped) is left to its frames from then on; one
- * that goes is forgotten. Nothing is drawn: the pages stay hidden.
+ * After its passes, the fonts of a page's texts are drawn, one per idle
+ * (the printable ASCII characters, into an image of their own), so that
+ * their glyphs are hinted and drawn into the fonts' caches before a
+ * frame needs them. A page that is shown (mapped) is left to its frames
+ * from then on; one that goes is forgotten. The pages themselves are not
+ * drawn: they stay hidden.
  */
 
 #define TD_WARM_UP_PASSES 2
@@ -38,6 +42,7 @@ void      td_warm_up_add            (TdWarmUp  *self,
 void      td_warm_up_start          (TdWarmUp  *self);
 gboolean  td_warm_up_step           (TdWarmUp  *self);
 guint     td_warm_up_get_n_passes   (TdWarmUp  *self);
+guint     td_warm_up_get_n_fonts    (TdWarmUp  *self);
 gboolean  td_warm_up_is_done        (TdWarmUp  *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TdWarmUp, td_warm_up_free)

@@ -10,7 +10,7 @@
  * TdWarmUp lays out pages that are not shown: the rows of a list in such
  * a page are measured and placed before the page is first shown, nothing
  * of it is drawn, and pages that are shown, invisible or gone are left
- * alone.
+ * alone. The fonts of the texts it shows are drawn once each.
  */
 
 #define DEADLINE_S 20
@@ -152,8 +152,10 @@ test_hidden_page (Fixture       *f,
   td_warm_up_add (warm_up, f->hidden);
   while (td_warm_up_step (warm_up))
     steps++;
-  g_assert_cmpuint (steps + 1, ==, TD_WARM_UP_PASSES);
+  /* The passes, then the one font of the rows. */
+  g_assert_cmpuint (steps, ==, TD_WARM_UP_PASSES + 1);
   g_assert_cmpuint (td_warm_up_get_n_passes (warm_up), ==, TD_WARM_UP_PASSES);
+  g_assert_cmpuint (td_warm_up_get_n_fonts (warm_up), ==, 1);
 
   g_assert_cmpint (row_width (f, "item 0"), >, 0);
   g_assert_cmpint (row_width (f, "item 1"), >, 0);
@@ -169,6 +171,43 @@ test_hidden_page (Fixture       *f,
   wait_for (is_laid_out, f->hidden);
   spin (50);
   g_assert_true (gtk_widget_get_mapped (td_test_find (f->list, is_label_text, "item 0")));
+}
+
+/* Each font the texts of a page show is drawn once, whatever the number
+ * of texts in it and the rounds; texts the page does not show do not
+ * count. */
+static void
+test_fonts (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(TdWarmUp) warm_up = td_warm_up_new (GTK_WIDGET (f->stack));
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *title = gtk_label_new ("title");
+  GtkWidget *unseen = gtk_label_new ("unseen");
+  guint steps = 0;
+
+  gtk_box_append (GTK_BOX (box), gtk_label_new ("plain"));
+  gtk_box_append (GTK_BOX (box), gtk_label_new ("plain too"));
+  gtk_widget_add_css_class (title, "title-1");
+  gtk_box_append (GTK_BOX (box), title);
+  gtk_widget_add_css_class (unseen, "title-2");
+  gtk_widget_set_visible (unseen, FALSE);
+  gtk_box_append (GTK_BOX (box), unseen);
+  gtk_stack_add_named (f->stack, box, "texts");
+
+  td_warm_up_add (warm_up, box);
+  while (td_warm_up_step (warm_up))
+    steps++;
+  g_assert_cmpuint (td_warm_up_get_n_fonts (warm_up), ==, 2);
+  g_assert_cmpuint (steps, ==, TD_WARM_UP_PASSES + 2);
+
+  /* Another round lays the page out again and draws nothing more. */
+  steps = 0;
+  while (td_warm_up_step (warm_up))
+    steps++;
+  g_assert_cmpuint (td_warm_up_get_n_passes (warm_up), ==, 2 * TD_WARM_UP_PASSES);
+  g_assert_cmpuint (td_warm_up_get_n_fonts (warm_up), ==, 2);
+  g_assert_cmpuint (steps, ==, TD_WARM_UP_PASSES);
 }
 
 /* Pages that are shown, invisible or gone by the time of a pass are
@@ -263,6 +302,7 @@ main (int   argc,
   gtk_test_init (&argc, &argv, NULL);
 
   g_test_add ("/td/warm-up/hidden-page", Fixture, NULL, fixture_set_up, test_hidden_page, fixture_tear_down);
+  g_test_add ("/td/warm-up/fonts", Fixture, NULL, fixture_set_up, test_fonts, fixture_tear_down);
   g_test_add ("/td/warm-up/dropped", Fixture, NULL, fixture_set_up, test_dropped, fixture_tear_down);
   g_test_add ("/td/warm-up/rounds", Fixture, NULL, fixture_set_up, test_rounds, fixture_tear_down);
   g_test_add ("/td/warm-up/free-while-waiting", Fixture, NULL, fixture_set_up, test_free_while_waiting,
