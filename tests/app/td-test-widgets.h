@@ -2,7 +2,8 @@
 #pragma once
 
 /* Finding widgets in a tree, for the UI tests: one depth-first walk,
- * and what is looked for as a predicate. */
+ * and what is looked for as a predicate; and letting the main loop run
+ * for a while, whatever happens. */
 
 #include <gtk/gtk.h>
 
@@ -54,4 +55,18 @@ td_test_collect (GtkWidget         *root,
     g_ptr_array_add (found, root);
   for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
     td_test_collect (child, match, data, found);
+}
+
+/* Runs the default main context for @ms, whether or not anything is
+ * ready (a millisecond's sleep between iterations). */
+static inline void
+td_test_spin (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * G_TIME_SPAN_MILLISECOND;
+
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
 }

@@ -5,6 +5,7 @@
 
 #include "app/td-application.h"
 #include "app/td-window.h"
+#include "td-test-widgets.h"
 
 /* Runs the app in-process (not unique, so it never takes the bus name),
  * with the local server on port 0 so parallel runs never collide. */
@@ -16,18 +17,6 @@ drain (void)
 {
   while (g_main_context_pending (NULL))
     g_main_context_iteration (NULL, FALSE);
-}
-
-static void
-wait_ms (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
 }
 
 static void
@@ -99,7 +88,7 @@ check_warm_up (TdApplication *app)
 
   g_assert_nonnull (warm_up);
   while (td_warm_up_get_n_passes (warm_up) < 2 * TD_WARM_UP_PASSES && g_get_monotonic_time () < deadline)
-    wait_ms (10);
+    td_test_spin (10);
   g_assert_cmpuint (td_warm_up_get_n_passes (warm_up), >=, 2 * TD_WARM_UP_PASSES);
   for (GtkWidget *page = gtk_widget_get_first_child (stack); page; page = gtk_widget_get_next_sibling (page))
     {
@@ -233,7 +222,7 @@ check_size_saved (TdApplication *app)
 
   gtk_window_set_default_size (GTK_WINDOW (window), 777, 555);
   td_window_show_view (window, "feeds");
-  wait_ms (50);
+  td_test_spin (50);
   gtk_window_close (GTK_WINDOW (window));
   drain ();
 

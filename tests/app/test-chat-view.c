@@ -116,19 +116,6 @@ view_ready (gpointer data)
   return td_chat_view_is_ready (data);
 }
 
-/* Runs the main loop for @ms, whatever happens. */
-static void
-spin (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
 static gboolean
 is_mapped_label (GtkWidget     *widget,
                  gconstpointer  text)
@@ -922,7 +909,7 @@ check_warmed_while_hidden (TdApplication *app)
 
   td_window_show_view (window, "chat");
   g_assert_true (wait_until (is_mapped, view));
-  spin (200);
+  td_test_spin (200);
   g_assert_true (at_bottom (adj));
 }
 
@@ -966,7 +953,7 @@ check_first_run (TdApplication *app)
   g_assert_false (gtk_widget_get_visible (error));
   g_assert_true (gtk_widget_is_sensitive (button));
   /* The local server is up, but not joined without a nick. */
-  spin (500);
+  td_test_spin (500);
   g_assert_true (status_is (&q));
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)

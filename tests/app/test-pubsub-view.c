@@ -59,18 +59,6 @@ wait_for (TdPubsubView  *view,
 }
 
 static void
-spin_ms (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static void
 activate_cb (GApplication *app,
              gpointer      user_data)
 {
@@ -288,7 +276,7 @@ check_live (TdPubsubView *view)
   td_pubsub_view_publish (view, "news", "two");
   td_pubsub_view_publish (view, "sport.golf", "three");
   wait_for (view, received, GUINT_TO_POINTER (3), DEADLINE_MS, "counting while paused");
-  spin_ms (100);
+  td_test_spin (100);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (td_pubsub_view_get_ring (view))), ==, 0);
   g_assert_nonnull (strstr (td_pubsub_view_get_counts_text (view), "3 received"));
   g_assert_nonnull (strstr (td_pubsub_view_get_counts_text (view), "Paused, 3 waiting"));
@@ -345,7 +333,7 @@ check_ring (TdPubsubView *view)
 
   wait_for (view, builtin_connected, NULL, DEADLINE_MS, "the built-in broker");
   g_settings_set_uint (settings, "pubsub-ring-size", 100);
-  spin_ms (50);
+  td_test_spin (50);
   g_assert_cmpuint (td_pubsub_ring_get_capacity (ring), ==, 100);
 
   topic = td_pubsub_view_subscribe (view, "flood", FALSE);
@@ -462,7 +450,7 @@ check_hidden (TdPubsubView *view)
     }
   wait_for (view, received, GUINT_TO_POINTER (total), DEADLINE_MS, "the messages");
   wait_for (view, ring_has, GUINT_TO_POINTER (TD_PUBSUB_VIEW_PREBUILD), DEADLINE_MS, "the first messages in the list");
-  spin_ms (3 * 100);
+  td_test_spin (3 * 100);
   n = g_list_model_get_n_items (G_LIST_MODEL (ring));
   g_assert_cmpuint (n, <, TD_PUBSUB_VIEW_PREBUILD + TD_PUBSUB_VIEW_PREBUILD_STEP);
   /* In steps of at most TD_PUBSUB_VIEW_PREBUILD_STEP, in order. */
@@ -614,7 +602,7 @@ static void
 check_removed (TdPubsubView *view)
 {
   wait_for (view, builtin_connected, NULL, DEADLINE_MS, "the built-in broker");
-  spin_ms (300);
+  td_test_spin (300);
   g_assert_cmpuint (g_list_model_get_n_items (td_pubsub_view_get_connections (view)), ==, 1);
 }
 

@@ -60,19 +60,6 @@ wait_for (GSourceFunc predicate,
     }
 }
 
-/* Runs the main loop for @ms. */
-static void
-spin (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
@@ -107,7 +94,7 @@ fixture_set_up (Fixture       *f,
 
       gtk_string_list_append (f->items, text);
     }
-  spin (50);
+  td_test_spin (50);
 }
 
 static void
@@ -169,7 +156,7 @@ test_hidden_page (Fixture       *f,
   /* Shown, it shows the first item. */
   gtk_stack_set_visible_child (f->stack, f->hidden);
   wait_for (is_laid_out, f->hidden);
-  spin (50);
+  td_test_spin (50);
   g_assert_true (gtk_widget_get_mapped (td_test_find (f->list, is_label_text, "item 0")));
 }
 
@@ -264,7 +251,7 @@ test_rounds (Fixture       *f,
   g_autoptr(TdWarmUp) warm_up = td_warm_up_new (GTK_WIDGET (f->stack));
 
   gtk_string_list_splice (f->items, 0, N_ITEMS, NULL);
-  spin (50);
+  td_test_spin (50);
   td_warm_up_add (warm_up, f->hidden);
   td_warm_up_start (warm_up);
   g_assert_false (td_warm_up_is_done (warm_up));
@@ -272,7 +259,7 @@ test_rounds (Fixture       *f,
     g_main_context_iteration (NULL, TRUE);
 
   gtk_string_list_splice (f->items, 0, 0, (const char *const[]) { "late item", NULL });
-  spin (50);
+  td_test_spin (50);
   g_assert_cmpint (row_width (f, "late item"), ==, 0);
 
   wait_for (warm_up_done, warm_up);
@@ -291,7 +278,7 @@ test_free_while_waiting (Fixture       *f,
   td_warm_up_add (warm_up, f->hidden);
   td_warm_up_start (warm_up);
   td_warm_up_free (warm_up);
-  spin (100);
+  td_test_spin (100);
   g_assert_cmpint (row_width (f, "item 0"), ==, 0);
 }
 
