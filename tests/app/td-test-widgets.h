@@ -2,8 +2,8 @@
 #pragma once
 
 /* Finding widgets in a tree, for the UI tests: one depth-first walk,
- * and what is looked for as a predicate; and letting the main loop run
- * for a while, whatever happens. */
+ * and what is looked for as a predicate; and running the main loop for
+ * a while, or until a predicate holds. */
 
 #include <gtk/gtk.h>
 
@@ -69,4 +69,23 @@ td_test_spin (guint ms)
       g_main_context_iteration (NULL, FALSE);
       g_usleep (1000);
     }
+}
+
+/* Runs the default main context until @predicate (@data) holds; FALSE if
+ * it still does not after @timeout_ms. */
+static inline gboolean
+td_test_wait_until (GSourceFunc predicate,
+                    gpointer    data,
+                    guint       timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+  while (!predicate (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  return TRUE;
 }

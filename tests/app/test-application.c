@@ -75,6 +75,12 @@ test_three_views (void)
   run_app (check_three_views);
 }
 
+static gboolean
+first_round_done (gpointer data)
+{
+  return td_warm_up_get_n_passes (data) >= 2 * TD_WARM_UP_PASSES;
+}
+
 /* After the window's first frame, the pages it does not show are laid
  * out at its size (TdWarmUp) and stay hidden. */
 static void
@@ -83,13 +89,10 @@ check_warm_up (TdApplication *app)
   TdWindow *window = main_window (app);
   GtkWidget *stack = gtk_widget_get_parent (GTK_WIDGET (td_window_get_chat_view (window)));
   TdWarmUp *warm_up = td_window_get_warm_up (window);
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
   guint hidden = 0;
 
   g_assert_nonnull (warm_up);
-  while (td_warm_up_get_n_passes (warm_up) < 2 * TD_WARM_UP_PASSES && g_get_monotonic_time () < deadline)
-    td_test_spin (10);
-  g_assert_cmpuint (td_warm_up_get_n_passes (warm_up), >=, 2 * TD_WARM_UP_PASSES);
+  g_assert_true (td_test_wait_until (first_round_done, warm_up, 20000));
   for (GtkWidget *page = gtk_widget_get_first_child (stack); page; page = gtk_widget_get_next_sibling (page))
     {
       if (gtk_widget_get_mapped (page))
@@ -242,21 +245,6 @@ static char *tmp_dir;
 static char *db_default;
 
 static gboolean
-wait_until (gboolean (*predicate) (gpointer), gpointer data, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
-
-  while (!predicate (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-  return TRUE;
-}
-
-static gboolean
 dialog_shown (gpointer data)
 {
   return find_toplevel (ADW_TYPE_MESSAGE_DIALOG) != NULL;
@@ -286,13 +274,13 @@ check_broken_store (TdApplication *app)
 {
   AdwMessageDialog *dialog;
 
-  g_assert_true (wait_until (dialog_shown, NULL, 5000));
+  g_assert_true (td_test_wait_until (dialog_shown, NULL, 5000));
   dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
   g_assert_true (adw_message_dialog_has_response (dialog, "fresh"));
   adw_message_dialog_response (dialog, "fresh");
 
-  g_assert_true (wait_until (moved_aside, NULL, 5000));
-  g_assert_true (wait_until (fresh_db_ready, td_application_get_recorder (app), 5000));
+  g_assert_true (td_test_wait_until (moved_aside, NULL, 5000));
+  g_assert_true (td_test_wait_until (fresh_db_ready, td_application_get_recorder (app), 5000));
 }
 
 static void

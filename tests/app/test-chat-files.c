@@ -43,16 +43,7 @@ typedef void (*AppCheck) (TdApplication *app);
 static gboolean
 wait_until (gboolean (*predicate) (gpointer), gpointer data)
 {
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-
-  while (!predicate (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-  return TRUE;
+  return td_test_wait_until (predicate, data, DEADLINE_MS);
 }
 
 static void

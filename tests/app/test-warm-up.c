@@ -13,7 +13,7 @@
  * alone. The fonts of the texts it shows are drawn once each.
  */
 
-#define DEADLINE_S 20
+#define DEADLINE_MS 20000
 #define N_ITEMS    500
 
 typedef struct
@@ -48,19 +48,6 @@ is_laid_out (gpointer data)
 }
 
 static void
-wait_for (GSourceFunc predicate,
-          gpointer    data)
-{
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_S * G_USEC_PER_SEC;
-
-  while (!predicate (data))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
-}
-
-static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
@@ -85,7 +72,7 @@ fixture_set_up (Fixture       *f,
   gtk_stack_set_visible_child (f->stack, f->shown);
   gtk_window_set_child (f->window, GTK_WIDGET (f->stack));
   gtk_window_present (f->window);
-  wait_for (is_laid_out, f->shown);
+  g_assert_true (td_test_wait_until (is_laid_out, f->shown, DEADLINE_MS));
 
   /* Items come after the list is made, as they do in the app. */
   for (guint i = 0; i < N_ITEMS; i++)
@@ -155,7 +142,7 @@ test_hidden_page (Fixture       *f,
 
   /* Shown, it shows the first item. */
   gtk_stack_set_visible_child (f->stack, f->hidden);
-  wait_for (is_laid_out, f->hidden);
+  g_assert_true (td_test_wait_until (is_laid_out, f->hidden, DEADLINE_MS));
   td_test_spin (50);
   g_assert_true (gtk_widget_get_mapped (td_test_find (f->list, is_label_text, "item 0")));
 }
@@ -227,7 +214,7 @@ test_dropped (Fixture       *f,
 
     td_warm_up_add (later, f->hidden);
     gtk_stack_set_visible_child (f->stack, f->hidden);
-    wait_for (is_laid_out, f->hidden);
+    g_assert_true (td_test_wait_until (is_laid_out, f->hidden, DEADLINE_MS));
     g_assert_false (td_warm_up_step (later));
     g_assert_cmpuint (td_warm_up_get_n_passes (later), ==, 0);
   }
@@ -262,7 +249,7 @@ test_rounds (Fixture       *f,
   td_test_spin (50);
   g_assert_cmpint (row_width (f, "late item"), ==, 0);
 
-  wait_for (warm_up_done, warm_up);
+  g_assert_true (td_test_wait_until (warm_up_done, warm_up, DEADLINE_MS));
   g_assert_cmpuint (td_warm_up_get_n_passes (warm_up), ==, TD_WARM_UP_PASSES * (G_N_ELEMENTS (round_ms) + 1));
   g_assert_cmpint (row_width (f, "late item"), >, 0);
   g_assert_false (gtk_widget_get_mapped (f->hidden));
