@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "app/td-after-layout.h"
 #include "app/td-chat-view.h"
 #include "app/td-pubsub-view.h"
 #include "app/td-feeds-view.h"
@@ -23,8 +24,7 @@ struct _TdWindow
   /* Owned */
   GSettings            *settings;
   TdWarmUp             *warm_up;        /* the pages not shown at start */
-  GdkFrameClock        *first_clock;    /* until the first frame is drawn */
-  gulong                first_paint;
+  TdAfterLayout         first_layout;
 };
 
 G_DEFINE_FINAL_TYPE (TdWindow, td_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -70,24 +70,18 @@ show_view_action (GtkWidget  *widget,
 }
 
 static void
-stop_waiting_for_first_frame (TdWindow *self)
+start_warm_up (gpointer data)
 {
-  if (self->first_clock != NULL)
-    g_clear_signal_handler (&self->first_paint, self->first_clock);
-  g_clear_object (&self->first_clock);
-}
+  TdWindow *self = data;
 
-static void
-first_paint_cb (GdkFrameClock *clock,
-                TdWindow      *self)
-{
-  stop_waiting_for_first_frame (self);
   td_warm_up_start (self->warm_up);
 }
 
 /* The pages not shown at start are laid out once the window has drawn
  * its first frame (TdWarmUp), so that their first show is a frame like
- * any other; starting earlier would only delay the first one. */
+ * any other; starting earlier would only delay the first one. The
+ * warm-up is started when the first frame is laid out: its idles come
+ * after that frame is drawn. */
 static void
 td_window_map (GtkWidget *widget)
 {
@@ -104,8 +98,7 @@ td_window_map (GtkWidget *widget)
            page = gtk_widget_get_next_sibling (page))
         if (page != shown)
           td_warm_up_add (self->warm_up, page);
-      self->first_clock = g_object_ref (gtk_widget_get_frame_clock (widget));
-      self->first_paint = g_signal_connect (self->first_clock, "after-paint", G_CALLBACK (first_paint_cb), self);
+      td_after_layout_queue (&self->first_layout, widget, start_warm_up, self);
     }
 }
 
@@ -114,7 +107,7 @@ td_window_dispose (GObject *object)
 {
   TdWindow *self = TD_WINDOW (object);
 
-  stop_waiting_for_first_frame (self);
+  td_after_layout_cancel (&self->first_layout);
   g_clear_pointer (&self->warm_up, td_warm_up_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), TD_TYPE_WINDOW);
   g_clear_object (&self->settings);
